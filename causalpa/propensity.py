@@ -35,6 +35,8 @@ True
 
 from __future__ import annotations
 
+import sys
+import types
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -129,7 +131,7 @@ def fit_logistic(
     obj = _firth_objective(y, eta, X) if firth else _loglik(y, eta)
     converged = False
     it = 0
-    for it in range(1, max_iter + 1):
+    for it in range(1, max_iter + 1):  # noqa: B007
         p = special.expit(eta)
         w = p * (1 - p)
         info = X.T @ (X * w[:, None])
@@ -528,3 +530,18 @@ def _check_design(X: np.ndarray, names: list[str], spec: Spec) -> None:
             f"independent); {', '.join(map(repr, redundant))} is a linear combination of the "
             "other covariates: remove it"
         )
+
+
+class _CallableModule(types.ModuleType):
+    """Make ``causalpa.propensity`` callable even after the submodule is imported.
+
+    Importing ``causalpa.propensity`` binds the *module* to the package attribute
+    of the same name, shadowing the lazily exported function; calling the module
+    forwards to :func:`propensity`, so ``cpa.propensity(df, ...)`` always works.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> PropensityScore:
+        return propensity(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
