@@ -27,7 +27,7 @@ Examples
 >>> df = pd.DataFrame({"age": rng.normal(40, 10, 200), "sex": rng.choice(["f", "m"], 200)})
 >>> df["pa"] = rng.binomial(1, 1 / (1 + np.exp(-(df["age"] - 40) / 10)))
 >>> ps = cpa.propensity(df, "pa ~ age + C(sex)")
->>> ps.scores.between(0, 1).all()
+>>> bool(ps.scores.between(0, 1).all())
 True
 >>> list(ps.coef.index)
 ['Intercept', 'age', 'C(sex)[T.m]']
@@ -267,7 +267,7 @@ class PropensityScore:
         >>> import numpy as np, pandas as pd
         >>> df = pd.DataFrame({"x": np.arange(20.0), "t": [0, 1] * 10})
         >>> ps = propensity(df, "t ~ x")
-        >>> ps.overlap().loc["treated", "n"]
+        >>> int(ps.overlap().loc["treated", "n"])
         10
         """
         e = self.scores.to_numpy()
