@@ -1,0 +1,200 @@
+"""Tests for cpa.gee: geepack reference values, weights mapping, calibration, bad input."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import causalpa as cpa
+from causalpa.errors import ConvergenceWarning, DataError, SmallSampleWarning, SpecificationError
+
+REF = Path(__file__).parent / "reference" / "geepack"
+GEEPACK = json.loads((REF / "geeglm_sessions.json").read_text())
+GAP_PATIENTS = ["P03", "P07", "P11", "P19", "P23"]
+
+
+@pytest.fixture(scope="module")
+def sessions() -> pd.DataFrame:
+    return pd.read_csv(REF / "sessions.csv")
+
+
+def _gap(d: pd.DataFrame) -> pd.DataFrame:
+    return d[~((d.session == 2) & d.patient.isin(GAP_PATIENTS))]
+
+
+CASES = {
+    "gaussian_exch_weighted": ("phq9 ~ session * pa + age", "gaussian", "exchangeable", "w", None),
+    "gaussian_indep_weighted": ("phq9 ~ session * pa + age", "gaussian", "independence", "w", None),
+    "binomial_exch_weighted": ("case ~ session + pa + age", "binomial", "exchangeable", "w", None),
+    "binomial_exch": ("case ~ session + pa", "binomial", "exchangeable", None, None),
+    "gaussian_ar1_gaps": ("phq9 ~ session * pa", "gaussian", "ar1", None, "session"),
+    "gaussian_ar1_weighted_gaps": ("phq9 ~ session * pa + age", "gaussian", "ar1", "w", "session"),
+}
+
+
+def _rel(a, b) -> float:
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    return float(np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-12)))
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_matches_geepack(sessions, case):
+    formula, family, corr, w, time = CASES[case]
+    ref = GEEPACK[case]
+    data = _gap(sessions) if "gaps" in case else sessions
+    se = "bias-reduced" if "md_se" in ref else "robust"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SmallSampleWarning)
+        fit = cpa.gee(data, formula, groups="patient", family=family, corr=corr, weights=w,
+                      time=time, se=se)
+    assert fit.converged
+    assert fit.n_obs == ref["n"] and fit.n_groups == ref["clusters"]
+    assert [t.replace("Intercept", "(Intercept)") for t in fit.terms] == ref["term"]
+    assert _rel(fit.params, ref["estimate"]) < 1e-6
+    assert _rel(np.sqrt(np.diag(fit.cov_robust)), ref["robust_se"]) < 1e-6
+    assert _rel(np.sqrt(np.diag(fit.cov_naive)), ref["naive_se"]) < 1e-6
+    assert _rel([fit.scale], [ref["scale"]]) < 1e-6
+    if ref["alpha"] is None:
+        assert np.isnan(fit.alpha)
+    else:
+        assert _rel([fit.alpha], [ref["alpha"]]) < 1e-6
+    if "md_se" in ref:
+        assert _rel(fit.tidy().std_error, ref["md_se"]) < 1e-6
+    else:
+        tab = fit.tidy()
+        assert _rel(tab.std_error, ref["robust_se"]) < 1e-6
+        # geepack's Wald statistic is z^2 with a chi-square(1) p-value
+        assert _rel(tab.statistic**2, ref["wald"]) < 1e-5
+        assert _rel(tab.p_value, ref["p_value"]) < 1e-5
+
+
+def test_tidy_columns_and_intervals(sessions):
+    fit = cpa.gee(sessions, "phq9 ~ session * pa", df="clusters", se="bias-reduced")
+    tab = fit.tidy()
+    assert list(tab.columns) == ["term", "estimate", "std_error", "df", "statistic", "p_value",
+                                 "conf_low", "conf_high"]
+    assert (tab.df == 40 - 4).all()
+    from scipy import stats
+
+    q = stats.t.ppf(0.975, 36)
+    np.testing.assert_allclose(tab.conf_high - tab.estimate, q * tab.std_error)
+    assert "exchangeable" in fit.summary() and "Mancl-DeRouen" in repr(fit)
+    assert "<table" in fit._repr_html_()
+    assert fit.to_dict()["n_groups"] == 40
+
+
+def test_patient_level_weights_mapped_by_id(sessions):
+    patients = sessions.groupby("patient", as_index=False).first()[["patient", "w"]]
+    patients = patients.sample(frac=1, random_state=3).reset_index(drop=True)  # any order
+    a = cpa.gee(sessions, "phq9 ~ session * pa", weights="w")
+    b = cpa.gee(sessions, "phq9 ~ session * pa", weights=patients["w"],
+                weights_by=patients["patient"])
+    np.testing.assert_allclose(a.params, b.params, rtol=1e-12)
+    np.testing.assert_allclose(a.cov, b.cov, rtol=1e-10)
+    # a row-aligned Series is aligned by label
+    s = sessions["w"].sample(frac=1, random_state=1)
+    c = cpa.gee(sessions, "phq9 ~ session * pa", weights=s)
+    np.testing.assert_allclose(a.params, c.params, rtol=1e-12)
+
+
+def test_patient_weights_without_ids_refused(sessions):
+    patients = sessions.groupby("patient", as_index=False).first()
+    with pytest.raises(DataError, match="weights_by"):
+        cpa.gee(sessions, "phq9 ~ session", weights=patients["w"])
+    with pytest.raises(DataError, match="no weight for 'patient'"):
+        cpa.gee(sessions, "phq9 ~ session", weights=patients["w"][:-1],
+                weights_by=patients["patient"][:-1])
+
+
+def test_row_order_invariance_and_no_mutation(sessions):
+    before = sessions.copy()
+    a = cpa.gee(_gap(sessions), "phq9 ~ session * pa", corr="ar1", time="session", weights="w")
+    shuffled = _gap(sessions).sample(frac=1, random_state=7)
+    b = cpa.gee(shuffled, "phq9 ~ session * pa", corr="ar1", time="session", weights="w")
+    np.testing.assert_allclose(a.params, b.params, rtol=1e-10)
+    np.testing.assert_allclose(a.cov, b.cov, rtol=1e-8)
+    assert a.alpha == pytest.approx(b.alpha, rel=1e-10)
+    pd.testing.assert_frame_equal(sessions, before)
+
+
+def test_predict(sessions):
+    fit = cpa.gee(sessions, "case ~ session + pa", family="binomial")
+    p = fit.predict(sessions)
+    assert p.shape == (len(sessions),) and ((p > 0) & (p < 1)).all()
+    eta = fit.predict(sessions.head(3), type="link")
+    np.testing.assert_allclose(1 / (1 + np.exp(-eta)), p[:3])
+    R = fit.working_correlation_matrix(size=3)
+    assert R.shape == (3, 3) and R.iloc[0, 1] == pytest.approx(fit.alpha)
+
+
+def test_small_sample_warning(sessions):
+    few = sessions[sessions.patient <= "P30"]
+    with pytest.warns(SmallSampleWarning, match="bias-reduced"):
+        cpa.gee(few, "phq9 ~ session")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SmallSampleWarning)
+        cpa.gee(few, "phq9 ~ session", se="bias-reduced", df="clusters")
+
+
+def test_nonconvergence_warns(sessions):
+    with pytest.warns(ConvergenceWarning):
+        cpa.gee(sessions, "case ~ session + pa + age", family="binomial", max_iter=1)
+
+
+# --------------------------------------------------------------------------- bad input
+def test_bad_inputs(sessions):
+    d = sessions.copy()
+    d.loc[d.index[4], "phq9"] = np.nan
+    with pytest.raises(DataError, match="'phq9'"):
+        cpa.gee(d, "phq9 ~ session")
+    with pytest.raises(DataError, match="'nope'"):
+        cpa.gee(sessions, "phq9 ~ session + nope")
+    with pytest.raises(DataError, match="'clinic'"):
+        cpa.gee(sessions, "phq9 ~ session", groups="clinic")
+    with pytest.raises(DataError, match="0/1"):
+        cpa.gee(sessions, "phq9 ~ session", family="binomial")
+    neg = sessions.assign(w=-sessions.w)
+    with pytest.raises(DataError, match=">= 0"):
+        cpa.gee(neg, "phq9 ~ session", weights="w")
+    with pytest.raises(SpecificationError, match="`corr`"):
+        cpa.gee(sessions, "phq9 ~ session", corr="unstructured")
+    with pytest.raises(SpecificationError, match="`se`"):
+        cpa.gee(sessions, "phq9 ~ session", se="jackknife")
+    with pytest.raises(SpecificationError, match="`df`"):
+        cpa.gee(sessions, "phq9 ~ session", df="kr")
+    dup = pd.concat([sessions, sessions.head(1)])
+    dup.index = range(len(dup))
+    with pytest.raises(DataError, match="distinct times"):
+        cpa.gee(dup, "phq9 ~ session", corr="ar1", time="session")
+    with pytest.raises(DataError, match="length"):
+        cpa.gee(sessions, "phq9 ~ session", weights=np.ones(3))
+    with pytest.raises(SpecificationError, match="formula"):
+        cpa.gee(sessions, "phq9 session")
+
+
+# --------------------------------------------------------------------------- calibration
+def test_bias_reduced_ci_coverage_near_nominal():
+    """Seeded simulation, 30 clusters: Mancl-DeRouen + t(G - p) CIs cover the truth ~95%.
+
+    400 replicates: Monte-Carlo SE of a 95% coverage is 0.011, so the band is +-3.3 SE.
+    """
+    rng = np.random.default_rng(2024)
+    G, m, reps, beta = 30, 5, 400, -0.4
+    pa = np.repeat(np.arange(G) % 2, m)
+    session = np.tile(np.arange(m), G)
+    X = np.column_stack([np.ones(G * m), session, pa, session * pa])
+    base = pd.DataFrame({"patient": np.repeat(np.arange(G), m), "session": session, "pa": pa})
+    hits = 0
+    for _ in range(reps):
+        y = X @ [15, -0.8, 0.5, beta] + np.repeat(rng.normal(0, 3, G), m) + rng.normal(0, 2, G * m)
+        fit = cpa.gee(base.assign(phq9=y), "phq9 ~ session * pa", se="bias-reduced",
+                      df="clusters")
+        row = fit.tidy().iloc[3]
+        hits += row.conf_low <= beta <= row.conf_high
+    cover = hits / reps
+    assert 0.914 <= cover <= 0.986, cover
