@@ -49,7 +49,7 @@ Examples
 >>> df["y"] = 2.0 * df["t"] + rng.normal(size=60)
 >>> e = estimate_effect(df, "y", "t", cluster="pair")
 >>> round(e.estimate, 3), e.df
-(2.172, 29.0)
+(1.966, 29.0)
 """
 
 from __future__ import annotations

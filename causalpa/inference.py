@@ -216,7 +216,7 @@ def sandwich_vcov(
     >>> V = sandwich_vcov(X, np.array([0.5, -1.0, -0.5, 1.0]), cluster=np.array([1, 1, 2, 2]),
     ...                   type="HC0")
     >>> float(V[1, 1].round(6))
-    0.0
+    2.25
     """
     xs = np.asarray(xs, dtype=float)
     es = np.asarray(es, dtype=float)
