@@ -1,0 +1,1017 @@
+"""Balancing weights: inverse probability weights, overlap weights, entropy balancing.
+
+:func:`weight` estimates unit weights that make the treated and control groups
+comparable for a target population (the *estimand*) and returns a
+:class:`WeightResult` with the weights, effective sample sizes, a weight
+summary, balance diagnostics and :meth:`WeightResult.estimate`.
+
+Methods (registry ``METHODS``, one signature each, as WeightIt's ``weightit2<method>``):
+
+``"ps"``
+    Propensity-score weights from :func:`causalpa.propensity` (logistic, Firth or
+    any scikit-learn classifier). With :math:`e` the score and :math:`T` the
+    treatment: ATE ``T/e + (1-T)/(1-e)``; ATT ``T + (1-T) e/(1-e)``; ATC
+    ``T (1-e)/e + (1-T)``; ATO (overlap weights) ``T (1-e) + (1-T) e``.
+    ``stabilize=True`` multiplies each arm's weights by the arm's sample
+    proportion (Robins, Hernan & Brumback 2000), as WeightIt.
+``"entropy"``
+    Entropy balancing (Hainmueller 2012): the weights closest to uniform in
+    Kullback-Leibler divergence that give *exact* equality of covariate means.
+    ATT reweights the controls to the treated means (treated weight 1), ATC the
+    treated to the control means, ATE each arm to the full-sample means. Solved
+    by Newton's method on the convex dual.
+
+Trimming follows WeightIt's ``trim()``: ``trim=at`` with ``0.5 < at < 1``
+winsorises every weight above the ``at`` quantile (R's quantile type 3) to that
+quantile (``at < 0.5`` is read as ``1 - at``); an integer ``at >= 1`` trims the
+``at`` largest weights to the next largest; ``trim_lower=True`` also trims the
+bottom; ``trim_drop=True`` sets trimmed weights to 0 instead. Arms whose
+weights are all equal (the focal arm for ATT/ATC) are not trimmed.
+
+Standard errors of :meth:`WeightResult.estimate` (``se=``):
+
+``"sandwich"`` (default)
+    M-estimation sandwich stacking the propensity-score (or entropy-balancing)
+    estimating equations with the weighted outcome model and the g-computation
+    means, so it accounts for the estimation of the weights (as WeightIt's
+    ``vcov = "asympt"``; Lunceford & Davidian 2004). For the ATE this is usually
+    smaller than the robust SE, which treats the weights as known.
+``"robust"``
+    Weights treated as fixed: HC3 sandwich of the weighted outcome model with a
+    t reference (:func:`causalpa.estimation.estimate_effect`), conservative for
+    the ATE; What If (Hernan & Robins, ch. 12) uses this kind of SE (HC0, GEE).
+``"bootstrap"``
+    Nonparametric bootstrap that re-estimates the weights in every replicate;
+    percentile CI.
+
+Examples
+--------
+>>> import numpy as np, pandas as pd
+>>> import causalpa as cpa
+>>> rng = np.random.default_rng(0)
+>>> df = pd.DataFrame({"age": rng.normal(40, 10, 400)})
+>>> df["pa"] = rng.binomial(1, 1 / (1 + np.exp(-(df["age"] - 40) / 10)))
+>>> df["y"] = 2 * df["pa"] + 0.1 * df["age"] + rng.normal(size=400)
+>>> w = cpa.weight(df, "pa ~ age", estimand="ATE", stabilize=True)
+>>> e = w.estimate("y")
+>>> bool(e.conf_low < 2 < e.conf_high)
+True
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from scipy import special
+
+from causalpa._spec import (
+    Spec,
+    check_columns,
+    check_no_missing,
+    check_number,
+    check_option,
+    format_rows,
+    make_spec,
+)
+from causalpa.errors import (
+    DataError,
+    ExtremeWeightsWarning,
+    SmallSampleWarning,
+    SpecificationError,
+)
+from causalpa.propensity import PropensityScore, _check_design, propensity
+from causalpa.results import Effect, effect_from_estimate
+
+__all__ = ["weight", "WeightResult", "METHODS", "ipw_weights", "entropy_weights", "trim_weights"]
+
+Estimand = Literal["ATE", "ATT", "ATC", "ATO"]
+ESTIMANDS: tuple[str, ...] = ("ATE", "ATT", "ATC", "ATO")
+SE_CHOICES: tuple[str, ...] = ("sandwich", "robust", "bootstrap")
+MEASURES: tuple[str, ...] = ("difference", "risk difference", "risk ratio", "odds ratio")
+SMALL_N = 20
+
+
+# =========================================================================== weights
+def ipw_weights(
+    e: np.ndarray, t: np.ndarray, estimand: str, *, q: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Propensity-score weights and their derivative with respect to the score.
+
+    Parameters
+    ----------
+    e : ndarray
+        Propensity scores in (0, 1).
+    t : ndarray
+        0/1 treatment.
+    estimand : {"ATE", "ATT", "ATC", "ATO"}
+        Target population.
+    q : ndarray, optional
+        ``1 - e`` computed accurately (e.g. ``expit(-linear predictor)``), so that
+        scores within rounding of 1 still give finite weights.
+
+    Returns
+    -------
+    (ndarray, ndarray)
+        The weights ``w`` and ``dw/de``.
+
+    Examples
+    --------
+    >>> w, _ = ipw_weights(np.array([0.25, 0.5]), np.array([1, 0]), "ATE")
+    >>> w.tolist()
+    [4.0, 2.0]
+    """
+    t = t.astype(float)
+    q = 1 - e if q is None else q
+    # divide only where the term is used: a control with e = 0 (or a treated unit with
+    # e = 1) has a finite weight
+    e_t = np.where(t == 1, e, 1.0)
+    q_c = np.where(t == 0, q, 1.0)
+    with np.errstate(divide="ignore"):
+        if estimand == "ATE":
+            w, d = t / e_t + (1 - t) / q_c, -t / e_t**2 + (1 - t) / q_c**2
+        elif estimand == "ATT":
+            w, d = t + (1 - t) * e / q_c, (1 - t) / q_c**2
+        elif estimand == "ATC":
+            w, d = t * q / e_t + (1 - t), -t / e_t**2
+        else:
+            w, d = t * q + (1 - t) * e, 1 - 2 * t
+    if not np.all(np.isfinite(w)):
+        bad = np.flatnonzero(~np.isfinite(w))
+        raise DataError(
+            f"propensity scores of exactly 0 or 1 at positions {format_rows(bad)} give infinite "
+            "weights: there is no overlap for these units. Restrict the sample to common "
+            "support, use estimand='ATO', or model='firth'."
+        )
+    return w, d
+
+
+def trim_weights(
+    w: np.ndarray, t: np.ndarray, at: float, *, lower: bool = False, drop: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Trim (winsorise) large weights as WeightIt's ``trim()``.
+
+    Parameters
+    ----------
+    w : ndarray
+        Weights.
+    t : ndarray
+        0/1 treatment; arms whose weights are all equal are left alone.
+    at : float
+        Quantile in (0, 1) (``at < 0.5`` means ``1 - at``), or a count ``>= 1`` of
+        largest weights to trim.
+    lower : bool
+        Also trim the lowest weights symmetrically.
+    drop : bool
+        Set trimmed weights to 0 instead of the boundary value.
+
+    Returns
+    -------
+    (ndarray, ndarray)
+        Trimmed weights and a boolean mask of the units changed.
+
+    Examples
+    --------
+    >>> w = np.array([1.0, 2, 3, 4, 50])
+    >>> trim_weights(w, np.zeros(5, int), 0.8)[0].tolist()
+    [1.0, 2.0, 3.0, 4.0, 4.0]
+    """
+    w = np.asarray(w, dtype=float).copy()
+    t = np.asarray(t)
+    eligible = np.ones(len(w), dtype=bool)
+    for arm in (0, 1):
+        m = t == arm
+        if m.any() and np.ptp(w[m]) == 0:
+            eligible &= ~m
+    if not eligible.any():
+        warnings.warn(
+            "weights are all the same in each treatment arm and were not trimmed",
+            ExtremeWeightsWarning,
+            stacklevel=3,
+        )
+        return w, np.zeros(len(w), dtype=bool)
+    we = w[eligible]
+    if at < 1:
+        at = max(at, 1 - at)
+        hi = float(np.quantile(we, at, method="closest_observation"))
+        lo = float(np.quantile(we, 1 - at, method="closest_observation")) if lower else -np.inf
+    else:
+        k = int(at)
+        m = len(we)
+        if k >= m:
+            raise SpecificationError(
+                f"`trim` = {at:g} must be less than the number of trimmable weights ({m})"
+            )
+        k = min(k, m - k)
+        srt = np.sort(we)
+        hi = float(srt[m - k - 1])
+        lo = float(srt[k]) if lower else -np.inf
+    changed = eligible & ((w > hi) | (w < lo))
+    if drop:
+        w[changed] = 0.0
+    else:
+        w[eligible & (w > hi)] = hi
+        if lower:
+            w[eligible & (w < lo)] = lo
+    return w, changed
+
+
+def _standardise(C: np.ndarray) -> np.ndarray:
+    sd = C.std(axis=0)
+    sd[sd == 0] = 1.0
+    return (C - C.mean(axis=0)) / sd
+
+
+def _ebal_dual(C: np.ndarray, target: np.ndarray, max_iter: int = 200) -> tuple[np.ndarray, bool]:
+    """Solve min_l log sum_i exp(l'(c_i - target)) by damped Newton; return (lambda, converged)."""
+    D = C - target
+    lam = np.zeros(C.shape[1])
+
+    def f(lv: np.ndarray) -> float:
+        return float(special.logsumexp(D @ lv))
+
+    fv = f(lam)
+    for _ in range(max_iter):
+        a = D @ lam
+        p = np.exp(a - special.logsumexp(a))
+        g = p @ D
+        if np.max(np.abs(g)) < 1e-11:
+            return lam, True
+        H = (D * p[:, None]).T @ D - np.outer(g, g)
+        try:
+            step = -np.linalg.solve(H + 1e-12 * np.eye(len(g)), g)
+        except np.linalg.LinAlgError:
+            step = -np.linalg.lstsq(H, g, rcond=None)[0]
+        s = 1.0
+        for _ in range(50):
+            new = lam + s * step
+            fn = f(new)
+            if fn <= fv + 1e-4 * s * (g @ step):
+                break
+            s /= 2
+        lam, fv = new, fn
+    a = D @ lam
+    p = np.exp(a - special.logsumexp(a))
+    return lam, bool(np.max(np.abs(p @ D)) < 1e-8)
+
+
+def entropy_weights(C: np.ndarray, t: np.ndarray, estimand: str) -> tuple[np.ndarray, dict]:
+    """Entropy-balancing weights giving exact mean balance on the columns of ``C``.
+
+    Parameters
+    ----------
+    C : ndarray, shape (n, k)
+        Covariate matrix (no intercept).
+    t : ndarray
+        0/1 treatment.
+    estimand : {"ATE", "ATT", "ATC"}
+        Target population.
+
+    Returns
+    -------
+    (ndarray, dict)
+        Weights (mean 1 within each reweighted arm) and the dual solutions.
+
+    Examples
+    --------
+    >>> C = np.array([[1.0], [2], [3], [2], [4], [6]])
+    >>> w, _ = entropy_weights(C, np.array([1, 1, 1, 0, 0, 0]), "ATT")
+    >>> round(float(np.average(C[3:, 0], weights=w[3:])), 6)
+    2.0
+    """
+    Cs = _standardise(C)
+    w = np.ones(len(t))
+    if estimand == "ATT":
+        arms, target = [0], Cs[t == 1].mean(axis=0)
+    elif estimand == "ATC":
+        arms, target = [1], Cs[t == 0].mean(axis=0)
+    else:
+        arms, target = [0, 1], Cs.mean(axis=0)
+    lams = {}
+    for arm in arms:
+        m = t == arm
+        lam, ok = _ebal_dual(Cs[m], target)
+        if not ok or not np.all(np.isfinite(lam)):
+            raise DataError(
+                f"entropy balancing found no weights giving exact balance for the "
+                f"{'treated' if arm == 1 else 'control'} arm: the target means lie outside (or on "
+                "the edge of) the range of its covariates. Remove or coarsen covariates with "
+                "little overlap, or use method='ps'."
+            )
+        a = Cs[m] @ lam
+        wa = np.exp(a - a.max())
+        w[m] = wa / wa.mean()
+        lams[arm] = lam
+    return w, {"lambda": lams, "target": target}
+
+
+# =========================================================================== nuisance models
+@dataclass(frozen=True)
+class Nuisance:
+    """Estimating equations of the weight model, for the stacked M-estimation sandwich.
+
+    ``psi`` is the n x k matrix of unit estimating functions at the estimate,
+    ``jac`` the k x k derivative of their sum, ``dw`` the n x k derivative of the
+    weights with respect to the parameters.
+    """
+
+    psi: np.ndarray
+    jac: np.ndarray
+    dw: np.ndarray
+    label: str
+
+
+@dataclass(frozen=True)
+class MethodFit:
+    """What a weighting method returns (registry contract)."""
+
+    weights: np.ndarray
+    ps: PropensityScore | None = None
+    nuisance: Nuisance | None = None
+    info: dict = field(default_factory=dict)
+
+
+def _arm_constants(t: np.ndarray, stabilize: bool) -> np.ndarray:
+    if not stabilize:
+        return np.ones(len(t))
+    p1 = t.mean()
+    return np.where(t == 1, p1, 1 - p1)
+
+
+def _method_ps(
+    data: pd.DataFrame, spec: Spec, t: np.ndarray, estimand: str, *, stabilize: bool,
+    ps_model: Any = "logistic", positivity: tuple[float, float] | None = (0.01, 0.99),
+    **_: Any,
+) -> MethodFit:
+    """Propensity-score weights (registry entry "ps")."""
+    ps = propensity(data, spec.formula, model=ps_model, treated=spec.treated,
+                    positivity=positivity)
+    return _ps_from_arrays(ps.scores.to_numpy(), t, estimand, stabilize, ps,
+                           q=special.expit(-ps.linear_predictor.to_numpy()))
+
+
+def _ps_from_arrays(
+    e: np.ndarray, t: np.ndarray, estimand: str, stabilize: bool, ps: PropensityScore | None,
+    X: np.ndarray | None = None, parametric: bool = True, q: np.ndarray | None = None,
+) -> MethodFit:
+    w, dw_de = ipw_weights(e, t, estimand, q=q)
+    c = _arm_constants(t, stabilize)
+    w, dw_de = w * c, dw_de * c
+    nuisance = None
+    if X is None and ps is not None:
+        X = ps.design
+        parametric = ps.coef is not None
+    if X is not None and parametric:
+        v = e * (1 - e)
+        psi = X * (t - e)[:, None]
+        jac = -(X * v[:, None]).T @ X
+        dw = X * (dw_de * v)[:, None]
+        nuisance = Nuisance(psi=psi, jac=jac, dw=dw, label="logistic propensity score")
+    return MethodFit(weights=w, ps=ps, nuisance=nuisance)
+
+
+def _method_entropy(
+    data: pd.DataFrame, spec: Spec, t: np.ndarray, estimand: str, *, stabilize: bool, **_: Any,
+) -> MethodFit:
+    """Entropy-balancing weights (registry entry "entropy")."""
+    if estimand == "ATO":
+        raise SpecificationError(
+            "method='entropy' supports estimand 'ATE', 'ATT' or 'ATC'; for overlap weights "
+            "use method='ps', estimand='ATO'"
+        )
+    C = _covariate_matrix(spec, data)
+    if C.shape[1] == 0:
+        raise SpecificationError("method='entropy' needs at least one covariate")
+    return _entropy_from_arrays(C, t, estimand, stabilize)
+
+
+def _covariate_matrix(spec: Spec, data: pd.DataFrame) -> np.ndarray:
+    """Model matrix without the intercept column (reference coding for factors)."""
+    X, names = spec.design(data, intercept=True)
+    _check_design(X, names, spec)
+    keep = [j for j, nm in enumerate(names) if nm != "Intercept"]
+    return X[:, keep]
+
+
+def _entropy_from_arrays(C: np.ndarray, t: np.ndarray, estimand: str, stabilize: bool) -> MethodFit:
+    w, info = entropy_weights(C, t, estimand)
+    w = w * _arm_constants(t, stabilize)
+    nuisance = _entropy_nuisance(_standardise(C), t, estimand, info, stabilize)
+    return MethodFit(weights=w, nuisance=nuisance, info=info)
+
+
+def _entropy_nuisance(Cs: np.ndarray, t: np.ndarray, estimand: str, info: dict,
+                      stabilize: bool) -> Nuisance:
+    """Estimating equations of entropy balancing: target means and dual parameters.
+
+    theta = (m, lambda_arm...) with psi_m = f_i (c_i - m) (f the units defining the
+    target) and psi_lambda = 1[arm] exp(lambda'(c_i - m)) (c_i - m). The weight of a
+    reweighted unit is proportional to exp(lambda'(c_i - m)); its arm-level scale
+    does not affect the effect estimate and is held fixed.
+    """
+    n, k = Cs.shape
+    arms = sorted(info["lambda"])
+    src = {"ATT": t == 1, "ATC": t == 0}.get(estimand, np.ones(n, dtype=bool)).astype(float)
+    c = _arm_constants(t, stabilize)
+    theta0 = np.concatenate([info["target"], *[info["lambda"][a] for a in arms]])
+    # scale so that weights equal the returned ones at theta0
+    scale = {}
+    for a in arms:
+        m = t == a
+        expo = np.exp((Cs[m] - info["target"]) @ info["lambda"][a])
+        scale[a] = 1.0 / expo.mean()
+
+    def parts(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        m = theta[:k]
+        D = Cs - m
+        cols = [D * src[:, None]]
+        w = np.ones(n)
+        for j, a in enumerate(arms):
+            lam = theta[k * (j + 1): k * (j + 2)]
+            ex = np.exp(np.clip(D @ lam, -700, 700))
+            ind = (t == a).astype(float)
+            cols.append(D * (ind * ex)[:, None])
+            w = np.where(t == a, ex * scale[a], w)
+        return np.hstack(cols), w * c
+
+    psi0, _ = parts(theta0)
+    p = len(theta0)
+    jac = np.empty((p, p))
+    dw = np.empty((n, p))
+    for j in range(p):
+        h = 1e-6 * max(1.0, abs(theta0[j]))
+        tp, tm = theta0.copy(), theta0.copy()
+        tp[j] += h
+        tm[j] -= h
+        sp, wp = parts(tp)
+        sm, wm = parts(tm)
+        jac[:, j] = (sp.sum(axis=0) - sm.sum(axis=0)) / (2 * h)
+        dw[:, j] = (wp - wm) / (2 * h)
+    return Nuisance(psi=psi0, jac=jac, dw=dw, label="entropy balancing")
+
+
+MethodFn = Callable[..., MethodFit]
+#: Registry of weighting methods: name -> function(data, spec, t, estimand, *, stabilize, **opts).
+METHODS: dict[str, MethodFn] = {"ps": _method_ps, "entropy": _method_entropy}
+
+
+# =========================================================================== stacked sandwich
+def _outcome_designs(t: np.ndarray, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    n = len(t)
+    one = np.ones(n)
+    if Z.shape[1]:
+        X = np.column_stack([one, t, Z, t[:, None] * Z])
+        X1 = np.column_stack([one, one, Z, Z])
+        X0 = np.column_stack([one, np.zeros(n), Z, np.zeros_like(Z)])
+    else:
+        X = np.column_stack([one, t])
+        X1 = np.column_stack([one, one])
+        X0 = np.column_stack([one, np.zeros(n)])
+    return X, X1, X0
+
+
+def _fit_outcome(y: np.ndarray, X: np.ndarray, w: np.ndarray, logit: bool) -> np.ndarray:
+    from causalpa.inference import logistic_glm, wls
+
+    return (logistic_glm(y, X, w) if logit else wls(y, X, w)).coef
+
+
+def _point(y, t, w, Z, focal, measure, logit) -> tuple[float, float, float]:
+    X, X1, X0 = _outcome_designs(t, Z)
+    beta = _fit_outcome(y, X, w, logit)
+    s = w * focal
+    link = special.expit if logit else (lambda v: v)
+    m1, m0 = link(X1 @ beta), link(X0 @ beta)
+    mu1, mu0 = float(s @ m1 / s.sum()), float(s @ m0 / s.sum())
+    return _contrast(mu1, mu0, measure), mu1, mu0
+
+
+def _contrast(mu1: float, mu0: float, measure: str) -> float:
+    if measure in ("difference", "risk difference"):
+        return mu1 - mu0
+    if min(mu1, mu0) <= 0 or max(mu1, mu0) >= 1:
+        return float("nan")
+    if measure == "risk ratio":
+        return math.log(mu1 / mu0)
+    return math.log(mu1 / (1 - mu1)) - math.log(mu0 / (1 - mu0))
+
+
+def stacked_sandwich(
+    y: np.ndarray,
+    t: np.ndarray,
+    w: np.ndarray,
+    Z: np.ndarray,
+    focal: np.ndarray,
+    measure: str,
+    *,
+    logit: bool,
+    nuisance: Nuisance | None,
+) -> tuple[float, float, np.ndarray]:
+    """Effect and M-estimation standard error for a weighted outcome model.
+
+    Stacks ``theta = (gamma, beta, mu1, mu0)``: the weight model's estimating
+    equations (``nuisance``; omitted = weights treated as known), the weighted
+    outcome model ``w_i x_i (y_i - g(x_i' beta))`` with ``x = (1, t, z, t z)``,
+    and the g-computation means ``s_i (g(x_{a,i}' beta) - mu_a)`` with averaging
+    weights ``s = w * focal``. Returns the contrast (log scale for ratios), its
+    standard error ``sqrt(grad' V grad)`` from ``V = J^{-1} B J^{-T}`` (no
+    small-sample factor), and ``V``.
+    """
+    X, X1, X0 = _outcome_designs(t, Z)
+    beta = _fit_outcome(y, X, w, logit)
+    eta, eta1, eta0 = X @ beta, X1 @ beta, X0 @ beta
+    if logit:
+        mu, m1, m0 = special.expit(eta), special.expit(eta1), special.expit(eta0)
+        d, d1, d0 = mu * (1 - mu), m1 * (1 - m1), m0 * (1 - m0)
+    else:
+        mu, m1, m0 = eta, eta1, eta0
+        d = d1 = d0 = np.ones_like(eta)
+    s = w * focal
+    S = s.sum()
+    mu1, mu0 = float(s @ m1 / S), float(s @ m0 / S)
+    r = y - mu
+    kb = X.shape[1]
+    kg = 0 if nuisance is None else nuisance.psi.shape[1]
+    p = kg + kb + 2
+    J = np.zeros((p, p))
+    psi_b = X * (w * r)[:, None]
+    psi_m = np.column_stack([s * (m1 - mu1), s * (m0 - mu0)])
+    ib = slice(kg, kg + kb)
+    J[ib, ib] = -(X * (w * d)[:, None]).T @ X
+    J[kg + kb, ib] = (s * d1) @ X1
+    J[kg + kb + 1, ib] = (s * d0) @ X0
+    J[kg + kb, kg + kb] = -S
+    J[kg + kb + 1, kg + kb + 1] = -S
+    if nuisance is not None:
+        ig = slice(0, kg)
+        J[ig, ig] = nuisance.jac
+        J[ib, ig] = X.T @ (nuisance.dw * r[:, None])
+        J[kg + kb, ig] = (focal * (m1 - mu1)) @ nuisance.dw
+        J[kg + kb + 1, ig] = (focal * (m0 - mu0)) @ nuisance.dw
+        Psi = np.hstack([nuisance.psi, psi_b, psi_m])
+    else:
+        Psi = np.hstack([psi_b, psi_m])
+    B = Psi.T @ Psi
+    Jinv = np.linalg.pinv(J)
+    V = Jinv @ B @ Jinv.T
+    est = _contrast(mu1, mu0, measure)
+    if measure in ("difference", "risk difference"):
+        g = np.array([1.0, -1.0])
+    elif measure == "risk ratio":
+        g = np.array([1 / mu1, -1 / mu0])
+    else:
+        g = np.array([1 / (mu1 * (1 - mu1)), -1 / (mu0 * (1 - mu0))])
+    Vm = V[-2:, -2:]
+    return est, float(math.sqrt(max(g @ Vm @ g, 0.0))), V
+
+
+# =========================================================================== result
+@dataclass(frozen=True)
+class WeightResult:
+    """Balancing weights and what can be done with them (built by :func:`weight`).
+
+    Attributes
+    ----------
+    weights : pandas.Series
+        One weight per row, indexed like the data.
+    estimand : str
+        "ATE", "ATT", "ATC" or "ATO".
+    method : str
+        Weighting method ("ps" or "entropy").
+    spec : Spec
+        Treatment specification.
+    ps : PropensityScore or None
+        The fitted propensity model (method "ps").
+    stabilize : bool
+        Whether the weights were stabilised.
+    trimmed : pandas.Index
+        Labels of the rows whose weights were trimmed.
+    """
+
+    weights: pd.Series
+    estimand: str
+    method: str
+    spec: Spec
+    ps: PropensityScore | None
+    stabilize: bool
+    trimmed: pd.Index
+    _data: pd.DataFrame = field(repr=False)
+    _t: np.ndarray = field(repr=False)
+    _fit: MethodFit = field(repr=False)
+    _options: dict = field(repr=False, default_factory=dict)
+
+    # -- diagnostics --------------------------------------------------------
+    @property
+    def ess(self) -> pd.Series:
+        """Kish effective sample size ``(sum w)^2 / sum w^2`` per arm."""
+        w = self.weights.to_numpy()
+        out = {}
+        for name, arm in (("treated", 1), ("control", 0)):
+            wa = w[self._t == arm]
+            out[name] = float(wa.sum() ** 2 / np.sum(wa**2)) if np.any(wa > 0) else 0.0
+        return pd.Series(out, name="ess")
+
+    def summary(self) -> pd.DataFrame:
+        """Weight summary per arm: n, ESS, min, quartiles, max, mean, SD, coefficient of variation.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> df = pd.DataFrame({"t": [0, 1] * 10, "x": range(20)})
+        >>> list(weight(df, "t ~ x").summary().columns)[:3]
+        ['n', 'ess', 'min']
+        """
+        w = self.weights.to_numpy()
+        ess = self.ess
+        rows = {}
+        for name, arm in (("treated", 1), ("control", 0)):
+            wa = w[self._t == arm]
+            mean = float(wa.mean())
+            sd = float(wa.std(ddof=1)) if len(wa) > 1 else 0.0
+            rows[name] = {
+                "n": int(len(wa)),
+                "ess": float(ess[name]),
+                "min": float(wa.min()),
+                "q25": float(np.quantile(wa, 0.25)),
+                "median": float(np.median(wa)),
+                "q75": float(np.quantile(wa, 0.75)),
+                "max": float(wa.max()),
+                "mean": mean,
+                "sd": sd,
+                "cv": sd / mean if mean > 0 else float("nan"),
+                "sum": float(wa.sum()),
+            }
+        return pd.DataFrame.from_dict(rows, orient="index")
+
+    def balance(self, **kwargs: Any) -> Any:
+        """Covariate balance before and after weighting (:func:`causalpa.balance`).
+
+        Keyword arguments are passed to :func:`causalpa.balance.balance`.
+        """
+        from causalpa.balance import balance
+
+        return balance(
+            self._data,
+            treatment=self.spec.treatment,
+            covariates=list(self.spec.variables),
+            weights=self.weights.to_numpy(),
+            estimand=self.estimand,
+            treated=self.spec.treated,
+            **kwargs,
+        )
+
+    # -- estimation ---------------------------------------------------------
+    def estimate(
+        self,
+        outcome: str,
+        adjust: str | list[str] | None = None,
+        se: str = "sandwich",
+        *,
+        measure: str | None = None,
+        conf_level: float = 0.95,
+        n_boot: int = 999,
+        random_state: int | np.random.Generator | None = None,
+    ) -> Effect:
+        """Estimate the treatment effect in the weighted sample.
+
+        Parameters
+        ----------
+        outcome : str
+            Outcome column (0/1 for binary outcomes).
+        adjust : str or list of str, optional
+            Covariates for the (doubly robust) weighted outcome model
+            ``y ~ t * (covariates)``; the effect is then averaged over the
+            weighted target population (g-computation).
+        se : {"sandwich", "robust", "bootstrap"}
+            Inference (see the module notes). "sandwich" accounts for the
+            estimation of the weights.
+        measure : {"difference", "risk difference", "risk ratio", "odds ratio"}, optional
+            Default: "risk difference" for 0/1 outcomes, "difference" otherwise.
+        conf_level : float
+            Confidence level.
+        n_boot : int
+            Bootstrap replicates (``se="bootstrap"``).
+        random_state : int or Generator, optional
+            Seed of the bootstrap.
+
+        Returns
+        -------
+        Effect
+
+        Warns
+        -----
+        SmallSampleWarning
+            An arm has fewer than 20 units: the message says which inference was used.
+        """
+        se = check_option("se", se, SE_CHOICES)
+        conf_level = check_number("conf_level", conf_level, low=0, high=1, low_inclusive=False,
+                                  high_inclusive=False)
+        n_boot = check_number("n_boot", n_boot, low=10, integer=True)
+        if not isinstance(outcome, str):
+            raise SpecificationError(f"`outcome` must be a column name; got {outcome!r}")
+        data = self._data
+        check_columns(data, [outcome], "outcome")
+        check_no_missing(data, [outcome])
+        y_raw = data[outcome]
+        if not (pd.api.types.is_numeric_dtype(y_raw) or pd.api.types.is_bool_dtype(y_raw)):
+            raise DataError(f"outcome column {outcome!r} must be numeric (0/1 for binary outcomes)")
+        y = y_raw.to_numpy(dtype=float)
+        binary = bool(np.isin(y, [0.0, 1.0]).all())
+        if measure is None:
+            measure = "risk difference" if binary else "difference"
+        measure = check_option("measure", measure, MEASURES)
+        if measure != "difference" and not binary:
+            raise DataError(
+                f"measure {measure!r} needs a 0/1 outcome; {outcome!r} has other values"
+            )
+        t = self._t
+        w = self.weights.to_numpy()
+        n1, n0 = int(np.sum((t == 1) & (w > 0))), int(np.sum((t == 0) & (w > 0)))
+        if min(n1, n0) < 2:
+            arm = "treated" if n1 < 2 else "control"
+            raise DataError(
+                f"the {arm} arm has fewer than 2 units with positive weight: no variance can be "
+                "estimated"
+            )
+        method_label = {"ps": "inverse probability weighting", "entropy": "entropy balancing"}[
+            self.method
+        ]
+        if self.method == "ps" and self.estimand == "ATO":
+            method_label = "overlap weighting"
+        small = min(n1, n0) < SMALL_N
+        if se == "robust":
+            from causalpa.estimation import estimate_effect
+
+            frame = pd.DataFrame({"_y": y, "_t": t}, index=data.index)
+            adj = adjust
+            if adjust is not None:
+                adj_cols = [adjust] if isinstance(adjust, str) and adjust in data.columns else adjust
+                frame = pd.concat([frame, data.drop(columns=[c for c in ("_y", "_t") if c in data])],
+                                  axis=1)
+                adj = adj_cols
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                e = estimate_effect(frame, "_y", "_t", weights=w, adjust=adj,
+                                    estimand=self.estimand, se="robust", measure=measure,
+                                    conf_level=conf_level, method=method_label)
+            for c in caught:
+                warnings.warn(c.message, c.category, stacklevel=2)
+            return Effect(**{**e.__dict__, "outcome": outcome})
+
+        from causalpa.estimation import _adjust_design
+
+        Z, _ = _adjust_design(data, adjust)
+        logit = measure != "difference" and (adjust is not None or measure != "risk difference")
+        focal = {"ATT": t == 1, "ATC": t == 0}.get(self.estimand, np.ones(len(t), dtype=bool))
+        focal = focal.astype(float)
+        log_scale = measure in ("risk ratio", "odds ratio")
+        common = dict(estimand=self.estimand, method=method_label, n_treated=n1, n_control=n0,
+                      outcome=outcome, measure=measure, conf_level=conf_level)
+        notes: list[str] = []
+        if se == "sandwich":
+            nuisance = None if len(self.trimmed) else self._fit.nuisance
+            est, std, _ = stacked_sandwich(y, t, w, Z, focal, measure, logit=logit,
+                                           nuisance=nuisance)
+            if not np.isfinite(est):
+                raise DataError(f"the {measure} is undefined: an arm's average risk is 0 or 1")
+            n = len(y)
+            if nuisance is not None:
+                label = f"M-estimation sandwich (accounts for {nuisance.label})"
+            else:
+                label = "robust sandwich (weights treated as known)"
+                why = ("the weights were trimmed" if len(self.trimmed)
+                       else "the propensity model is not a parametric logistic model")
+                notes.append(f"{why}: the sandwich treats the weights as known")
+            df = math.inf
+            if small:
+                # small-sample rule: HC1-type inflation n/(n - p) and a t reference with
+                # n - p df, p = parameters of the outcome model and the weight model
+                kb = 2 * (1 + Z.shape[1])
+                kg = 0 if nuisance is None else nuisance.psi.shape[1]
+                p = kb + kg
+                dfres = max(n - p, 1)
+                std *= math.sqrt(n / dfres)
+                df = float(dfres)
+                label += f", small-sample factor n/(n-p) and t with {dfres} df"
+                msg = (
+                    f"an arm has fewer than {SMALL_N} units ({n1} treated, {n0} control): using "
+                    f"the {label}; large-sample normal intervals would be too narrow. Consider "
+                    "se='bootstrap' as a check and report the uncertainty honestly."
+                )
+                warnings.warn(msg, SmallSampleWarning, stacklevel=2)
+                notes.append(msg)
+            else:
+                label += ", normal reference"
+            return effect_from_estimate(est, std, df=df, log_scale=log_scale, inference=label,
+                                        notes=tuple(notes), **common)
+        # bootstrap: re-estimate the weights in every replicate
+        est = _point(y, t, w, Z, focal, measure, logit)[0]
+        rng = np.random.default_rng(random_state)
+        reps = []
+        n = len(y)
+        for _ in range(n_boot):
+            idx = rng.integers(0, n, n)
+            tb = t[idx]
+            if tb.min() == tb.max() or min(tb.sum(), n - tb.sum()) < 2:
+                continue
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    wb = self._reweight(idx)
+                    reps.append(_point(y[idx], tb, wb, Z[idx], focal[idx], measure, logit)[0])
+            except (DataError, np.linalg.LinAlgError, ValueError):
+                continue
+        reps_arr = np.asarray([r for r in reps if np.isfinite(r)])
+        if len(reps_arr) < 10:
+            raise DataError("too few successful bootstrap replicates; the sample is too small")
+        std = float(np.std(reps_arr, ddof=1))
+        a = (1 - conf_level) / 2
+        lo, hi = np.quantile(reps_arr, [a, 1 - a])
+        label = f"bootstrap re-estimating the weights ({len(reps_arr)} replicates), percentile CI"
+        if small:
+            msg = (f"an arm has fewer than {SMALL_N} units ({n1} treated, {n0} control): the "
+                   "percentile bootstrap can be too narrow in samples this small; compare with "
+                   "se='sandwich' (small-sample t)")
+            warnings.warn(msg, SmallSampleWarning, stacklevel=2)
+            notes.append(msg)
+        e = effect_from_estimate(est, std, df=math.inf, log_scale=log_scale, inference=label,
+                                 notes=tuple(notes), **common)
+        f = math.exp if log_scale else float
+        return Effect(**{**e.__dict__, "conf_low": f(lo), "conf_high": f(hi)})
+
+    def _reweight(self, idx: np.ndarray) -> np.ndarray:
+        """Weights re-estimated on the rows ``idx`` (bootstrap)."""
+        opts = self._options
+        tb = self._t[idx]
+        if self.method == "ps":
+            ps = self.ps
+            assert ps is not None
+            if ps.coef is not None:
+                from causalpa.propensity import fit_logistic
+
+                fit = fit_logistic(ps.design[idx], tb, firth=ps.model == "firth")
+                e, q = fit.fitted, special.expit(-fit.linear_predictor)
+            else:
+                sub = self._data.iloc[idx].reset_index(drop=True)
+                e = propensity(sub, self.spec.formula, model=opts["ps_model"],
+                               treated=self.spec.treated, positivity=None).scores.to_numpy()
+                q = 1 - e
+            w = _ps_from_arrays(e, tb, self.estimand, self.stabilize, None, q=q).weights
+        else:
+            C = _covariate_matrix(self.spec, self._data)
+            w = _entropy_from_arrays(C[idx], tb, self.estimand, self.stabilize).weights
+        if opts.get("trim") is not None:
+            w = trim_weights(w, tb, opts["trim"], lower=opts["trim_lower"],
+                             drop=opts["trim_drop"])[0]
+        return w
+
+
+# =========================================================================== entry point
+def weight(
+    data: pd.DataFrame,
+    formula: str | None = None,
+    *,
+    treatment: str | None = None,
+    covariates: list[str] | None = None,
+    method: str = "ps",
+    estimand: str = "ATE",
+    stabilize: bool = False,
+    trim: float | None = None,
+    trim_lower: bool = False,
+    trim_drop: bool = False,
+    ps_model: Any = "logistic",
+    treated: Any = None,
+    positivity: tuple[float, float] | None = (0.01, 0.99),
+) -> WeightResult:
+    """Estimate balancing weights for a binary treatment.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Analysis data (never modified).
+    formula : str, optional
+        ``"treatment ~ covariates"``; or give ``treatment=`` and ``covariates=``.
+    treatment : str, optional
+        Treatment column.
+    covariates : list of str, optional
+        Covariate columns.
+    method : {"ps", "entropy"}
+        Propensity-score weights or entropy balancing (see the module notes).
+    estimand : {"ATE", "ATT", "ATC", "ATO"}
+        Target population; "ATO" = overlap weights (method "ps" only).
+    stabilize : bool
+        Multiply each arm's weights by its sample proportion (stabilised weights).
+    trim : float, optional
+        Trim (winsorise) weights above this quantile, or this many largest
+        weights (WeightIt's ``trim(at=)`` semantics; see the module notes).
+    trim_lower : bool
+        Also trim the lowest weights.
+    trim_drop : bool
+        Set trimmed weights to 0 instead of the boundary value.
+    ps_model : {"logistic", "firth"} or scikit-learn classifier
+        Propensity model for ``method="ps"``.
+    treated : object, optional
+        Treated level of a non-0/1 treatment column.
+    positivity : (float, float) or None
+        Score range outside which a :class:`PositivityWarning` is issued.
+
+    Returns
+    -------
+    WeightResult
+
+    Raises
+    ------
+    SpecificationError
+        Unknown option values.
+    DataError
+        Missing values, non-binary treatment, an arm with fewer than 2 units,
+        separation in the propensity model, or no exact balance (entropy).
+
+    Warns
+    -----
+    PositivityWarning
+        Propensity scores near 0 or 1.
+    ExtremeWeightsWarning
+        A few units dominate an arm (low effective sample size); the message
+        suggests remedies.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(2)
+    >>> df = pd.DataFrame({"x": rng.normal(size=300)})
+    >>> df["t"] = rng.binomial(1, 1 / (1 + np.exp(-df["x"])))
+    >>> w = weight(df, "t ~ x", method="entropy", estimand="ATT")
+    >>> treated_mean = df.loc[df.t == 1, "x"].mean()
+    >>> ctrl = df.t == 0
+    >>> bool(np.isclose(np.average(df.x[ctrl], weights=w.weights[ctrl]), treated_mean))
+    True
+    """
+    method = check_option("method", method, list(METHODS))
+    estimand = check_option("estimand", estimand, ESTIMANDS)
+    if not isinstance(stabilize, bool):
+        raise SpecificationError(f"`stabilize` must be True or False; got {stabilize!r}")
+    if trim is not None:
+        trim = check_number("trim", trim, low=0, low_inclusive=False)
+        if trim != int(trim) and trim > 1:
+            raise SpecificationError(
+                f"`trim` must be a quantile in (0, 1) or a whole number of weights; got {trim!r}"
+            )
+    spec = make_spec(data, formula, treatment=treatment, covariates=covariates, treated=treated)
+    t = spec.treatment_array(data)
+    n1, n0 = int(t.sum()), int(len(t) - t.sum())
+    if min(n1, n0) < 2:
+        arm = "treated" if n1 < 2 else "control"
+        raise DataError(
+            f"the {arm} arm of {spec.treatment!r} has {min(n1, n0)} unit(s); weighting needs at "
+            "least 2 units per arm (and far more for trustworthy inference)"
+        )
+    fit = METHODS[method](data, spec, t, estimand, stabilize=stabilize, ps_model=ps_model,
+                          positivity=positivity)
+    w = fit.weights
+    trimmed_mask = np.zeros(len(w), dtype=bool)
+    if trim is not None:
+        w, trimmed_mask = trim_weights(w, t, trim, lower=trim_lower, drop=trim_drop)
+    weights = pd.Series(w, index=data.index, name="weights")
+    _warn_extreme(w, t, data.index)
+    return WeightResult(
+        weights=weights,
+        estimand=estimand,
+        method=method,
+        spec=spec,
+        ps=fit.ps,
+        stabilize=stabilize,
+        trimmed=data.index[trimmed_mask],
+        _data=data,
+        _t=t,
+        _fit=fit,
+        _options={"trim": trim, "trim_lower": trim_lower, "trim_drop": trim_drop,
+                  "ps_model": ps_model},
+    )
+
+
+def _warn_extreme(w: np.ndarray, t: np.ndarray, index: pd.Index) -> None:
+    for name, arm in (("treated", 1), ("control", 0)):
+        m = t == arm
+        wa = w[m]
+        if wa.sum() <= 0:
+            continue
+        share = wa / wa.sum()
+        ess = wa.sum() ** 2 / np.sum(wa**2)
+        big = share > 0.1
+        if (m.sum() >= 20 and big.any()) or ess < 0.1 * m.sum():
+            rows = index[m][np.argsort(-share)[: max(int(big.sum()), 3)]]
+            warnings.warn(
+                f"extreme weights in the {name} arm: effective sample size {ess:.1f} of "
+                f"{int(m.sum())}; largest weights in rows {format_rows(rows)} "
+                f"(largest carries {100 * share.max():.0f}% of the arm's weight). Remedies: "
+                "improve the propensity model, target the overlap population (estimand='ATO'), "
+                "trim the weights (trim=0.99), or restrict to common support.",
+                ExtremeWeightsWarning,
+                stacklevel=3,
+            )

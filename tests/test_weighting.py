@@ -1,0 +1,262 @@
+"""Tests for causalpa.weighting against R (tests/reference/weightit/nhefs_weighting.R)."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from causalpa.errors import (
+    DataError,
+    ExtremeWeightsWarning,
+    PositivityWarning,
+    SmallSampleWarning,
+    SpecificationError,
+)
+from causalpa.weighting import METHODS, trim_weights, weight
+
+REF = Path(__file__).parent / "reference" / "weightit"
+# What If, ch. 12 (program 12.4): covariates of the propensity model
+PS = ("qsmk ~ C(sex) + C(race) + age + I(age**2) + C(education) + smokeintensity"
+      " + I(smokeintensity**2) + smokeyrs + I(smokeyrs**2) + C(exercise) + C(active)"
+      " + wt71 + I(wt71**2)")
+
+
+@pytest.fixture(scope="module")
+def nhefs() -> pd.DataFrame:
+    d = pd.read_csv(REF / "nhefs.csv")
+    for c in ("sex", "race", "education", "exercise", "active"):
+        d[c] = d[c].astype(int).astype(str)
+    return d
+
+
+@pytest.fixture(scope="module")
+def ref() -> dict:
+    return json.loads((REF / "nhefs_weighting.json").read_text())
+
+
+def _w(data, formula=PS, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PositivityWarning)
+        return weight(data, formula, **kw)
+
+
+def test_nhefs_what_if_estimate_and_robust_ci(nhefs, ref):
+    w = _w(nhefs, stabilize=True)
+    np.testing.assert_allclose(w.weights.to_numpy(), ref["weights_ate_stab"], rtol=1e-8)
+    np.testing.assert_allclose(w.ps.coef.to_numpy(), ref["ps_coef"], rtol=1e-7)
+    e = w.estimate("wt82_71", se="robust")
+    # What If: 3.4 kg (95% CI 2.4 to 4.5); R geeglm: 3.44 (2.41, 4.47)
+    assert e.estimate == pytest.approx(ref["gee"]["estimate"], rel=1e-8)
+    assert round(e.estimate, 2) == 3.44
+    assert e.std_error == pytest.approx(ref["hc3"]["se"], rel=1e-6)
+    assert e.df == ref["hc3"]["df"]
+    assert e.conf_low == pytest.approx(ref["gee"]["conf_low"], abs=0.01)
+    assert e.conf_high == pytest.approx(ref["gee"]["conf_high"], abs=0.01)
+
+
+CASES = [
+    ("ipw_ate_stab", dict(estimand="ATE", stabilize=True), "wt82_71", None, None),
+    ("ipw_ate", dict(estimand="ATE"), "wt82_71", None, None),
+    ("ipw_att", dict(estimand="ATT"), "wt82_71", None, None),
+    ("ipw_atc", dict(estimand="ATC"), "wt82_71", None, None),
+    ("ipw_ato", dict(estimand="ATO"), "wt82_71", None, None),
+    ("ipw_ate_stab_adjust", dict(estimand="ATE", stabilize=True), "wt82_71", ["age", "sex"], None),
+    ("ipw_att_adjust", dict(estimand="ATT"), "wt82_71", ["age", "sex"], None),
+    ("ipw_ate_stab_rd_death", dict(estimand="ATE", stabilize=True), "death", None, None),
+    ("ipw_ate_stab_rr_death", dict(estimand="ATE", stabilize=True), "death", None, "risk ratio"),
+    ("ipw_ate_or_death_adjust", dict(estimand="ATE"), "death", ["age", "sex"], "odds ratio"),
+]
+
+
+@pytest.mark.parametrize("case,opts,outcome,adjust,measure", CASES, ids=[c[0] for c in CASES])
+def test_m_estimation_sandwich_matches_r(nhefs, ref, case, opts, outcome, adjust, measure):
+    r = ref[case]
+    w = _w(nhefs, **opts)
+    e = w.estimate(outcome, adjust=adjust, measure=measure)
+    est = np.log(e.estimate) if measure in ("risk ratio", "odds ratio") else e.estimate
+    assert est == pytest.approx(r["estimate"], rel=1e-7, abs=1e-10)
+    assert e.std_error == pytest.approx(r["se"], rel=1e-5)
+    assert "M-estimation" in e.inference
+    # the sandwich with the weights treated as known (HC0) is the nuisance-free special case
+    from causalpa.estimation import _adjust_design
+    from causalpa.weighting import stacked_sandwich
+
+    y = nhefs[outcome].to_numpy(float)
+    t = nhefs["qsmk"].to_numpy(int)
+    Z = _adjust_design(nhefs, adjust)[0]
+    focal = {"ATT": t == 1, "ATC": t == 0}.get(opts["estimand"], np.ones(len(t), bool))
+    logit = measure is not None
+    _, se0, _ = stacked_sandwich(y, t, w.weights.to_numpy(), Z, focal.astype(float),
+                                 measure or "difference", logit=logit, nuisance=None)
+    assert se0 == pytest.approx(r["se_weights_known_hc0"], rel=1e-5)
+
+
+def test_gee_hc0_equals_weights_known_sandwich(nhefs, ref):
+    from causalpa.weighting import stacked_sandwich
+
+    w = _w(nhefs, stabilize=True).weights.to_numpy()
+    t = nhefs["qsmk"].to_numpy(int)
+    _, se, _ = stacked_sandwich(nhefs.wt82_71.to_numpy(), t, w, np.zeros((len(t), 0)),
+                                np.ones(len(t)), "difference", logit=False, nuisance=None)
+    assert se == pytest.approx(ref["gee"]["se"], rel=1e-6)
+
+
+def test_entropy_balancing_att_matches_r(nhefs, ref):
+    w = _w(nhefs, method="entropy", estimand="ATT")
+    np.testing.assert_allclose(w.weights.to_numpy(), ref["weights_ebal_att"], rtol=1e-6)
+    e = w.estimate("wt82_71")
+    assert e.estimate == pytest.approx(ref["ebal_att"]["estimate"], rel=1e-7)
+    assert e.std_error == pytest.approx(ref["ebal_att"]["se"], rel=1e-5)
+
+
+@pytest.mark.parametrize("estimand", ["ATE", "ATT", "ATC"])
+def test_entropy_exact_mean_balance(nhefs, estimand):
+    w = _w(nhefs, method="entropy", estimand=estimand)
+    X, names = w.spec.design(nhefs)
+    t = nhefs.qsmk.to_numpy(int)
+    wt = w.weights.to_numpy()
+    target = {"ATE": X.mean(0), "ATT": X[t == 1].mean(0), "ATC": X[t == 0].mean(0)}[estimand]
+    for arm in (0, 1):
+        m = t == arm
+        np.testing.assert_allclose(np.average(X[m], axis=0, weights=wt[m]), target,
+                                   rtol=1e-7, atol=1e-8)
+
+
+def test_trim_semantics_follow_weightit(nhefs, ref):
+    w = _w(nhefs, trim=0.95)
+    np.testing.assert_allclose(w.weights, ref["weights_ate_trim95"], rtol=1e-10)
+    assert len(w.trimmed) == int(np.sum(np.asarray(ref["weights_ate_trim95"])
+                                        < _w(nhefs).weights.to_numpy() - 1e-12))
+    w2 = _w(nhefs, estimand="ATT", trim=0.1, trim_lower=True)  # 0.1 read as 0.9
+    np.testing.assert_allclose(w2.weights, ref["weights_att_trim90_lower"], rtol=1e-10)
+    w3 = _w(nhefs, trim=5)
+    np.testing.assert_allclose(w3.weights, ref["weights_ate_trim_top5"], rtol=1e-10)
+    e = w.estimate("wt82_71")
+    assert "weights treated as known" in e.inference
+    wd, changed = trim_weights(np.array([1.0, 2, 3, 4, 50]), np.zeros(5, int), 0.8, drop=True)
+    assert wd.tolist() == [1.0, 2, 3, 4, 0] and changed.tolist() == [False] * 4 + [True]
+
+
+def test_weights_formulas_and_ess(nhefs):
+    w = _w(nhefs, estimand="ATT")
+    e = w.ps.scores.to_numpy()
+    t = nhefs.qsmk.to_numpy(int)
+    np.testing.assert_allclose(w.weights, np.where(t == 1, 1, e / (1 - e)))
+    wo = _w(nhefs, estimand="ATO").weights.to_numpy()
+    np.testing.assert_allclose(wo, np.where(t == 1, 1 - e, e))
+    ess = w.ess
+    wc = w.weights.to_numpy()[t == 0]
+    assert ess["control"] == pytest.approx(wc.sum() ** 2 / (wc**2).sum())
+    assert ess["treated"] == pytest.approx(t.sum())
+    s = w.summary()
+    assert s.loc["control", "max"] == wc.max() and s.loc["treated", "n"] == t.sum()
+
+
+def test_formula_and_columns_identical_index_kept_and_input_unchanged(nhefs):
+    df = nhefs.set_index("seqn")
+    before = df.copy()
+    a = _w(df, "qsmk ~ age + wt71 + C(sex)")
+    b = weight(df, treatment="qsmk", covariates=["age", "wt71", "sex"])
+    pd.testing.assert_series_equal(a.weights, b.weights)
+    assert a.weights.index.equals(df.index)
+    pd.testing.assert_frame_equal(df, before)
+
+
+def test_row_order_invariance(nhefs):
+    a = _w(nhefs, stabilize=True).estimate("wt82_71")
+    shuffled = nhefs.sample(frac=1, random_state=7)
+    b = _w(shuffled, stabilize=True).estimate("wt82_71")
+    assert a.estimate == pytest.approx(b.estimate, rel=1e-9)
+    assert a.std_error == pytest.approx(b.std_error, rel=1e-7)
+
+
+def test_bootstrap_reestimates_weights(nhefs):
+    w = _w(nhefs, "qsmk ~ age + wt71 + C(sex) + smokeintensity", stabilize=True)
+    e1 = w.estimate("wt82_71", se="bootstrap", n_boot=200, random_state=3)
+    e2 = w.estimate("wt82_71", se="bootstrap", n_boot=200, random_state=3)
+    s = w.estimate("wt82_71")
+    assert e1.conf_low == e2.conf_low  # seeded
+    assert e1.std_error == pytest.approx(s.std_error, rel=0.2)
+    assert "re-estimating" in e1.inference
+
+
+def test_registry_and_bad_options(nhefs):
+    assert set(METHODS) == {"ps", "entropy"}
+    with pytest.raises(SpecificationError, match="`method`"):
+        weight(nhefs, PS, method="cbps")
+    with pytest.raises(SpecificationError, match="`estimand`"):
+        weight(nhefs, PS, estimand="ATX")
+    with pytest.raises(SpecificationError, match="estimand 'ATE', 'ATT' or 'ATC'"):
+        weight(nhefs, PS, method="entropy", estimand="ATO")
+    with pytest.raises(SpecificationError, match="`trim`"):
+        weight(nhefs, PS, trim=-1)
+    w = _w(nhefs, "qsmk ~ age")
+    with pytest.raises(SpecificationError, match="`se`"):
+        w.estimate("wt82_71", se="jackknife")
+    with pytest.raises(DataError, match="needs a 0/1 outcome"):
+        w.estimate("wt82_71", measure="risk ratio")
+    with pytest.raises(DataError, match="'nope'"):
+        w.estimate("nope")
+
+
+def test_bad_data(nhefs):
+    small = nhefs.iloc[:40].copy()
+    small["qsmk"] = 0
+    small.iloc[0, small.columns.get_loc("qsmk")] = 1
+    with pytest.raises(DataError, match="treated arm .* 1 unit"):
+        weight(small, "qsmk ~ age")
+    miss = nhefs.copy()
+    miss.loc[5, "wt71"] = np.nan
+    with pytest.raises(DataError, match="'wt71'"):
+        weight(miss, "qsmk ~ age + wt71")
+    three = nhefs.assign(qsmk=nhefs.qsmk + (nhefs.index == 0) * 2)
+    with pytest.raises(DataError, match="binary"):
+        weight(three, "qsmk ~ age")
+    # no overlap: entropy cannot balance, PS logistic separates
+    sep = pd.DataFrame({"x": np.arange(40.0), "t": [0] * 20 + [1] * 20})
+    with pytest.raises(DataError, match="separation.*'x'"):
+        weight(sep, "t ~ x")
+    with pytest.raises(DataError, match="exact balance"):
+        weight(sep, "t ~ x", method="entropy")
+
+
+def test_extreme_weights_warning_names_rows():
+    rng = np.random.default_rng(4)
+    x = rng.standard_t(3, size=400)
+    t = rng.binomial(1, 1 / (1 + np.exp(-2 * x)))
+    df = pd.DataFrame({"x": x, "t": t}, index=[f"p{i}" for i in range(400)])
+    with pytest.warns(ExtremeWeightsWarning, match=r"rows p\d+.*trim"):
+        weight(df, "t ~ x", positivity=None)
+
+
+def test_small_sample_warning_and_t_reference():
+    rng = np.random.default_rng(5)
+    df = pd.DataFrame({"x": rng.normal(size=38)})
+    df["t"] = np.r_[np.ones(16, int), np.zeros(22, int)]
+    df["y"] = df.t + rng.normal(size=38)
+    w = weight(df, "t ~ x")
+    with pytest.warns(SmallSampleWarning, match="fewer than 20.*t with 34 df"):
+        e = w.estimate("y")
+    assert e.df == 34  # 38 - (2 outcome + 2 propensity parameters)
+
+
+def test_balance_method(nhefs):
+    pytest.importorskip("causalpa.balance")
+    w = _w(nhefs, "qsmk ~ age + wt71", method="entropy", estimand="ATT")
+    tab = w.balance()
+    assert tab is not None
+
+
+def test_scores_of_exactly_one_give_clear_error():
+    from causalpa.weighting import ipw_weights
+
+    t = np.array([1, 0, 1, 0])
+    w, _ = ipw_weights(np.array([0.5, 0.0, 1.0, 0.5]), t, "ATE")
+    assert np.all(np.isfinite(w))  # control with e = 0 and treated with e = 1 are fine
+    with pytest.raises(DataError, match="exactly 0 or 1 at positions 1"):
+        ipw_weights(np.array([0.5, 1.0, 0.5, 0.5]), t, "ATE")
