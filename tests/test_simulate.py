@@ -1,0 +1,299 @@
+"""Tests of the cohort simulator: data contract, determinism, truth, calibration."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from causalpa.errors import SpecificationError
+from causalpa.outcomes import from_sessions, nhs_outcomes
+from causalpa.simulate import PATIENT_COLUMNS, SimulatedCohort, cohort, patient_arrays
+
+CONTRACT_PATIENTS = [
+    "patient", "therapist", "pa", "age", "sex", "employed", "ltc", "imd_decile",
+    "phq9_first", "phq9_last", "gad7_first", "gad7_last", "n_sessions", "phq9_change",
+    "gad7_change", "recovered", "reliable_improvement", "reliable_recovery",
+]
+CONTRACT_SESSIONS = ["patient", "therapist", "session", "pa", "phq9", "gad7"]
+
+
+def one_way_icc(y: np.ndarray, groups: np.ndarray) -> float:
+    """ANOVA estimator of the intraclass correlation (unequal group sizes)."""
+    labels, g = np.unique(groups, return_inverse=True)
+    k, n = len(labels), len(y)
+    sizes = np.bincount(g)
+    means = np.bincount(g, y) / sizes
+    msb = (sizes * (means - y.mean()) ** 2).sum() / (k - 1)
+    msw = ((y - means[g]) ** 2).sum() / (n - k)
+    n0 = (n - (sizes**2).sum() / n) / (k - 1)
+    s2b = (msb - msw) / n0
+    return s2b / (s2b + msw)
+
+
+@pytest.fixture(scope="module")
+def big_random() -> SimulatedCohort:
+    return cohort(60_000, seed=11, selection=0.0, sessions=False)
+
+
+@pytest.fixture(scope="module")
+def small() -> SimulatedCohort:
+    return cohort(300, seed=5)
+
+
+# --------------------------------------------------------------------------- contract
+def test_columns_follow_data_contract(small):
+    assert list(small.patients.columns) == list(PATIENT_COLUMNS)
+    assert set(CONTRACT_PATIENTS) <= set(small.patients.columns)
+    assert list(small.sessions.columns) == CONTRACT_SESSIONS
+    assert small.patients["patient"].is_unique
+    assert set(small.patients["pa"].unique()) <= {0, 1}
+    assert set(small.patients["sex"].unique()) <= {"female", "male"}
+    assert small.params["seed"] == 5
+
+
+def test_scores_are_integers_in_range(small):
+    s = small.sessions
+    for col, high in [("phq9", 27), ("gad7", 21)]:
+        assert pd.api.types.is_integer_dtype(s[col])
+        assert s[col].between(0, high).all()
+    p = small.patients
+    assert p["n_sessions"].between(2, 12).all()
+    assert (p["phq9_change"] == p["phq9_last"] - p["phq9_first"]).all()
+    assert (p["gad7_change"] == p["gad7_last"] - p["gad7_first"]).all()
+    # every patient is a case at the start (cases_only=True), so recovery is defined
+    assert p["case_first"].eq(1).all() and p["recovered"].notna().all()
+
+
+def test_sessions_agree_with_patient_frame(small):
+    # the long frame, collapsed by outcomes.from_sessions and scored by
+    # nhs_outcomes, gives exactly the patient-level frame
+    collapsed = nhs_outcomes(from_sessions(small.sessions))
+    p = small.patients
+    for col in ["patient", "therapist", "pa", "phq9_first", "phq9_last", "gad7_first",
+                "gad7_last", "n_sessions", "phq9_change", "gad7_change", "finished",
+                "case_first", "case_last", "recovered", "reliable_improvement",
+                "reliable_deterioration", "reliable_recovery"]:
+        np.testing.assert_array_equal(collapsed[col].to_numpy(), p[col].to_numpy(), err_msg=col)
+    # sessions are numbered 0, 1, ... without gaps
+    s = small.sessions
+    expected = s.groupby("patient").cumcount()
+    assert (s["session"] == expected).all()
+
+
+def test_outcome_columns_match_nhs_outcomes(small):
+    rescored = nhs_outcomes(small.patients)
+    pd.testing.assert_frame_equal(rescored, small.patients)
+
+
+def test_sessions_false_gives_same_patients():
+    a = cohort(150, seed=3)
+    b = cohort(150, seed=3, sessions=False)
+    assert b.sessions is None
+    pd.testing.assert_frame_equal(a.patients, b.patients)
+    pd.testing.assert_frame_equal(a.truth, b.truth)
+
+
+# --------------------------------------------------------------------------- determinism
+def test_same_seed_same_cohort():
+    a, b = cohort(200, seed=42), cohort(200, seed=42)
+    pd.testing.assert_frame_equal(a.patients, b.patients)
+    pd.testing.assert_frame_equal(a.sessions, b.sessions)
+    pd.testing.assert_frame_equal(a.truth, b.truth)
+    c = cohort(200, seed=43)
+    assert not a.patients.equals(c.patients)
+
+
+def test_generator_and_seed_sequence_accepted():
+    a = cohort(100, seed=np.random.default_rng(9))
+    b = cohort(100, seed=np.random.SeedSequence(9))
+    pd.testing.assert_frame_equal(a.patients, b.patients)
+
+
+def test_patient_arrays_is_the_core_of_cohort():
+    arr = patient_arrays(120, np.random.default_rng(8), selection=0.5)
+    sim = cohort(120, seed=8, selection=0.5)
+    for col in ["pa", "therapist", "phq9_first", "phq9_last", "gad7_last", "n_sessions"]:
+        np.testing.assert_array_equal(arr[col], sim.patients[col].to_numpy())
+
+
+# --------------------------------------------------------------------------- truth
+def test_factual_outcomes_are_the_received_potential_outcomes():
+    arr = patient_arrays(2000, 4)
+    treated = arr["pa"] == 1
+    for key in ["phq9_change", "gad7_change", "n_sessions"]:
+        np.testing.assert_array_equal(
+            arr[key], np.where(treated, arr[f"{key}_1"], arr[f"{key}_0"])
+        )
+    np.testing.assert_array_equal(
+        arr["recovered"], np.where(treated, arr["recovered_1"], arr["recovered_0"])
+    )
+
+
+def test_truth_matches_potential_outcomes():
+    arr = patient_arrays(3000, 21, heterogeneity=0.5)
+    sim = cohort(3000, seed=21, heterogeneity=0.5)
+    d = arr["phq9_change_1"] - arr["phq9_change_0"]
+    t = arr["pa"] == 1
+    truth = sim.truth
+    assert truth.loc["phq9_change", "ATE"] == pytest.approx(d.mean())
+    assert truth.loc["phq9_change", "ATT"] == pytest.approx(d[t].mean())
+    assert truth.loc["phq9_change", "ATC"] == pytest.approx(d[~t].mean())
+    r = arr["recovered_1"] - arr["recovered_0"]
+    assert truth.loc["recovered", "ATE"] == pytest.approx(r.mean())
+    assert list(truth.index) == ["phq9_change", "gad7_change", "recovered"]
+
+
+def test_zero_effect_gives_identical_potential_outcomes():
+    sim = cohort(2000, seed=2, effect=0.0, effect_gad7=0.0)
+    np.testing.assert_array_equal(sim.truth[["ATE", "ATT", "ATC"]].to_numpy(), 0.0)
+
+
+def test_benefit_sign_convention():
+    sim = cohort(5000, seed=4)
+    assert sim.truth.loc["phq9_change", "ATE"] < 0
+    assert sim.truth.loc["gad7_change", "ATE"] < 0
+    assert sim.truth.loc["recovered", "ATE"] > 0
+    harm = cohort(5000, seed=4, effect=-0.43)
+    assert harm.truth.loc["phq9_change", "ATE"] > 0
+
+
+def test_heterogeneity_with_selection_separates_att_from_ate():
+    sim = cohort(40_000, seed=6, selection=1.0, heterogeneity=1.0, sessions=False)
+    t = sim.truth.loc["phq9_change"]
+    # those inclined to choose PA benefit most: ATT is more negative than ATE
+    assert t["ATT"] < t["ATE"] - 0.3
+    assert t["ATC"] > t["ATE"]
+
+
+def test_therapist_assignment_is_cluster_randomised():
+    sim = cohort(2000, seed=3, assignment="therapist", n_therapists=50, p_treated=0.4)
+    p = sim.patients
+    per_therapist = p.groupby("therapist")["pa"].nunique()
+    assert (per_therapist == 1).all()
+    assert p.groupby("therapist")["pa"].first().sum() == 20
+
+
+# --------------------------------------------------------------------------- calibration
+def test_baseline_calibration(big_random):
+    # DOMAIN.md: PHQ-9 at referral 15.4 (SD 5.5), GAD-7 14.0 (SD 4.5) among cases;
+    # Monte-Carlo SE of the means with n = 60,000 is about 0.02
+    p = big_random.patients
+    assert p["phq9_first"].mean() == pytest.approx(15.4, abs=0.4)
+    assert p["phq9_first"].std() == pytest.approx(5.5, abs=0.3)
+    assert p["gad7_first"].mean() == pytest.approx(14.0, abs=0.4)
+    assert p["gad7_first"].std() == pytest.approx(4.5, abs=0.3)
+    assert p["n_sessions"].mean() == pytest.approx(7.0, abs=0.5)
+    assert p["pa"].mean() == pytest.approx(0.42, abs=4 * np.sqrt(0.42 * 0.58 / len(p)))
+
+
+def test_control_recovery_is_national_rate(big_random):
+    # national recovery rate about 50%; MC SE about 0.003
+    c = big_random.patients.query("pa == 0")
+    assert c["recovered"].mean() == pytest.approx(0.50, abs=0.025)
+    assert c["reliable_improvement"].mean() == pytest.approx(0.72, abs=0.08)
+
+
+def test_mean_sessions_exact_without_response_dependent_attrition():
+    p = cohort(40_000, seed=12, attrition=0.0, sessions=False).patients
+    se = p["n_sessions"].std() / np.sqrt(len(p))
+    assert abs(p["n_sessions"].mean() - 7.0) < 4 * se
+    p9 = cohort(20_000, seed=12, attrition=0.0, mean_sessions=9.0, sessions=False).patients
+    assert abs(p9["n_sessions"].mean() - 9.0) < 4 * p9["n_sessions"].std() / np.sqrt(len(p9))
+
+
+def test_attrition_depends_on_early_response():
+    p = cohort(20_000, seed=13, attrition=1.5, effect=0.0, sessions=False).patients
+    # patients who improved little by session 1 leave earlier
+    s = cohort(20_000, seed=13, attrition=1.5, effect=0.0).sessions
+    early = s[s["session"] <= 1].pivot(index="patient", columns="session", values="phq9")
+    improved = (early[1] - early[0]).to_numpy() <= -3
+    n_sess = p["n_sessions"].to_numpy()
+    assert n_sess[improved].mean() > n_sess[~improved].mean() + 0.3
+
+
+def test_therapist_icc():
+    # icc = therapist share of the variance of PHQ-9 change without PA
+    arr = patient_arrays(100_000, 14, selection=0.0, effect=0.0, icc=0.06)
+    icc = one_way_icc(arr["phq9_change"].astype(float), arr["therapist"])
+    assert icc == pytest.approx(0.06, abs=0.012)
+    arr0 = patient_arrays(50_000, 14, selection=0.0, effect=0.0, icc=0.0)
+    assert abs(one_way_icc(arr0["phq9_change"].astype(float), arr0["therapist"])) < 0.01
+
+
+def test_effect_is_standardised_mean_difference():
+    sim = cohort(60_000, seed=15, selection=0.0, sessions=False)
+    assert -sim.truth.loc["phq9_change", "smd"] == pytest.approx(0.43, abs=0.03)
+    assert -sim.truth.loc["gad7_change", "smd"] == pytest.approx(0.43, abs=0.03)
+
+
+def test_difference_in_means_recovers_ate_when_randomised(big_random):
+    p, truth = big_random.patients, big_random.truth
+    for outcome in ["phq9_change", "gad7_change", "recovered"]:
+        y1 = p.loc[p.pa == 1, outcome]
+        y0 = p.loc[p.pa == 0, outcome]
+        se = np.sqrt(y1.var() / len(y1) + y0.var() / len(y0))
+        diff = y1.mean() - y0.mean()
+        assert abs(diff - truth.loc[outcome, "ATE"]) < 4 * se, outcome
+
+
+def test_selection_biases_naive_difference():
+    sim = cohort(60_000, seed=16, selection=1.5, sessions=False)
+    p, truth = sim.patients, sim.truth
+    # PA patients are younger, less often have a long-term condition, less deprived
+    means = p.groupby("pa")[["age", "ltc", "imd_decile", "phq9_first"]].mean()
+    assert means.loc[1, "age"] < means.loc[0, "age"] - 3
+    assert means.loc[1, "ltc"] < means.loc[0, "ltc"]
+    assert means.loc[1, "imd_decile"] > means.loc[0, "imd_decile"]
+    for outcome in ["phq9_change", "recovered"]:
+        y1 = p.loc[p.pa == 1, outcome]
+        y0 = p.loc[p.pa == 0, outcome]
+        se = np.sqrt(y1.var() / len(y1) + y0.var() / len(y0))
+        assert abs(y1.mean() - y0.mean() - truth.loc[outcome, "ATT"]) > 6 * se, outcome
+
+
+def test_selection_zero_makes_pa_independent_of_covariates():
+    p = cohort(40_000, seed=17, selection=0.0, sessions=False).patients
+    for col in ["age", "ltc", "imd_decile", "phq9_first"]:
+        a, b = p.loc[p.pa == 1, col], p.loc[p.pa == 0, col]
+        se = np.sqrt(a.var() / len(a) + b.var() / len(b))
+        assert abs(a.mean() - b.mean()) < 4.5 * se, col
+
+
+def test_hidden_confounding_biases_naive_difference():
+    # with selection on an unrecorded factor only, the recorded covariates are
+    # balanced but the naive difference is still biased
+    sim = cohort(60_000, seed=18, selection=0.0, hidden=1.5, sessions=False)
+    p, truth = sim.patients, sim.truth
+    y1, y0 = p.loc[p.pa == 1, "phq9_change"], p.loc[p.pa == 0, "phq9_change"]
+    se = np.sqrt(y1.var() / len(y1) + y0.var() / len(y0))
+    assert y1.mean() - y0.mean() < truth.loc["phq9_change", "ATT"] - 4 * se
+
+
+# --------------------------------------------------------------------------- validation
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"n": 0}, "n"),
+        ({"n": 10.5}, "n"),
+        ({"icc": 1.0}, "icc"),
+        ({"icc": -0.1}, "icc"),
+        ({"p_treated": 0.0}, "p_treated"),
+        ({"assignment": "cluster"}, "assignment"),
+        ({"heterogeneity": -1}, "heterogeneity"),
+        ({"mean_sessions": 13}, "mean_sessions"),
+        ({"min_sessions": 13}, "min_sessions"),
+        ({"effect": float("nan")}, "effect"),
+        ({"selection": "strong"}, "selection"),
+        ({"n_therapists": 0}, "n_therapists"),
+        ({"sessions": "yes"}, "sessions"),
+    ],
+)
+def test_invalid_arguments_name_the_argument(kwargs, name):
+    with pytest.raises(SpecificationError, match=f"`{name}`"):
+        cohort(**{"n": 20, "seed": 1, **kwargs})
+
+
+def test_repr_mentions_truth():
+    text = repr(cohort(50, seed=1))
+    assert "SimulatedCohort(n=50" in text and "ATE" in text
