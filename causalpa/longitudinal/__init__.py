@@ -1,12 +1,17 @@
-"""Longitudinal (session-level) models: mixed models, GEE, panel fixed effects, GLMM.
+"""Longitudinal models for session-level data.
+
+:func:`mixed` fits linear mixed models (random intercepts and slopes, patients nested in
+therapists) with Satterthwaite or Kenward-Roger degrees of freedom.
 
 Examples
 --------
->>> from causalpa.longitudinal import gee
->>> callable(gee)
+>>> from causalpa.longitudinal import mixed
+>>> callable(mixed)
 True
 """
 
 from causalpa.longitudinal.gee import gee
+from causalpa.longitudinal.glmm import glmm
+from causalpa.longitudinal.mixed import MixedModelResult, mixed
 
-__all__ = ["gee"]
+__all__ = ["mixed", "MixedModelResult", "gee", "glmm"]

@@ -1,0 +1,736 @@
+"""Array engine for linear mixed models: profiled (RE)ML as in lme4, on block sufficient statistics.
+
+The model is ``y = X beta + Z b + e`` with ``e ~ N(0, sigma^2 I)`` and random effects in one
+small block per *inner* group (a patient; ``q`` effects, covariance ``sigma^2 Li Li'``) and,
+optionally, one block per *top* group (a therapist; ``qt`` effects, covariance
+``sigma^2 Lt Lt'``) in which the inner groups are nested. ``theta`` holds the lower triangles of
+``Li`` and ``Lt`` column by column (lme4's order). The deviance is profiled over ``beta`` and
+``sigma`` exactly as lme4 does; everything is computed from per-group cross-products
+(``Z_i'Z_i``, ``Z_i'[X y]``, ...), so no ``n x n`` matrix is ever formed. The nested case uses
+the arrow structure of ``Lambda' Z'Z Lambda + I`` (patient blocks plus one therapist block) and
+a Schur complement per therapist.
+
+Small-sample inference:
+
+* Satterthwaite as lmerTest (``varpar = c(theta, sigma)``, Hessian of the unprofiled deviance
+  and Jacobian of ``vcov(beta)`` by Richardson-extrapolated central differences, as numDeriv).
+* Kenward-Roger as pbkrtest (``vcovAdj`` and ``Lb_ddf``), computed cluster by cluster
+  (patients, or therapists when nested) so memory stays linear in the number of rows.
+
+This module is private; :func:`causalpa.longitudinal.mixed` is the public interface and
+:class:`LmmProblem` is the fast path for repeated fits (see :meth:`LmmProblem.refit`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import optimize
+
+__all__ = ["LmmProblem", "LmmFit", "n_theta"]
+
+LOG2PI = math.log(2 * math.pi)
+
+
+def n_theta(q: int) -> int:
+    """Return the number of Cholesky parameters of a ``q x q`` covariance block."""
+    return q * (q + 1) // 2
+
+
+def _lower(par: np.ndarray, q: int) -> np.ndarray:
+    """Fill a lower-triangular ``q x q`` matrix column by column (lme4's theta order)."""
+    L = np.zeros((q, q))
+    rows, cols = np.tril_indices(q)
+    order = np.lexsort((rows, cols))  # column-major
+    L[rows[order], cols[order]] = par
+    return L
+
+
+def _diag_index(q: int) -> list[int]:
+    """Positions of the diagonal elements of ``_lower`` within its parameter vector."""
+    rows, cols = np.tril_indices(q)
+    order = np.lexsort((rows, cols))
+    return [k for k, (r, c) in enumerate(zip(rows[order], cols[order], strict=True)) if r == c]
+
+
+def _logdet_chol(A: np.ndarray) -> float:
+    L = np.linalg.cholesky(A)
+    return float(2.0 * np.log(np.diagonal(L, axis1=-2, axis2=-1)).sum())
+
+
+@dataclass
+class _Eval:
+    """Everything the deviance evaluation computes at one theta."""
+
+    logdet_m: float
+    xvx: np.ndarray
+    xvy: np.ndarray
+    yvy: float
+    beta: np.ndarray
+    r2: float
+    logdet_x: float
+
+
+@dataclass
+class LmmFit:
+    """Result of :meth:`LmmProblem.fit` (arrays only)."""
+
+    theta: np.ndarray
+    beta: np.ndarray
+    sigma: float
+    reml: bool
+    deviance: float
+    vcov: np.ndarray
+    converged: bool
+    singular: bool
+    message: str
+    n_evals: int
+    grad_max: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class LmmProblem:
+    """A linear mixed model on arrays, with per-group sufficient statistics.
+
+    Parameters
+    ----------
+    y : (n,) array
+        Response.
+    X : (n, p) array
+        Fixed-effects design (full column rank).
+    Z : (n, q) array
+        Random-effects covariates of the inner grouping (e.g. ``[1, session]``).
+    inner : (n,) int array
+        Inner group code of each row, ``0 .. m-1``.
+    top : (m,) int array, optional
+        Top-level group code (``0 .. T-1``) of each inner group, for nested models.
+    Zt : (n, qt) array, optional
+        Random-effects covariates of the top grouping (default: an intercept).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(1)
+    >>> g = np.repeat(np.arange(20), 5)
+    >>> t = np.tile(np.arange(5.0), 20)
+    >>> y = 10 + 0.5 * t + rng.normal(size=20)[g] + rng.normal(size=100)
+    >>> X = np.column_stack([np.ones(100), t])
+    >>> prob = LmmProblem(y, X, np.ones((100, 1)), g)
+    >>> fit = prob.fit()
+    >>> fit.converged, round(float(fit.beta[1]), 2)
+    (True, 0.56)
+    """
+
+    def __init__(
+        self,
+        y: np.ndarray,
+        X: np.ndarray,
+        Z: np.ndarray,
+        inner: np.ndarray,
+        top: np.ndarray | None = None,
+        Zt: np.ndarray | None = None,
+    ) -> None:
+        y = np.asarray(y, dtype=float)
+        X = np.asarray(X, dtype=float)
+        Z = np.asarray(Z, dtype=float)
+        inner = np.asarray(inner, dtype=np.int64)
+        n, p = X.shape
+        self.n, self.p, self.q = n, p, Z.shape[1]
+        m = int(inner.max()) + 1
+        self.m = m
+        self.nested = top is not None
+        if self.nested:
+            top = np.asarray(top, dtype=np.int64)
+            if Zt is None:
+                Zt = np.ones((n, 1))
+            Zt = np.asarray(Zt, dtype=float)
+            # renumber inner groups so that they are sorted by top group
+            order_g = np.lexsort((np.arange(m), top))
+            new_code = np.empty(m, dtype=np.int64)
+            new_code[order_g] = np.arange(m)
+            inner = new_code[inner]
+            top = top[order_g]
+            self.inner_perm = order_g  # new code k corresponds to original inner group order_g[k]
+            self.T = int(top.max()) + 1
+            self.qt = Zt.shape[1]
+        else:
+            self.inner_perm = np.arange(m)
+            self.T, self.qt = 0, 0
+        self.top = top
+        # sort rows by inner group (stable) for reduceat
+        order = np.argsort(inner, kind="stable")
+        self.row_order = order
+        self.X, self.inner = X[order], inner[order]
+        # optimise in a better-conditioned but equivalent parameterisation: centred and scaled
+        # random-effect covariates (the unstructured covariance makes the model invariant)
+        self.Z_orig = Z[order]
+        self.M = _scaling(self.Z_orig)
+        self.Z = self.Z_orig @ self.M
+        self.Zt = Zt[order] if Zt is not None else None
+        self.starts = np.flatnonzero(np.r_[True, np.diff(self.inner) != 0])
+        self.sizes = np.diff(np.r_[self.starts, n])
+        if len(self.starts) != m:
+            raise ValueError("inner group codes must be 0..m-1 without gaps")
+        if self.nested:
+            assert self.top is not None
+            self.top_starts = np.flatnonzero(np.r_[True, np.diff(self.top) != 0])
+            if len(self.top_starts) != self.T:
+                raise ValueError("top group codes must be 0..T-1 without gaps")
+            self.row_top = self.top[self.inner]
+        self.nti, self.ntt = n_theta(self.q), n_theta(self.qt) if self.nested else 0
+        self.ntheta = self.nti + self.ntt
+        self.lower_bounds = np.full(self.ntheta, -np.inf)
+        self.lower_bounds[_diag_index(self.q)] = 0.0
+        if self.nested:
+            self.lower_bounds[[self.nti + k for k in _diag_index(self.qt)]] = 0.0
+        self._design_stats()
+        self.set_y(y)
+
+    # ------------------------------------------------------------------ statistics
+    def _group_sum(self, a: np.ndarray) -> np.ndarray:
+        return np.add.reduceat(a, self.starts, axis=0)
+
+    def _design_stats(self) -> None:
+        X, Z = self.X, self.Z
+        self.ZZ = self._group_sum(Z[:, :, None] * Z[:, None, :])  # (m, q, q)
+        self.ZX = self._group_sum(Z[:, :, None] * X[:, None, :])  # (m, q, p)
+        self.XX = X.T @ X
+        if self.nested:
+            assert self.Zt is not None
+            Zt = self.Zt
+            self.ZZt = self._group_sum(Z[:, :, None] * Zt[:, None, :])  # (m, q, qt)
+            tstarts = self._row_top_starts()
+            self.ZtZt = np.add.reduceat(Zt[:, :, None] * Zt[:, None, :], tstarts, axis=0)
+            self.ZtX = np.add.reduceat(Zt[:, :, None] * X[:, None, :], tstarts, axis=0)
+
+    def _row_top_starts(self) -> np.ndarray:
+        # rows are sorted by inner group, inner groups by top group, so rows are sorted by top
+        return np.flatnonzero(np.r_[True, np.diff(self.row_top) != 0])
+
+    def set_y(self, y: np.ndarray) -> None:
+        """Set (or replace) the response; only the ``y`` cross-products are recomputed."""
+        y = np.asarray(y, dtype=float)[self.row_order]
+        self.y = y
+        self.Zy = self._group_sum(self.Z * y[:, None])  # (m, q)
+        self.Xy = self.X.T @ y
+        self.yy = float(y @ y)
+        self.ZW = np.concatenate([self.ZX, self.Zy[:, :, None]], axis=2)  # (m, q, p+1)
+        WW = np.empty((self.p + 1, self.p + 1))
+        WW[: self.p, : self.p] = self.XX
+        WW[: self.p, self.p] = WW[self.p, : self.p] = self.Xy
+        WW[self.p, self.p] = self.yy
+        self.WW = WW
+        if self.nested:
+            assert self.Zt is not None
+            tstarts = self._row_top_starts()
+            Zty = np.add.reduceat(self.Zt * y[:, None], tstarts, axis=0)
+            self.ZtW = np.concatenate([self.ZtX, Zty[:, :, None]], axis=2)
+
+    # ------------------------------------------------------------------ core
+    def factors(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Relative covariance factors ``Li`` (q x q) and ``Lt`` (qt x qt, or None)."""
+        theta = np.asarray(theta, dtype=float)
+        Li = _lower(theta[: self.nti], self.q)
+        Lt = _lower(theta[self.nti :], self.qt) if self.nested else None
+        return Li, Lt
+
+    def _solve_small(self, A: np.ndarray, R: np.ndarray) -> tuple[np.ndarray, float]:
+        """Solve ``A_m x = R_m`` for a stack of small SPD blocks; also return ``sum log|A_m|``."""
+        q = A.shape[-1]
+        if q == 1:
+            a = A[:, 0, 0]
+            if np.any(a <= 0):
+                raise np.linalg.LinAlgError("not positive definite")
+            return R / a[:, None, None], float(np.log(a).sum())
+        if q == 2:
+            a, b, d = A[:, 0, 0], A[:, 0, 1], A[:, 1, 1]
+            det = a * d - b * b
+            if np.any(det <= 0) or np.any(a <= 0):
+                raise np.linalg.LinAlgError("not positive definite")
+            r0, r1 = R[:, 0, :], R[:, 1, :]
+            out = np.empty_like(R)
+            out[:, 0, :] = (d[:, None] * r0 - b[:, None] * r1) / det[:, None]
+            out[:, 1, :] = (a[:, None] * r1 - b[:, None] * r0) / det[:, None]
+            return out, float(np.log(det).sum())
+        cA = np.linalg.cholesky(A)
+        logdet = float(2.0 * np.log(np.diagonal(cA, axis1=1, axis2=2)).sum())
+        return np.linalg.solve(A, R), logdet
+
+    def theta_original(self, theta: np.ndarray) -> np.ndarray:
+        """Map internal ``theta`` to lme4's parameterisation (unscaled covariates)."""
+        Li, Lt = self.factors(theta)
+        out = [_lower_params(_lower_factor(self.M @ Li))]
+        if Lt is not None:
+            out.append(_lower_params(Lt))
+        return np.concatenate(out)
+
+    def _blocks(self, theta: np.ndarray) -> dict[str, Any]:
+        Li, Lt = self.factors(theta)
+        q = self.q
+        R = Li.T @ self.ZW  # Li' Z_i'W, (m, q, p+1)
+        A = Li.T @ self.ZZ @ Li + np.eye(q)
+        AinvR, logdet = self._solve_small(A, R)
+        k = R.shape[2]
+        G = R.reshape(-1, k).T @ AinvR.reshape(-1, k)
+        out: dict[str, Any] = {"Li": Li, "Lt": Lt, "A": A, "R": R, "AinvR": AinvR}
+        if self.nested:
+            assert Lt is not None
+            qt = self.qt
+            B = Li.T @ self.ZZt @ Lt  # (m, q, qt)
+            AinvB, _ = self._solve_small(A, B)
+            D = Lt.T @ self.ZtZt @ Lt + np.eye(qt)
+            BT = np.transpose(B, (0, 2, 1))
+            S = D - np.add.reduceat(BT @ AinvB, self.top_starts, axis=0)
+            Rt = Lt.T @ self.ZtW - np.add.reduceat(BT @ AinvR, self.top_starts, axis=0)
+            SinvRt, ld = self._solve_small(S, Rt)
+            logdet += ld
+            G = G + Rt.reshape(-1, k).T @ SinvRt.reshape(-1, k)
+            out.update(B=B, AinvB=AinvB, S=S, Rt=Rt, SinvRt=SinvRt)
+        out["logdet"] = logdet
+        out["G"] = 0.5 * (G + G.T)
+        return out
+
+    def evaluate(self, theta: np.ndarray) -> _Eval:
+        """Profiled quantities at ``theta``: ``log|L|^2``, ``X'V*^-1X``, ``beta``, PRSS."""
+        bl = self._blocks(theta)
+        p = self.p
+        WVW = self.WW - bl["G"]
+        xvx = 0.5 * (WVW[:p, :p] + WVW[:p, :p].T)
+        xvy = WVW[:p, p]
+        yvy = float(WVW[p, p])
+        cX = np.linalg.cholesky(xvx)
+        beta = np.linalg.solve(xvx, xvy)
+        r2 = float(yvy - xvy @ beta)
+        logdet_x = float(2.0 * np.log(np.diag(cX)).sum())
+        return _Eval(bl["logdet"], xvx, xvy, yvy, beta, max(r2, 1e-300), logdet_x)
+
+    def deviance(self, theta: np.ndarray, reml: bool = True) -> float:
+        """Profiled deviance (``-2 log L``; REML criterion if ``reml``), as lme4's devfun."""
+        try:
+            ev = self.evaluate(theta)
+        except np.linalg.LinAlgError:
+            return np.inf
+        n, p = self.n, self.p
+        if reml:
+            nmp = n - p
+            return ev.logdet_m + ev.logdet_x + nmp * (1.0 + LOG2PI + math.log(ev.r2 / nmp))
+        return ev.logdet_m + n * (1.0 + LOG2PI + math.log(ev.r2 / n))
+
+    def deviance_varpar(self, varpar: np.ndarray, reml: bool = True) -> float:
+        """Unprofiled deviance in ``varpar = (theta, sigma)``, as lmerTest's ``devfun_vp``."""
+        theta, sigma = varpar[:-1], varpar[-1]
+        s2 = sigma * sigma
+        ev = self.evaluate(theta)
+        n = self.n
+        dev = ev.logdet_m + ev.r2 / s2 + n * math.log(2 * math.pi * s2)
+        if reml:
+            dev += ev.logdet_x - self.p * math.log(2 * math.pi * s2)
+        return dev
+
+    def vcov_varpar(self, varpar: np.ndarray) -> np.ndarray:
+        """``vcov(beta)`` as a function of ``varpar = (theta, sigma)`` (lmerTest's get_covbeta)."""
+        ev = self.evaluate(varpar[:-1])
+        return varpar[-1] ** 2 * np.linalg.inv(ev.xvx)
+
+    # ------------------------------------------------------------------ fitting
+    def _grad(self, theta: np.ndarray, reml: bool, f0: float | None = None) -> np.ndarray:
+        h = 1e-5 * np.maximum(np.abs(theta), 0.1)
+        g = np.empty_like(theta)
+        for k in range(len(theta)):
+            e = np.zeros_like(theta)
+            e[k] = h[k]
+            lo = theta - e
+            if theta[k] - h[k] < self.lower_bounds[k]:  # one-sided at the boundary
+                f0_ = self.deviance(theta, reml) if f0 is None else f0
+                g[k] = (self.deviance(theta + e, reml) - f0_) / h[k]
+            else:
+                g[k] = (self.deviance(theta + e, reml) - self.deviance(lo, reml)) / (2 * h[k])
+        return g
+
+    def start_theta(self) -> np.ndarray:
+        """lme4's default start: identity relative covariance factors."""
+        return np.where(np.isfinite(self.lower_bounds), 1.0, 0.0)
+
+    def fit(self, reml: bool = True, theta0: np.ndarray | None = None) -> LmmFit:
+        """Minimise the profiled deviance over ``theta``.
+
+        Bounded L-BFGS-B with central-difference gradients, Powell as a fallback, then up to
+        a few Newton steps on a numerical Hessian; converged means the scaled gradient
+        ``max |chol(H)^-T g|`` is below 2e-3 (lme4's check) at an interior optimum, or the
+        projected gradient is small at a boundary one.
+        """
+        x0 = self.start_theta() if theta0 is None else np.asarray(theta0, dtype=float)
+        lb = self.lower_bounds
+        bounds = [(v if np.isfinite(v) else None, None) for v in lb]
+        count = [0]
+
+        def f(th: np.ndarray) -> float:
+            count[0] += 1
+            return self.deviance(th, reml)
+
+        def fg(th: np.ndarray) -> tuple[float, np.ndarray]:
+            f0 = f(th)
+            return f0, self._grad(th, reml, f0)
+
+        res = optimize.minimize(
+            fg, x0, jac=True, method="L-BFGS-B", bounds=bounds,
+            options={"maxiter": 500, "ftol": 1e-14, "gtol": 1e-8},
+        )
+        theta = np.asarray(res.x, dtype=float)
+        fbest = float(res.fun)
+        message = str(res.message)
+        ok = np.isfinite(fbest)
+        conv, grad_max, theta, fbest = self._polish(theta, fbest, reml, f)
+        if not conv:  # restart with a derivative-free method, then polish again
+            res2 = optimize.minimize(
+                f, theta, method="Powell", bounds=bounds,
+                options={"maxiter": 4000, "xtol": 1e-10, "ftol": 1e-14},
+            )
+            if res2.fun <= fbest:
+                theta, fbest = np.asarray(res2.x, dtype=float), float(res2.fun)
+                message = str(res2.message)
+            conv, grad_max, theta, fbest = self._polish(theta, fbest, reml, f)
+        ok = ok and np.isfinite(fbest)
+        ev = self.evaluate(theta)
+        denom = self.n - self.p if reml else self.n
+        sigma = math.sqrt(ev.r2 / denom)
+        vcov = sigma**2 * np.linalg.inv(ev.xvx)
+        theta_o = self.theta_original(theta)
+        singular = bool(np.any(theta_o[np.isfinite(lb)] < 1e-4))
+        converged = bool(ok and conv)
+        msg = "" if converged else f"{message}; max scaled |gradient| {grad_max:.2g}"
+        fit = LmmFit(theta, ev.beta, sigma, reml, fbest, vcov, converged, singular, msg,
+                     count[0], grad_max)
+        fit.extra["theta_lme4"] = theta_o
+        return fit
+
+    def _polish(
+        self, theta: np.ndarray, fval: float, reml: bool, f: Any
+    ) -> tuple[bool, float, np.ndarray, float]:
+        """Newton steps on the free parameters; return (converged, criterion, theta, f)."""
+        lb = self.lower_bounds
+        theta = theta.copy()
+        at_bound = np.isfinite(lb) & (theta < lb + 1e-7)
+        if at_bound.any():
+            snapped = theta.copy()
+            snapped[at_bound] = lb[at_bound]
+            fs = f(snapped)
+            if fs <= fval + 1e-8:
+                theta, fval = snapped, fs
+        crit = np.inf
+        for _ in range(4):
+            g = self._grad(theta, reml, fval)
+            on_bound = np.isfinite(lb) & (theta <= lb)
+            free = ~(on_bound & (g > 0))
+            if not free.any():
+                return True, 0.0, theta, fval
+            idx = np.flatnonzero(free)
+            base = theta.copy()
+            H = _hessian(lambda t, idx=idx, base=base: f(_put(base, idx, t)), base[idx], r=2, d=1e-3)
+            try:
+                cH = np.linalg.cholesky(H)
+            except np.linalg.LinAlgError:
+                crit = float(np.max(np.abs(g[idx])))
+                return crit < 1e-4 * max(1.0, abs(fval)), crit, theta, fval
+            crit = float(np.max(np.abs(np.linalg.solve(cH, g[idx]))))
+            if crit < 1e-6:
+                break
+            step = np.linalg.solve(H, g[idx])
+            new = theta.copy()
+            new[idx] = theta[idx] - step
+            new = np.maximum(new, np.where(np.isfinite(lb), lb, -np.inf))
+            fn = f(new)
+            if not fn < fval:
+                break
+            theta, fval = new, fn
+        return bool(crit < 2e-3), crit, theta, fval
+
+    def refit(self, y: np.ndarray, reml: bool = True, theta0: np.ndarray | None = None) -> LmmFit:
+        """Fit the same design to a new response (the fast path for simulation studies).
+
+        Only ``Z'y``, ``X'y`` and ``y'y`` are recomputed; the design cross-products are reused.
+        """
+        self.set_y(y)
+        return self.fit(reml=reml, theta0=theta0)
+
+    # ------------------------------------------------------------------ random effects
+    def random_effects(self, theta: np.ndarray, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Conditional modes ``b = Lambda u`` (inner: (m, q) in original group order; top: (T, qt))."""
+        bl = self._blocks(theta)
+        v = np.r_[-beta, 1.0]
+        r_i = bl["R"] @ v  # Li'(Z'y - Z'X beta), (m, q)
+        if self.nested:
+            Rt_adj = bl["Rt"] @ v  # already r_t - sum B' A^-1 r_i
+            u_t = np.linalg.solve(bl["S"], Rt_adj[:, :, None])[:, :, 0]
+            Bu = np.einsum("maj,mj->ma", bl["B"], u_t[self.top])
+            u_i = np.linalg.solve(bl["A"], (r_i - Bu)[:, :, None])[:, :, 0]
+            b_t = u_t @ bl["Lt"].T
+        else:
+            u_i = np.linalg.solve(bl["A"], r_i[:, :, None])[:, :, 0]
+            b_t = None
+        b_i = u_i @ (self.M @ bl["Li"]).T
+        b_orig = np.empty_like(b_i)
+        b_orig[self.inner_perm] = b_i
+        return b_orig, b_t
+
+    # ------------------------------------------------------------------ Satterthwaite
+    def satterthwaite_setup(self, fit: LmmFit) -> dict[str, Any]:
+        """Hessian-based ``vcov(varpar)`` and the Jacobian of ``vcov(beta)``, as lmerTest."""
+        varpar = np.r_[fit.theta, fit.sigma]
+        k = len(varpar)
+
+        def dev(vp: np.ndarray) -> float:
+            return self.deviance_varpar(vp, fit.reml)
+
+        H = _hessian(dev, varpar)
+        evals, evecs = np.linalg.eigh(H)
+        tol = 1e-8
+        pos = evals > tol
+        notes = []
+        if np.any(evals < -tol):
+            notes.append(
+                f"the Hessian of the deviance has {int(np.sum(evals < -tol))} negative eigenvalue(s): "
+                "the model may not have converged; Satterthwaite df are unreliable"
+            )
+        h_inv = (evecs[:, pos] / evals[pos]) @ evecs[:, pos].T
+        A = 2.0 * h_inv
+        J = _jacobian(lambda vp: self.vcov_varpar(vp).ravel(), varpar)  # (p*p, k)
+        jac = J.T.reshape(k, self.p, self.p)
+        jac = 0.5 * (jac + np.transpose(jac, (0, 2, 1)))
+        return {"vcov_varpar": A, "jac": jac, "hessian": H, "notes": notes,
+                "negative": bool(np.any(evals < -tol))}
+
+    @staticmethod
+    def satterthwaite_df(L: np.ndarray, vcov: np.ndarray, setup: dict[str, Any]) -> float:
+        """Satterthwaite df of the contrast ``L beta`` (lmerTest's contest1D)."""
+        var_con = float(L @ vcov @ L)
+        grad = np.einsum("i,kij,j->k", L, setup["jac"], L)
+        denom = float(grad @ setup["vcov_varpar"] @ grad)
+        if denom <= 0:
+            return math.inf
+        return 2.0 * var_con**2 / denom
+
+    # ------------------------------------------------------------------ Kenward-Roger
+    def _clusters(self) -> list[np.ndarray]:
+        """Row indices (sorted order) of each independent cluster."""
+        if self.nested:
+            starts = self._row_top_starts()
+        else:
+            starts = self.starts
+        ends = np.r_[starts[1:], self.n]
+        return [np.arange(s, e) for s, e in zip(starts, ends, strict=True)]
+
+    def kenward_roger_setup(self, fit: LmmFit) -> dict[str, Any]:
+        """Pbkrtest's ``vcovAdj``: adjusted ``vcov(beta)`` plus the ``P`` and ``W`` matrices."""
+        Li, Lt = self.factors(fit.theta)
+        s2 = fit.sigma**2
+        MLi = self.M @ Li
+        Ci = s2 * MLi @ MLi.T
+        pairs_i = [(a, b) for b in range(self.q) for a in range(b, self.q)]
+        gam = [Ci[a, b] for a, b in pairs_i]
+        pairs_t: list[tuple[int, int]] = []
+        if self.nested:
+            assert Lt is not None
+            Ct = s2 * Lt @ Lt.T
+            pairs_t = [(a, b) for b in range(self.qt) for a in range(b, self.qt)]
+            gam += [Ct[a, b] for a, b in pairs_t]
+        gam.append(s2)
+        ng = len(gam)
+        p = self.p
+        P = np.zeros((ng, p, p))
+        Q = np.zeros((ng, ng, p, p))
+        K = np.zeros((ng, ng))
+        clusters = self._clusters()
+        by_size: dict[int, list[np.ndarray]] = {}
+        for rows in clusters:
+            by_size.setdefault(len(rows), []).append(rows)
+        for size, groups in by_size.items():
+            # limit memory: process in chunks of about 2e6 matrix entries per G
+            chunk = max(1, int(2_000_000 // (size * size)))
+            for c0 in range(0, len(groups), chunk):
+                idx = np.stack(groups[c0 : c0 + chunk])  # (mc, s)
+                Xb, Zb = self.X[idx], self.Z_orig[idx]
+                same = (self.inner[idx][:, :, None] == self.inner[idx][:, None, :]).astype(float)
+                Gs = []
+                for a, b in pairs_i:
+                    o = Zb[:, :, a, None] * Zb[:, None, :, b]
+                    Gs.append((o + np.transpose(o, (0, 2, 1)) if a != b else o) * same)
+                if self.nested:
+                    assert self.Zt is not None
+                    Ztb = self.Zt[idx]
+                    for a, b in pairs_t:
+                        o = Ztb[:, :, a, None] * Ztb[:, None, :, b]
+                        Gs.append(o + np.transpose(o, (0, 2, 1)) if a != b else o)
+                Gs.append(np.broadcast_to(np.eye(size), (idx.shape[0], size, size)))
+                Sigma = sum(g * G for g, G in zip(gam, Gs, strict=True))
+                Sinv = np.linalg.inv(Sigma)
+                TT = Sinv @ Xb
+                HH = [G @ Sinv for G in Gs]
+                OO = [H @ Xb for H in HH]
+                SO = [Sinv @ oo for oo in OO]
+                for r in range(ng):
+                    P[r] -= np.einsum("mij,mik->jk", OO[r], TT)
+                    for s in range(r, ng):
+                        Q[r, s] += np.einsum("mij,mik->jk", OO[r], SO[s])
+                        K[r, s] += np.einsum("mjk,mkj->", HH[r], HH[s])
+        for r in range(ng):
+            P[r] = 0.5 * (P[r] + P[r].T)
+            for s in range(r):
+                K[r, s] = K[s, r]
+        Phi = fit.vcov
+        IE2 = np.zeros((ng, ng))
+        for i in range(ng):
+            PhiPi = Phi @ P[i]
+            for j in range(i, ng):
+                IE2[i, j] = IE2[j, i] = (
+                    K[i, j] - 2 * np.sum(Phi * Q[i, j]) + np.sum(PhiPi * (P[j] @ Phi))
+                )
+        ev = np.linalg.eigvalsh(IE2)
+        condi = float(np.min(np.abs(ev)))
+        W = 2 * np.linalg.inv(IE2) if condi > 1e-10 else 2 * np.linalg.pinv(IE2)
+        W = 0.5 * (W + W.T)
+        UU = np.zeros((p, p))
+        for i in range(ng - 1):
+            for j in range(i + 1, ng):
+                UU += W[i, j] * (Q[i, j] - P[i] @ Phi @ P[j])
+        UU = UU + UU.T
+        for i in range(ng):
+            UU += W[i, i] * (Q[i, i] - P[i] @ Phi @ P[i])
+        PhiA = Phi + 2 * Phi @ UU @ Phi
+        return {"vcov_adj": PhiA, "P": P, "W": W, "condi": condi}
+
+    @staticmethod
+    def kenward_roger_df(L: np.ndarray, vcov: np.ndarray, setup: dict[str, Any]) -> float:
+        """Pbkrtest's ``Lb_ddf`` for one contrast ``L``."""
+        L2 = np.atleast_2d(L)
+        V0 = vcov
+        Theta = L2.T @ np.linalg.solve(L2 @ V0 @ L2.T, L2)
+        P, W = setup["P"], setup["W"]
+        ThetaV0 = Theta @ V0
+        A1 = A2 = 0.0
+        ng = len(P)
+        us = [ThetaV0 @ P[i] @ V0 for i in range(ng)]
+        for i in range(ng):
+            for j in range(i, ng):
+                e = 1.0 if i == j else 2.0
+                ui, uj = us[i], us[j]
+                A1 += e * W[i, j] * (np.trace(ui) * np.trace(uj))
+                A2 += e * W[i, j] * np.sum(ui * uj.T)
+        q = float(np.linalg.matrix_rank(L2))
+        B = (1 / (2 * q)) * (A1 + 6 * A2)
+        g = ((q + 1) * A1 - (q + 4) * A2) / ((q + 2) * A2)
+        c1 = g / (3 * q + 2 * (1 - g))
+        c2 = (q - g) / (3 * q + 2 * (1 - g))
+        c3 = (q + 2 - g) / (3 * q + 2 * (1 - g))
+        V0_ = 1 + c1 * B
+        V1 = 1 - c2 * B
+        V2 = 1 - c3 * B
+        V0_ = 0.0 if abs(V0_) < 1e-10 else V0_
+        x, y = 1 - A2 / q, V1
+        ratio = 1.0 if (abs(x) < 1e-14 and abs(y) < 1e-14) else x / y
+        rho = 1 / q * ratio**2 * V0_ / V2
+        return float(4 + (q + 2) / (q * rho - 1))
+
+
+# ---------------------------------------------------------------------- helpers
+def _put(x: np.ndarray, idx: np.ndarray, values: np.ndarray) -> np.ndarray:
+    out = x.copy()
+    out[idx] = values
+    return out
+
+
+def _scaling(Z: np.ndarray) -> np.ndarray:
+    """Matrix ``M`` with ``Z M`` centred (if an intercept column exists) and unit-scaled."""
+    q = Z.shape[1]
+    M = np.eye(q)
+    const = [j for j in range(q) if np.ptp(Z[:, j]) == 0 and Z[0, j] != 0]
+    icpt = const[0] if const else None
+    for j in range(q):
+        if j in const:
+            M[j, j] = 1.0 / Z[0, j]
+            continue
+        c = float(Z[:, j].mean()) if icpt is not None else 0.0
+        sd = float(np.sqrt(np.mean((Z[:, j] - c) ** 2)))
+        sd = sd if sd > 0 else 1.0
+        M[j, j] = 1.0 / sd
+        if icpt is not None:
+            M[icpt, j] = -c / sd / Z[0, icpt]
+    return M
+
+
+def _lower_factor(A: np.ndarray) -> np.ndarray:
+    """Lower-triangular ``L`` with non-negative diagonal and ``L L' = A A'`` (via QR)."""
+    R = np.linalg.qr(A.T, mode="r")
+    sign = np.where(np.diag(R) < 0, -1.0, 1.0)
+    return (R * sign[:, None]).T
+
+
+def _lower_params(L: np.ndarray) -> np.ndarray:
+    q = L.shape[0]
+    rows, cols = np.tril_indices(q)
+    order = np.lexsort((rows, cols))
+    return L[rows[order], cols[order]]
+
+
+# ---------------------------------------------------------------------- numerical derivatives
+def _steps(x: np.ndarray, d: float) -> np.ndarray:
+    """NumDeriv's initial steps: ``d |x|``, or ``eps = 1e-4`` near zero."""
+    zero_tol = math.sqrt(np.finfo(float).eps / 7e-7)
+    return np.where(np.abs(x) < zero_tol, 1e-4, d * np.abs(x))
+
+
+def _richardson(values: list[np.ndarray]) -> np.ndarray:
+    """Richardson extrapolation of central differences at steps h, h/2, h/4, ..."""
+    a = [np.asarray(v, dtype=float) for v in values]
+    for k in range(1, len(a)):
+        f = 4.0**k
+        a = [(f * a[j + 1] - a[j]) / (f - 1) for j in range(len(a) - 1)]
+    return a[0]
+
+
+def _jacobian(fun: Any, x: np.ndarray, r: int = 4, d: float = 1e-4) -> np.ndarray:
+    """NumDeriv's Richardson Jacobian (defaults ``d = 1e-4``, ``r = 4``)."""
+    h0 = _steps(x, d)
+    cols = []
+    for k in range(len(x)):
+        ests = []
+        for j in range(r):
+            h = h0[k] / 2**j
+            e = np.zeros_like(x)
+            e[k] = h
+            ests.append((np.asarray(fun(x + e)) - np.asarray(fun(x - e))) / (2 * h))
+        cols.append(_richardson(ests))
+    return np.column_stack(cols)
+
+
+def _hessian(fun: Any, x: np.ndarray, r: int = 4, d: float = 0.1) -> np.ndarray:
+    """Richardson-extrapolated Hessian with numDeriv's defaults for ``hessian`` (``d = 0.1``)."""
+    k = len(x)
+    h0 = _steps(x, d)
+    f0 = fun(x)
+    H = np.zeros((k, k))
+    for i in range(k):
+        ests = []
+        for j in range(r):
+            h = h0[i] / 2**j
+            e = np.zeros(k)
+            e[i] = h
+            ests.append((fun(x + e) - 2 * f0 + fun(x - e)) / h**2)
+        H[i, i] = _richardson(ests)
+    for i in range(k):
+        for jj in range(i + 1, k):
+            ests = []
+            for j in range(r):
+                hi, hj = h0[i] / 2**j, h0[jj] / 2**j
+                ei = np.zeros(k)
+                ei[i] = hi
+                ej = np.zeros(k)
+                ej[jj] = hj
+                val = (fun(x + ei + ej) - fun(x + ei - ej) - fun(x - ei + ej) + fun(x - ei - ej)) / (
+                    4 * hi * hj
+                )
+                ests.append(val)
+            H[i, jj] = H[jj, i] = _richardson(ests)
+    return H
