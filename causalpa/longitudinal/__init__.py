@@ -13,5 +13,6 @@ True
 from causalpa.longitudinal.gee import gee
 from causalpa.longitudinal.glmm import glmm
 from causalpa.longitudinal.mixed import MixedModelResult, mixed
+from causalpa.longitudinal.panel import panel
 
-__all__ = ["mixed", "MixedModelResult", "gee", "glmm"]
+__all__ = ["mixed", "MixedModelResult", "gee", "glmm", "panel"]
