@@ -1,14 +1,80 @@
 """Power analysis: analytic formulas, simulated designs, curves and sample-size search.
 
+- :mod:`causalpa.power.analytic`: closed-form power and sample size (equal to R's ``pwr``);
+- designs (:class:`RandomisedTrial`, :class:`ClusterTrial`, :class:`LongitudinalTrial`,
+  :class:`ObservationalStudy`) built on :func:`causalpa.simulate.cohort`;
+- :func:`simulate`, :func:`curve`, :func:`sample_size`: simulated power with exact
+  Monte-Carlo intervals, locally, on joblib workers or on a Dask cluster;
+- :func:`from_pilot`: design parameters estimated from pilot data.
+
 Examples
 --------
 >>> import causalpa as cpa
 >>> cpa.power.analytic.two_sample_t(d=0.43, power=0.8).n_ceil
 86
+>>> design = cpa.power.RandomisedTrial(effect=0.6, analyses=("ancova",))
+>>> cpa.power.simulate(design, n=50, n_sims=100, seed=1, progress=False).n_total
+100
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 from causalpa.power import analytic
 
-__all__ = ["analytic"]
+__all__ = [
+    "analytic",
+    "RandomisedTrial",
+    "ClusterTrial",
+    "LongitudinalTrial",
+    "ObservationalStudy",
+    "Design",
+    "calibrate_effect",
+    "realised_smd",
+    "simulate",
+    "curve",
+    "sample_size",
+    "from_pilot",
+    "PilotEstimates",
+    "PowerResult",
+    "PowerCurve",
+    "SampleSizeResult",
+    "register_analysis",
+    "ANALYSES",
+]
+
+_LAZY = {
+    "RandomisedTrial": "causalpa.power.designs",
+    "ClusterTrial": "causalpa.power.designs",
+    "LongitudinalTrial": "causalpa.power.designs",
+    "ObservationalStudy": "causalpa.power.designs",
+    "Design": "causalpa.power.designs",
+    "calibrate_effect": "causalpa.power.designs",
+    "realised_smd": "causalpa.power.designs",
+    "simulate": "causalpa.power.harness",
+    "curve": "causalpa.power.harness",
+    "sample_size": "causalpa.power.harness",
+    "SampleSizeResult": "causalpa.power.harness",
+    "from_pilot": "causalpa.power.pilot",
+    "PilotEstimates": "causalpa.power.pilot",
+    "PowerResult": "causalpa.power.results",
+    "PowerCurve": "causalpa.power.results",
+    "register_analysis": "causalpa.power.analyses",
+    "ANALYSES": "causalpa.power.analyses",
+}
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'causalpa.power' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -1,0 +1,342 @@
+"""Simulated power: calibration against analytic formulas, reproducibility, failures."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import causalpa as cpa
+from causalpa.errors import CausalpaWarning, SmallSampleWarning, SpecificationError
+from causalpa.power import analytic
+from causalpa.power.analyses import adjust_pvalues, ancova_kernel, riskdiff_kernel, ttest_kernel
+from causalpa.power.designs import _smd
+from causalpa.simulate import patient_arrays
+
+power = cpa.power
+
+
+def _mc_tol(p: float, n_sims: int, z: float = 3.5) -> float:
+    return z * math.sqrt(p * (1 - p) / n_sims)
+
+
+def _big(design, n=200_000, seed=99):
+    kw = design.simulator_kwargs(1000)
+    kw.pop("n_therapists", None)
+    return patient_arrays(n, np.random.default_rng(seed), **kw)
+
+
+# ----------------------------------------------------------------------------- kernels
+def test_kernels_match_statsmodels_and_scipy() -> None:
+    import statsmodels.api as sm
+    from scipy import stats
+
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=(3, 40))
+    x = rng.normal(size=(3, 40))
+    arm = np.tile(np.repeat([0, 1], 20), (3, 1))
+    y[1, 5] = np.nan
+    t = ttest_kernel(y, arm)
+    a = ancova_kernel(y, arm, x)
+    for r in range(3):
+        ok = np.isfinite(y[r])
+        ref = stats.ttest_ind(y[r, ok & (arm[r] == 1)], y[r, ok & (arm[r] == 0)])
+        assert t["p_value"][r] == pytest.approx(ref.pvalue, rel=1e-10)
+        X = sm.add_constant(np.column_stack([arm[r], x[r]])[ok])
+        fit = sm.OLS(y[r, ok], X).fit()
+        assert a["estimate"][r] == pytest.approx(fit.params[1], rel=1e-10)
+        assert a["std_error"][r] == pytest.approx(fit.bse[1], rel=1e-10)
+        assert a["p_value"][r] == pytest.approx(fit.pvalues[1], rel=1e-8)
+        lo, hi = fit.conf_int()[1]
+        assert a["conf_low"][r] == pytest.approx(lo, rel=1e-10)
+        assert a["conf_high"][r] == pytest.approx(hi, rel=1e-10)
+    yb = (rng.random((2, 60)) < 0.4).astype(float)
+    armb = np.tile(np.repeat([0, 1], 30), (2, 1))
+    rd = riskdiff_kernel(yb, armb)
+    for r in range(2):
+        table = np.array([[yb[r, armb[r] == 1].sum(), 30 - yb[r, armb[r] == 1].sum()],
+                          [yb[r, armb[r] == 0].sum(), 30 - yb[r, armb[r] == 0].sum()]])
+        chi2 = stats.chi2_contingency(table, correction=False)
+        assert rd["p_value"][r] == pytest.approx(chi2.pvalue, rel=1e-10)
+
+
+def test_holm_and_bonferroni_match_statsmodels() -> None:
+    from statsmodels.stats.multitest import multipletests
+
+    rng = np.random.default_rng(1)
+    p = rng.random((50, 4)) ** 3
+    for method in ("holm", "bonferroni"):
+        ours = adjust_pvalues(p, method)
+        ref = np.vstack([multipletests(row, method=method)[1] for row in p])
+        np.testing.assert_allclose(ours, ref, rtol=1e-12)
+
+
+# ----------------------------------------------------------------------------- paths
+def test_batched_and_general_paths_give_identical_results() -> None:
+    d = power.RandomisedTrial(effect=0.6, analyses=("t-test", "ancova"),
+                              outcomes=("phq9_change", "gad7_change"), attrition=0.2)
+    a = power.simulate(d, n=30, n_sims=60, seed=11, progress=False, path="batched")
+    b = power.simulate(d, n=30, n_sims=60, seed=11, progress=False, path="general")
+    assert a.path == "batched" and b.path == "general"
+    cols = ["estimate", "std_error", "conf_low", "conf_high", "p_value", "truth"]
+    np.testing.assert_allclose(a.replicates[cols].to_numpy(), b.replicates[cols].to_numpy(),
+                               rtol=1e-10, equal_nan=True)
+    assert (a.replicates["reject"] == b.replicates["reject"]).all()
+
+
+def test_results_do_not_depend_on_block_size() -> None:
+    d = power.RandomisedTrial(effect=0.5, analyses=("ancova",))
+    a = power.simulate(d, n=25, n_sims=45, seed=5, progress=False, block_size=7)
+    b = power.simulate(d, n=25, n_sims=45, seed=5, progress=False, block_size=45)
+    pd.testing.assert_frame_equal(a.replicates, b.replicates)
+
+
+def test_same_seed_identical_across_n_jobs_and_dask() -> None:
+    distributed = pytest.importorskip("distributed")
+    d = power.RandomisedTrial(effect=0.5, analyses=("t-test", "risk-difference"),
+                              outcomes=("recovered",))
+    kw = dict(n=20, n_sims=24, seed=2024, progress=False, path="general")
+    one = power.simulate(d, n_jobs=1, **kw)
+    two = power.simulate(d, n_jobs=2, **kw)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        dk = power.simulate(d, backend="dask", client=client, **kw)
+        dk_batched = power.simulate(d.with_(analyses=("t-test",)), backend="dask",
+                                    **{**kw, "path": "batched"})
+    pd.testing.assert_frame_equal(one.replicates, two.replicates)
+    pd.testing.assert_frame_equal(one.replicates, dk.replicates)
+    local_batched = power.simulate(d.with_(analyses=("t-test",)), **{**kw, "path": "batched"})
+    pd.testing.assert_frame_equal(local_batched.replicates, dk_batched.replicates)
+
+
+def test_dask_without_client_is_a_clear_error() -> None:
+    pytest.importorskip("distributed")
+    d = power.RandomisedTrial(effect=0.5, analyses=("t-test",))
+    with pytest.raises(SpecificationError, match="Client"):
+        power.simulate(d, n=10, n_sims=4, seed=1, progress=False, backend="dask")
+
+
+# ----------------------------------------------------------------------------- calibration
+def test_simulated_power_matches_analytic_t_and_ancova() -> None:
+    design = power.RandomisedTrial.from_smd(0.43, analyses=("t-test", "ancova"))
+    big = _big(design)
+    d = _smd(big, "phq9_change")
+    assert d == pytest.approx(0.43, abs=0.01)
+    # ANCOVA's rho: 1 - rho^2 = pooled within-arm residual variance of change given
+    # baseline over the pooled variance of change (the arms differ a little)
+    x = big["phq9_first"].astype(float)
+    resid, total = [], []
+    for arm in (0, 1):
+        y = big[f"phq9_change_{arm}"].astype(float)
+        resid.append(np.var(y - np.polyval(np.polyfit(x, y, 1), x)))
+        total.append(np.var(y))
+    rho = math.sqrt(1 - np.mean(resid) / np.mean(total))
+    n, n_sims = 60, 2000
+    res = power.simulate(design, n=n, n_sims=n_sims, seed=7, progress=False)
+    t = res.tidy().set_index("analysis")
+    p_t = analytic.two_sample_t(d=d, n=n).power
+    p_a = analytic.ancova(d=d, n=n, rho=rho).power
+    assert t.loc["t-test", "power"] == pytest.approx(p_t, abs=_mc_tol(p_t, n_sims))
+    assert t.loc["ancova", "power"] == pytest.approx(p_a, abs=_mc_tol(p_a, n_sims))
+    assert t.loc["ancova", "power"] > t.loc["t-test", "power"]
+    # unbiased for the sample ATE, nominal coverage
+    for a in ("t-test", "ancova"):
+        assert abs(t.loc[a, "bias"]) < 4 * t.loc[a, "empirical_se"] / math.sqrt(n_sims)
+        assert t.loc[a, "coverage"] == pytest.approx(0.95, abs=_mc_tol(0.95, n_sims))
+
+
+def test_simulated_power_matches_analytic_proportions() -> None:
+    design = power.RandomisedTrial(effect=0.9, analyses=("risk-difference",),
+                                   outcomes=("recovered",))
+    big = _big(design)
+    p1, p0 = big["recovered_1"].mean(), big["recovered_0"].mean()
+    n, n_sims = 80, 2000
+    res = power.simulate(design, n=n, n_sims=n_sims, seed=8, progress=False)
+    expected = analytic.two_proportions(p1=p1, p2=p0, n=n).power
+    assert res.power == pytest.approx(expected, abs=_mc_tol(expected, n_sims) + 0.01)
+
+
+@pytest.mark.parametrize("analysis", ["t-test", "ancova", "risk-difference"])
+def test_type_one_error_near_alpha(analysis: str) -> None:
+    outcome = "recovered" if analysis == "risk-difference" else "phq9_change"
+    design = power.RandomisedTrial(effect=0.0, analyses=(analysis,), outcomes=(outcome,))
+    n_sims = 2000
+    res = power.simulate(design, n=40, n_sims=n_sims, seed=13, progress=False)
+    assert res.power == pytest.approx(0.05, abs=_mc_tol(0.05, n_sims))
+    assert res.tidy()["truth"].iloc[0] == 0.0
+
+
+# ----------------------------------------------------------------------------- features
+def test_multiple_outcomes_all_any_and_adjustment() -> None:
+    base = dict(effect=0.5, analyses=("ancova",), outcomes=("phq9_change", "gad7_change"))
+    holm = power.simulate(power.RandomisedTrial(**base), n=40, n_sims=300, seed=3,
+                          progress=False).tidy().set_index("outcome")
+    bonf = power.simulate(power.RandomisedTrial(multiplicity="bonferroni", **base), n=40,
+                          n_sims=300, seed=3, progress=False).tidy().set_index("outcome")
+    none = power.simulate(power.RandomisedTrial(multiplicity=None, **base), n=40,
+                          n_sims=300, seed=3, progress=False).tidy().set_index("outcome")
+    for o in ("phq9_change", "gad7_change"):
+        assert bonf.loc[o, "power"] <= holm.loc[o, "power"] <= none.loc[o, "power"]
+    assert holm.loc["all", "power"] <= min(holm.loc["phq9_change", "power"],
+                                           holm.loc["gad7_change", "power"])
+    assert holm.loc["any", "power"] >= max(holm.loc["phq9_change", "power"],
+                                           holm.loc["gad7_change", "power"])
+
+
+def _flaky(data):
+    pts = data.patients
+    if pts["pa"].sum() % 3 == 0:
+        raise np.linalg.LinAlgError("singular matrix (by design of this test)")
+    warnings.warn("custom analysis warning", UserWarning, stacklevel=1)
+    diff = pts.loc[pts.pa == 1, "phq9_change"].mean() - pts.loc[pts.pa == 0, "phq9_change"].mean()
+    return diff, 0.01
+
+
+def test_failed_fits_are_counted_not_non_rejections() -> None:
+    design = power.RandomisedTrial(effect=0.3, analyses=(_flaky,))
+    with pytest.warns(CausalpaWarning, match="fits failed"):
+        res = power.simulate(design, n=15, n_sims=60, seed=4, progress=False)
+    row = res.tidy().iloc[0]
+    reps = res.replicates
+    n_fail = int(reps["failed"].sum())
+    assert 0 < n_fail < 60
+    assert row["n_failed"] == n_fail and row["n_valid"] == 60 - n_fail
+    # the callable always returns p = 0.01: every valid replicate rejects
+    assert row["power"] == 1.0
+    assert res.errors.loc[0, "error"] == "LinAlgError"
+    assert res.errors["count"].sum() == n_fail
+    assert res.warnings.loc[0, "count"] == 60 - n_fail
+    assert "FAILED" in res.summary()
+
+
+def test_custom_callable_dict_and_effect_outputs() -> None:
+    def as_dict(data, outcome):
+        y = data.patients[outcome]
+        return {"estimate": float(y.mean()), "p_value": 0.5, "std_error": 1.0}
+
+    design = power.RandomisedTrial(effect=0.3, analyses=(as_dict,))
+    res = power.simulate(design, n=10, n_sims=5, seed=1, progress=False)
+    assert res.power == 0.0 and res.tidy()["mean_std_error"].iloc[0] == 1.0
+
+    def bad(data):
+        return "nonsense"
+
+    with pytest.raises(SpecificationError, match="custom analysis"):
+        power.simulate(power.RandomisedTrial(analyses=(bad,)), n=10, n_sims=2, seed=1,
+                       progress=False)
+
+
+def test_curve_and_sample_size() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    design = power.RandomisedTrial(effect=1.0, analyses=("ancova",))
+    c = power.curve(design, ns=[30, 10, 20], n_sims=300, seed=2, progress=False)
+    f = c.to_frame()
+    assert f["n"].tolist() == [10, 20, 30]
+    assert f["power"].is_monotonic_increasing
+    ax = c.plot(analytic=lambda n: 0.5)
+    assert ax.get_xlabel() == "n"
+    s = power.sample_size(design, target=0.8, n_sims=300, seed=2, n_max=200)
+    ev = s.evaluations.set_index("n")
+    assert s.power >= 0.8
+    below = ev[ev.index < s.n]
+    assert len(below) and (below["power"] < 0.8).all()
+    assert s.power_low <= s.power <= s.power_high
+    assert "reaches power" in s.summary()
+
+
+def test_longitudinal_mixed_and_cluster_designs_run() -> None:
+    d = power.LongitudinalTrial(effect=0.8, attrition=0.25)
+    res = power.simulate(d, n=20, n_sims=6, seed=1, progress=False)
+    row = res.tidy().iloc[0]
+    assert row["analysis"] == "mixed" and row["n_failed"] == 0 and res.path == "general"
+    sim = d.generate(20, seed=3)
+    lost = sim.patients["phq9_change"].isna()
+    assert lost.any()
+    # lost patients keep only their first session
+    s = sim.sessions[sim.sessions.patient.isin(sim.patients.loc[lost, "patient"])]
+    assert (s["session"] == 0).all()
+    c = power.ClusterTrial(effect=0.8, cluster_size=5, analyses=("mixed-cluster", "cluster-t"))
+    res = power.simulate(c, n=20, n_sims=6, seed=1, progress=False)
+    assert set(res.tidy()["analysis"]) == {"mixed-cluster", "cluster-t"}
+    data = c.generate(20, seed=1)
+    per_ther = data.patients.groupby("therapist")["pa"].nunique()
+    assert (per_ther == 1).all()
+
+
+def test_observational_ipw_aipw_power() -> None:
+    d = power.ObservationalStudy(effect=0.8, selection=1.0, analyses=("ipw", "aipw", "t-test"))
+    res = power.simulate(d, n=200, n_sims=12, seed=1, progress=False)
+    t = res.tidy().set_index("analysis")
+    assert (t["n_failed"] == 0).all()
+    assert np.isfinite(t.loc["ipw", "truth"]) and np.isfinite(t.loc["aipw", "bias"])
+
+
+def test_observational_psm_power() -> None:
+    d = power.ObservationalStudy(effect=0.8, selection=1.0, analyses=("psm",))
+    res = power.simulate(d, n=200, n_sims=8, seed=1, progress=False)
+    row = res.tidy().iloc[0]
+    assert row["n_failed"] == 0 and np.isfinite(row["truth"])
+
+
+def test_from_pilot_warns_and_plans_conservatively() -> None:
+    sim = cpa.simulate.cohort(n=38, seed=5)
+    pts = sim.patients.copy()
+    before = pts.copy()
+    with pytest.warns(SmallSampleWarning, match="imprecise"):
+        est = power.from_pilot(pts, sim.sessions)
+    pd.testing.assert_frame_equal(pts, before)
+    assert est.smd_low < est.smd < est.smd_high
+    assert est.choose_smd("literature") == 0.43
+    assert est.choose_smd("lower") == est.smd_low
+    design = est.design("randomised", effect="literature", analyses=("ancova",))
+    assert power.realised_smd(design) == pytest.approx(0.43, abs=0.01)
+    with pytest.raises(SpecificationError, match="effect"):
+        est.choose_smd("optimistic")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [({"n": 1}, "`n`"), ({"n_sims": 0}, "`n_sims`"), ({"alpha": 1.5}, "`alpha`"),
+     ({"backend": "spark"}, "`backend`"), ({"path": "fast"}, "`path`"),
+     ({"n_jobs": 0}, "`n_jobs`")],
+)
+def test_simulate_argument_errors(kwargs, match) -> None:
+    d = power.RandomisedTrial(analyses=("t-test",))
+    args = {"n": 10, "n_sims": 2, "seed": 1, "progress": False, **kwargs}
+    with pytest.raises(SpecificationError, match=match):
+        power.simulate(d, **args)
+
+
+def test_design_argument_errors() -> None:
+    with pytest.raises(SpecificationError, match="`analysis`"):
+        power.RandomisedTrial(analyses=("anova-ish",))
+    with pytest.raises(SpecificationError, match="`attrition`"):
+        power.RandomisedTrial(attrition=1.0)
+    with pytest.raises(SpecificationError, match="`multiplicity`"):
+        power.RandomisedTrial(multiplicity="fdr")
+    with pytest.raises(SpecificationError, match="batched"):
+        power.simulate(power.LongitudinalTrial(), n=10, n_sims=2, path="batched",
+                       progress=False)
+    with pytest.raises(SpecificationError, match="0/1 outcome"):
+        power.simulate(power.RandomisedTrial(analyses=("risk-difference",)), n=10, n_sims=2,
+                       progress=False)
+
+
+def test_result_views() -> None:
+    d = power.RandomisedTrial(effect=0.5, analyses=("t-test",))
+    res = power.simulate(d, n=20, n_sims=50, seed=1, progress=False)
+    js = res.to_dict()
+    assert js["n_total"] == 40 and js["results"][0]["n_sims"] == 50
+    lo, hi = res.power_ci
+    assert lo <= res.power <= hi
+    assert "<table" in res._repr_html_()
+    k = int(res.tidy()["n_rejected"].iloc[0])
+    from scipy import stats
+
+    assert lo == pytest.approx(stats.beta.ppf(0.025, k, 50 - k + 1) if k else 0.0)
