@@ -43,7 +43,7 @@ run_case <- function(name, scale = "ps", ratio = 1, replace = FALSE, caliper = N
   out_case(name, m, dat, list(scale = scale, ratio = ratio, replace = replace,
            caliper = caliper, raw_caliper = raw_cal, order = order, estimand = estimand,
            exact = if (is.null(exact)) NULL else deparse(exact),
-           path = if (swap) "classic (distance matrix, nn_matchC); ATC run as ATT with treat <- 1 - treat, as MatchIt does internally (its matrix path errors for ATC with a caliper)" else "classic (distance matrix, nn_matchC)"), warn, dd)
+           path = if (swap) "classic (distance matrix, nn_matchC); ATC run as ATT with treat <- 1 - treat, as MatchIt does internally (its matrix path mis-orients the matrix for ATC: wrong pairs without a caliper, an error with one)" else "classic (distance matrix, nn_matchC)"), warn, dd)
 }
 
 out_case <- function(name, m, dat, opts, warn, dd = NULL) {
@@ -74,7 +74,7 @@ cases <- list(); for (cl in alist(
   run_case("nn2_replace", ratio = 2, replace = TRUE),
   run_case("nn1_replace_cal01", replace = TRUE, caliper = 0.1),
   run_case("nn1_exact_race_cal02", caliper = 0.2, exact = ~race),
-  run_case("atc_nn1_smallest", estimand = "ATC", order = "smallest"),
+  run_case("atc_nn1_smallest", estimand = "ATC", order = "smallest", swap = TRUE),
   run_case("atc_nn1_logit_cal02", scale = "logit", estimand = "ATC", caliper = 0.2, order = "largest", swap = TRUE)
 )) cases[[length(cases) + 1]] <- tryCatch(eval(cl), error = function(e) { message(deparse(cl), ": ", conditionMessage(e)); NULL })
 cases <- Filter(Negate(is.null), cases)

@@ -1,0 +1,256 @@
+"""Matching against MatchIt 4.5.1 (classic path references in tests/reference/matchit/)."""
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import causalpa.matching as M
+from causalpa.errors import CausalpaWarning, DataError, SmallSampleWarning, SpecificationError
+
+REF = Path(__file__).parent / "reference" / "matchit"
+F = "treat ~ age + educ + race + married + nodegree + re74 + re75"
+CASES = json.loads((REF / "lalonde_matching.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def lalonde():
+    return pd.read_csv(REF / "lalonde.csv").set_index("id")
+
+
+def run(lalonde, case):
+    o = case["options"]
+    kw = dict(ratio=o["ratio"], replace=o["replace"], estimand=o["estimand"], order=o["order"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if o["scale"] == "mahalanobis":
+            return M.match(lalonde, o["formula"], distance="mahalanobis", **kw)
+        if o.get("exact"):
+            kw["exact"] = "race"
+        return M.match(lalonde, F, distance=o["scale"], caliper=o.get("caliper"), **kw)
+
+
+def focal_pairs(m, with_round=True):
+    p = m.pairs
+    f, o = (p.treated, p.control) if m.estimand == "ATT" else (p.control, p.treated)
+    return set(zip(f, o, p["round"], strict=True)) if with_round else set(zip(f, o, strict=True))
+
+
+def test_propensity_matches_R(lalonde):
+    m = M.match(lalonde, F)
+    np.testing.assert_allclose(m.distance.to_numpy(), CASES["ps"], atol=1e-7)
+
+
+@pytest.mark.parametrize("case", CASES["cases"], ids=lambda c: c["name"])
+def test_matched_sets_identical_to_matchit(lalonde, case):
+    m = run(lalonde, case)
+    rp = pd.DataFrame(case["pairs"])
+    # With replacement MatchIt's round order among exactly equidistant controls is arbitrary;
+    # the matched sets (and weights) must still be identical.
+    with_round = not case["options"]["replace"]
+    theirs = set(zip(rp.focal, rp.match, rp["round"], strict=True)) if with_round \
+        else set(zip(rp.focal, rp.match, strict=True))
+    assert focal_pairs(m, with_round) == theirs
+    if case["options"].get("raw_caliper") is not None:
+        assert m.options["raw_caliper"] == pytest.approx(case["options"]["raw_caliper"], rel=1e-7)
+        assert (m.pairs["distance"] <= m.options["raw_caliper"]).all()
+
+
+@pytest.mark.parametrize("case", CASES["cases"], ids=lambda c: c["name"])
+def test_weights_and_subclasses_equal_match_data(lalonde, case):
+    m = run(lalonde, case)
+    want = pd.Series(case["weights"], index=case["ids"])
+    np.testing.assert_allclose(m.weights.reindex(want.index).to_numpy(), want.to_numpy(),
+                               rtol=1e-12, atol=1e-12)
+    if case["subclass"] is None:
+        assert m.subclass is None
+        return
+    # same partition into matched sets (R numbered them on its re-arranged data)
+    mine = m.subclass.reindex(case["ids"])
+    theirs = pd.Series(case["subclass"], index=case["ids"])
+    matched = want > 0
+    a = mine[matched].groupby(mine[matched]).groups
+    b = theirs[matched].groupby(theirs[matched]).groups
+    assert {frozenset(v) for v in a.values()} == {frozenset(v) for v in b.values()}
+    md = m.matched_data()
+    assert list(md.columns[-3:]) == (["distance", "weights", "subclass"]
+                                     if m.distance is not None else list(md.columns[-3:]))
+    assert len(md) == int(matched.sum())
+
+
+def _r_name(name, ours):
+    if name in ours:
+        return name
+    return "race_" + name[4:] if name.startswith("race") else name
+
+
+@pytest.mark.parametrize("case", CASES["cases"], ids=lambda c: c["name"])
+def test_balance_equals_summary_matchit(lalonde, case):
+    m = run(lalonde, case)
+    bal = m.balance()
+    swapped = "treat <- 1 - treat" in case["options"]["path"]
+    for key, sample in (("sum_all", "unadjusted"), ("sum_matched", "adjusted")):
+        tab = case[key]
+        want = pd.DataFrame(np.array(tab["values"], dtype=float), index=tab["rows"],
+                            columns=tab["cols"])
+        ours = bal.to_matchit(sample)
+        want.index = [_r_name(r, ours.index) for r in want.index]
+        got = ours.loc[want.index, [c for c in want.columns if c in ours.columns]]
+        if swapped:  # R ran ATT on 1 - treat: arms are exchanged
+            got = got.rename(columns={"Means Treated": "Means Control",
+                                      "Means Control": "Means Treated"})
+            got["Std. Mean Diff."] *= -1
+            got["Var. Ratio"] = 1 / got["Var. Ratio"]
+        want = want[got.columns]
+        np.testing.assert_allclose(got.to_numpy(dtype=float), want.to_numpy(dtype=float),
+                                   rtol=1e-6, atol=1e-9, equal_nan=True, err_msg=key)
+    nn = case["nn"]
+    nn = pd.DataFrame(np.array(nn["values"], dtype=float), index=nn["rows"], columns=nn["cols"])
+    if swapped:
+        nn = nn[["Treated", "Control"]].set_axis(["Control", "Treated"], axis=1)
+    np.testing.assert_allclose(bal.n.loc["Matched", ["Control", "Treated"]],
+                               nn.loc["Matched", ["Control", "Treated"]])
+    np.testing.assert_allclose(bal.n.loc["Matched (ESS)", ["Control", "Treated"]],
+                               nn.loc["Matched (ESS)", ["Control", "Treated"]], rtol=1e-10)
+
+
+def test_distance_row_and_flags(lalonde):
+    m = M.match(lalonde, F, caliper=0.2)
+    bal = m.balance()
+    assert bal.unadjusted.index[0] == "distance"
+    assert "race_black" in bal.unadjusted.index and "race_white" in bal.unadjusted.index
+    assert bal.tidy()["sample"].unique().tolist() == ["unadjusted", "adjusted"]
+    assert set(bal.flags) == set(bal.adjusted.index[bal.adjusted["smd"].abs() > 0.1])
+
+
+def test_fast_path_equals_naive_scan_random(lalonde):
+    rng = np.random.default_rng(5)
+    for trial in range(30):
+        n = int(rng.integers(5, 120))
+        focal = rng.random(n) < rng.uniform(0.1, 0.6)
+        if focal.all() or not focal.any():
+            continue
+        # discrete values create many exact ties
+        d = np.round(rng.random(n), int(rng.integers(1, 3)))
+        order = np.flatnonzero(focal)
+        order = order[np.argsort(-d[order], kind="stable")] if trial % 2 else rng.permutation(order)
+        cal = None if trial % 3 == 0 else float(rng.uniform(0, 0.2))
+        ratio = int(rng.integers(1, 4))
+        for replace in (False, True):
+            p = M.MatchProblem(focal=focal, order=order, ratio=ratio, replace=replace,
+                               distance=d, caliper=cal)
+            np.testing.assert_array_equal(M.METHODS["nearest"](p), M.naive_greedy(p))
+
+
+def test_row_order_and_formula_vs_columns_invariance(lalonde):
+    m1 = M.match(lalonde, F, caliper=0.2)
+    m2 = M.match(lalonde, treatment="treat",
+                 covariates=["age", "educ", "race", "married", "nodegree", "re74", "re75"],
+                 caliper=0.2)
+    assert focal_pairs(m1) == focal_pairs(m2)
+    # relabelled rows keep labels in the output
+    d2 = lalonde.rename(index=lambda s: "id_" + s)
+    m3 = M.match(d2, F, caliper=0.2)
+    assert {("id_" + a, "id_" + b) for a, b, _ in focal_pairs(m1)} == focal_pairs(m3, False)
+
+
+def test_order_random_seeded(lalonde):
+    a = M.match(lalonde, F, order="random", random_state=3, caliper=0.1)
+    b = M.match(lalonde, F, order="random", random_state=3, caliper=0.1)
+    assert focal_pairs(a) == focal_pairs(b)
+
+
+def test_user_vector_and_matrix_distance(lalonde):
+    ps = np.array(CASES["ps"])
+    m_vec = M.match(lalonde, F, distance=ps, caliper=0.2)
+    case = next(c for c in CASES["cases"] if c["name"] == "nn1_cal02")
+    rp = pd.DataFrame(case["pairs"])
+    assert focal_pairs(m_vec) == set(zip(rp.focal, rp.match, rp["round"], strict=True))
+    t = lalonde["treat"].to_numpy() == 1
+    D = np.abs(ps[t][:, None] - ps[~t][None, :])
+    m_mat = M.match(lalonde, F, distance=D, order="data")
+    m_dat = M.match(lalonde, F, distance=ps, order="data")
+    assert focal_pairs(m_mat) == focal_pairs(m_dat)
+
+
+def test_optimal_minimises_total_distance(lalonde):
+    greedy = M.match(lalonde, F, method="nearest")
+    opt = M.match(lalonde, F, method="optimal")
+    assert len(opt.pairs) == len(greedy.pairs) == 185
+    assert opt.pairs["distance"].sum() <= greedy.pairs["distance"].sum() + 1e-12
+    # brute force on a small problem
+    from itertools import permutations
+    rng = np.random.default_rng(2)
+    d = rng.random(9)
+    focal = np.array([1, 1, 1, 0, 0, 0, 0, 0, 0], dtype=bool)
+    p = M.MatchProblem(focal=focal, order=np.arange(3), ratio=1, replace=False, distance=d)
+    mm = M.METHODS["optimal"](p)
+    best = min(sum(abs(d[i] - d[3 + c]) for i, c in enumerate(perm))
+               for perm in permutations(range(6), 3))
+    assert sum(abs(d[i] - d[mm[i, 0]]) for i in range(3)) == pytest.approx(best)
+
+
+def test_estimate_on_matched_data(lalonde):
+    m = M.match(lalonde, F, caliper=0.2)
+    e = m.estimate("re78")
+    ref = json.loads((REF / "lalonde_estimation.json").read_text())["cases"][0]
+    assert e.estimate == pytest.approx(ref["estimate"], rel=1e-9)
+    assert e.std_error == pytest.approx(ref["se_cl_hc1"], rel=1e-6)
+    assert e.estimand == "ATT" and "caliper 0.2 SD" in e.method
+    assert e.n_treated == 113
+    e_rep = M.match(lalonde, F, replace=True).estimate("re78")
+    assert "robust" in e_rep.inference
+
+
+def test_bad_input(lalonde):
+    before = lalonde.copy()
+    far = lalonde["treat"].to_numpy(dtype=float)  # treated at 1, controls at 0
+    with pytest.raises(DataError, match="within the caliper"):
+        M.match(lalonde, F, distance=far, caliper=0.5, std_caliper=False)
+    with pytest.raises(DataError, match="within the caliper"):
+        M.match(lalonde, F, distance=far, caliper=0.1)
+    with pytest.raises(SpecificationError, match="`caliper` must be a number >= 0"):
+        M.match(lalonde, F, caliper=-1)
+    with pytest.raises(SpecificationError, match="`ratio`"):
+        M.match(lalonde, F, ratio=0)
+    with pytest.raises(SpecificationError, match="`order` must be one of"):
+        M.match(lalonde, F, order="biggest")
+    with pytest.raises(SpecificationError, match="`estimand` must be one of"):
+        M.match(lalonde, F, estimand="ATE")
+    with pytest.raises(SpecificationError, match="order='largest' needs a scalar"):
+        M.match(lalonde, "treat ~ age + educ", distance="mahalanobis", order="largest")
+    with pytest.raises(SpecificationError, match="std_caliper"):
+        M.match(lalonde, "treat ~ age + educ", distance="mahalanobis", caliper=0.1)
+    with pytest.raises(DataError, match="binary"):
+        M.match(lalonde.assign(treat=np.arange(len(lalonde)) % 3), F)
+    with pytest.raises(DataError, match="missing values in column 'age'"):
+        M.match(lalonde.assign(age=lalonde["age"].where(lalonde["age"] > 20)), F)
+    with pytest.raises(DataError, match="`distance` must be"):
+        M.match(lalonde, F, distance=np.ones(3))
+    with pytest.warns(CausalpaWarning, match="Not all treated units will get 3 matches"):
+        M.match(lalonde, F, ratio=3)
+    with pytest.warns(CausalpaWarning, match="Fewer control units than treated units in some"):
+        M.match(lalonde, F, exact="race")
+    pd.testing.assert_frame_equal(lalonde, before)
+
+
+def test_single_patient_arm_warns_and_estimate_refuses():
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"pa": [1] + [0] * 9, "x": rng.normal(size=10)})
+    with pytest.warns(SmallSampleWarning, match="single patient"):
+        m = M.match(df, "pa ~ x", distance=df["x"].to_numpy())
+    df["y"] = rng.normal(size=10)
+    with pytest.raises(DataError, match="single unit"):
+        m.estimate("y")
+
+
+def test_matched_data_name_clash(lalonde):
+    m = M.match(lalonde.assign(weights=1.0), F)
+    with pytest.raises(DataError, match="'weights' is already"):
+        m.matched_data()
+    assert "w" in m.matched_data(weights="w").columns
+    assert "weights" in repr(m) or "MatchResult" in repr(m)
+    assert "Matching:" in m.summary()
