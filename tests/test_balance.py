@@ -1,0 +1,108 @@
+"""cpa.balance against MatchIt's bal1var (the function behind summary.matchit)."""
+
+import json
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+
+matplotlib.use("Agg")
+
+import causalpa as cpa  # noqa: E402
+from causalpa.balance import BalanceTable, balance  # noqa: E402
+from causalpa.errors import DataError, SpecificationError  # noqa: E402
+
+REF = Path(__file__).parent / "reference" / "matchit"
+F = "treat ~ age + educ + race + married + nodegree + re74 + re75"
+WREF = json.loads((REF / "lalonde_balance_weighted.json").read_text())["cases"]
+
+
+@pytest.fixture(scope="module")
+def lalonde():
+    return pd.read_csv(REF / "lalonde.csv").set_index("id")
+
+
+def r_rows(rows):
+    return ["race_" + r[4:] if r.startswith("race") else r for r in rows]
+
+
+@pytest.mark.parametrize("estimand", ["ATE", "ATT", "ATC"])
+def test_weighted_balance_equals_bal1var(lalonde, estimand):
+    case = WREF[estimand]
+    w = np.array(case["weights"], dtype=float)
+    tab = balance(lalonde, F, weights=w, estimand=estimand)
+    cols = ["mean_treated", "mean_control", "smd", "var_ratio", "ecdf_mean", "ecdf_max"]
+    rows = r_rows(case["rows"])
+    for key, got in (("before", tab.unadjusted), ("after", tab.adjusted)):
+        want = np.array(case[key], dtype=float)[:, :6]
+        np.testing.assert_allclose(got.loc[rows, cols].to_numpy(dtype=float), want,
+                                   rtol=1e-6, atol=1e-10, equal_nan=True, err_msg=key)
+
+
+def test_column_and_formula_routes_identical(lalonde):
+    a = balance(lalonde, F, estimand="ATT")
+    b = cpa.balance(lalonde, treatment="treat",
+                    covariates=["age", "educ", "race", "married", "nodegree", "re74", "re75"],
+                    estimand="ATT")
+    pd.testing.assert_frame_equal(a.unadjusted, b.unadjusted)
+
+
+def test_smd_conventions_by_hand():
+    df = pd.DataFrame({"t": [1, 1, 1, 1, 0, 0, 0, 0, 0],
+                       "x": [1.0, 3, 5, 7, 2, 2, 3, 4, 9], "b": [1, 1, 0, 1, 0, 0, 1, 0, 0]})
+    x1, x0 = df.x[df.t == 1], df.x[df.t == 0]
+    diff = x1.mean() - x0.mean()
+    ate = balance(df, "t ~ x + b").unadjusted
+    att = balance(df, "t ~ x + b", estimand="ATT").unadjusted
+    atc = balance(df, "t ~ x + b", estimand="ATC").unadjusted
+    assert ate.loc["x", "smd"] == pytest.approx(diff / np.sqrt((x1.var() + x0.var()) / 2))
+    assert att.loc["x", "smd"] == pytest.approx(diff / x1.std())
+    assert atc.loc["x", "smd"] == pytest.approx(diff / x0.std())
+    p1, p0 = 0.75, 0.2
+    assert att.loc["b", "smd"] == pytest.approx((p1 - p0) / np.sqrt(p1 * (1 - p1)))
+    assert att.loc["b", "type"] == "binary" and np.isnan(att.loc["b", "var_ratio"])
+    assert att.loc["b", "ecdf_max"] == pytest.approx(p1 - p0)
+    assert att.loc["x", "var_ratio"] == pytest.approx(x1.var() / x0.var())
+    # KS statistic = eCDF max
+    grid = np.unique(df.x)
+    ks = max(abs((x1 <= g).mean() - (x0 <= g).mean()) for g in grid)
+    assert att.loc["x", "ecdf_max"] == pytest.approx(ks)
+
+
+def test_weights_that_balance_give_zero_smd():
+    df = pd.DataFrame({"t": [1, 1, 0, 0, 0], "x": [2.0, 4, 1, 3, 5]})
+    w = np.array([1, 1, 0.5, 1, 0.5])  # control weighted mean (0.5 + 3 + 2.5) / 2 = 3
+    tab = balance(df, "t ~ x", weights=w, estimand="ATT")
+    assert abs(tab.adjusted.loc["x", "smd"]) < 1e-12
+    assert tab.flags == []
+
+
+def test_table_is_frozen_and_views(lalonde):
+    tab = balance(lalonde, F)
+    assert isinstance(tab, BalanceTable)
+    with pytest.raises(AttributeError):
+        tab.threshold = 0.2
+    tidy = tab.tidy()
+    assert set(tidy["sample"]) == {"unadjusted"}
+    assert tidy["imbalanced"].sum() == len(tab.flags)
+    assert "Imbalanced" in tab.summary() and "race_black" in tab.summary()
+    assert "<table" in tab._repr_html_()
+    ax = tab.plot()
+    assert ax.get_xlabel().startswith("|standardised")
+    thresholds = [ln.get_xdata()[0] for ln in ax.get_lines()]
+    assert 0.1 in thresholds
+
+
+def test_bad_input(lalonde):
+    before = lalonde.copy()
+    with pytest.raises(SpecificationError, match="`estimand`"):
+        balance(lalonde, F, estimand="XYZ")
+    with pytest.raises(DataError, match="length"):
+        balance(lalonde, F, weights=np.ones(3))
+    with pytest.raises(DataError, match="nope"):
+        balance(lalonde, F, weights="nope")
+    with pytest.raises(DataError, match="missing"):
+        balance(lalonde.assign(age=np.nan), F)
+    pd.testing.assert_frame_equal(lalonde, before)
