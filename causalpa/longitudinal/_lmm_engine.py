@@ -23,6 +23,7 @@ This module is private; :func:`causalpa.longitudinal.mixed` is the public interf
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +34,25 @@ from scipy import optimize
 __all__ = ["LmmProblem", "LmmFit", "n_theta"]
 
 LOG2PI = math.log(2 * math.pi)
+_CONTROLLER: list[Any] = []
+
+
+def single_thread() -> Any:
+    """Context limiting BLAS to one thread.
+
+    Every matrix here is tiny (q, p <= a few dozen), and on a loaded machine OpenBLAS
+    threads waiting for work make each small call (including L-BFGS-B's) several times
+    slower, so the engine runs single-threaded.
+    """
+    if not _CONTROLLER:
+        try:
+            from threadpoolctl import ThreadpoolController
+
+            _CONTROLLER.append(ThreadpoolController())
+        except Exception:  # threadpoolctl missing or failing: run as is
+            _CONTROLLER.append(None)
+    ctl = _CONTROLLER[0]
+    return contextlib.nullcontext() if ctl is None else ctl.limit(limits=1, user_api="blas")
 
 
 def n_theta(q: int) -> int:
@@ -40,12 +60,21 @@ def n_theta(q: int) -> int:
     return q * (q + 1) // 2
 
 
+_TRIL: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _tril_colmajor(q: int) -> tuple[np.ndarray, np.ndarray]:
+    if q not in _TRIL:
+        rows, cols = np.tril_indices(q)
+        order = np.lexsort((rows, cols))  # column-major
+        _TRIL[q] = (rows[order], cols[order])
+    return _TRIL[q]
+
+
 def _lower(par: np.ndarray, q: int) -> np.ndarray:
     """Fill a lower-triangular ``q x q`` matrix column by column (lme4's theta order)."""
     L = np.zeros((q, q))
-    rows, cols = np.tril_indices(q)
-    order = np.lexsort((rows, cols))  # column-major
-    L[rows[order], cols[order]] = par
+    L[_tril_colmajor(q)] = par
     return L
 
 
@@ -354,6 +383,11 @@ class LmmProblem:
         return np.where(np.isfinite(self.lower_bounds), 1.0, 0.0)
 
     def fit(self, reml: bool = True, theta0: np.ndarray | None = None) -> LmmFit:
+        """Minimise the profiled deviance over ``theta`` (see :meth:`_fit`)."""
+        with single_thread():
+            return self._fit(reml, theta0)
+
+    def _fit(self, reml: bool = True, theta0: np.ndarray | None = None) -> LmmFit:
         """Minimise the profiled deviance over ``theta``.
 
         Bounded L-BFGS-B with central-difference gradients, Powell as a fallback, then up to
@@ -477,14 +511,37 @@ class LmmProblem:
 
     # ------------------------------------------------------------------ Satterthwaite
     def satterthwaite_setup(self, fit: LmmFit) -> dict[str, Any]:
-        """Hessian-based ``vcov(varpar)`` and the Jacobian of ``vcov(beta)``, as lmerTest."""
-        varpar = np.r_[fit.theta, fit.sigma]
-        k = len(varpar)
+        """Hessian-based ``vcov(varpar)`` and the Jacobian of ``vcov(beta)`` (see ``_satt``)."""
+        with single_thread():
+            return self._satt(fit)
 
-        def dev(vp: np.ndarray) -> float:
-            return self.deviance_varpar(vp, fit.reml)
+    def _satt(self, fit: LmmFit) -> dict[str, Any]:
+        """Hessian-based ``vcov(varpar)`` and the Jacobian of ``vcov(beta)``, as lmerTest.
 
-        H = _hessian(dev, varpar)
+        lmerTest differentiates ``devfun_vp(varpar)`` and ``vcov(beta)(varpar)`` numerically
+        in ``varpar = (theta, sigma)``. Here the ``sigma`` derivatives are analytic and the
+        ``theta`` derivatives of the three ingredients (``log|L|^2 [+ log|RX|^2]``, the
+        penalised RSS and ``(X'V*^-1X)^-1``) come from one set of Richardson-extrapolated
+        central differences (numDeriv's ``d = 0.1``, ``r = 4``).
+        """
+        theta, sigma = fit.theta, fit.sigma
+        k = len(theta)
+        p = self.p
+        reml = fit.reml
+
+        def ingredients(th: np.ndarray) -> np.ndarray:
+            ev = self.evaluate(th)
+            a = ev.logdet_m + (ev.logdet_x if reml else 0.0)
+            return np.concatenate([[a, ev.r2], np.linalg.inv(ev.xvx).ravel()])
+
+        f0, grad, hess = _derivatives(ingredients, theta, n_second=2)
+        r2 = f0[1]
+        c = self.n - (p if reml else 0)
+        s2 = sigma * sigma
+        H = np.empty((k + 1, k + 1))
+        H[:k, :k] = hess[0] + hess[1] / s2
+        H[:k, k] = H[k, :k] = -2.0 * grad[1] / sigma**3
+        H[k, k] = 6.0 * r2 / s2**2 - 2.0 * c / s2
         evals, evecs = np.linalg.eigh(H)
         tol = 1e-8
         pos = evals > tol
@@ -496,8 +553,10 @@ class LmmProblem:
             )
         h_inv = (evecs[:, pos] / evals[pos]) @ evecs[:, pos].T
         A = 2.0 * h_inv
-        J = _jacobian(lambda vp: self.vcov_varpar(vp).ravel(), varpar)  # (p*p, k)
-        jac = J.T.reshape(k, self.p, self.p)
+        vinv = f0[2:].reshape(p, p)
+        jac = np.empty((k + 1, p, p))
+        jac[:k] = s2 * grad[2:].T.reshape(k, p, p)
+        jac[k] = 2.0 * sigma * vinv
         jac = 0.5 * (jac + np.transpose(jac, (0, 2, 1)))
         return {"vcov_varpar": A, "jac": jac, "hessian": H, "notes": notes,
                 "negative": bool(np.any(evals < -tol))}
@@ -703,6 +762,46 @@ def _jacobian(fun: Any, x: np.ndarray, r: int = 4, d: float = 1e-4) -> np.ndarra
             ests.append((np.asarray(fun(x + e)) - np.asarray(fun(x - e))) / (2 * h))
         cols.append(_richardson(ests))
     return np.column_stack(cols)
+
+
+def _derivatives(
+    fun: Any, x: np.ndarray, n_second: int, r: int = 4, d: float = 0.1
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Value, Jacobian (m, k) and Hessians (n_second, k, k) of a vector function.
+
+    Richardson-extrapolated central differences sharing the evaluation points.
+    """
+    k = len(x)
+    h0 = _steps(x, d)
+    f0 = np.asarray(fun(x), dtype=float)
+    m = f0.shape[0]
+    grad = np.zeros((m, k))
+    hess = np.zeros((n_second, k, k))
+    for i in range(k):
+        g_est, h_est = [], []
+        for j in range(r):
+            h = h0[i] / 2**j
+            e = np.zeros(k)
+            e[i] = h
+            fp, fm = np.asarray(fun(x + e)), np.asarray(fun(x - e))
+            g_est.append((fp - fm) / (2 * h))
+            h_est.append((fp[:n_second] - 2 * f0[:n_second] + fm[:n_second]) / h**2)
+        grad[:, i] = _richardson(g_est)
+        hess[:, i, i] = _richardson(h_est)
+    for i in range(k):
+        for jj in range(i + 1, k):
+            ests = []
+            for j in range(r):
+                hi, hj = h0[i] / 2**j, h0[jj] / 2**j
+                ei = np.zeros(k)
+                ei[i] = hi
+                ej = np.zeros(k)
+                ej[jj] = hj
+                vals = [np.asarray(fun(x + sgn_i * ei + sgn_j * ej))[:n_second]
+                        for sgn_i, sgn_j in ((1, 1), (1, -1), (-1, 1), (-1, -1))]
+                ests.append((vals[0] - vals[1] - vals[2] + vals[3]) / (4 * hi * hj))
+            hess[:, i, jj] = hess[:, jj, i] = _richardson(ests)
+    return f0, grad, hess
 
 
 def _hessian(fun: Any, x: np.ndarray, r: int = 4, d: float = 0.1) -> np.ndarray:

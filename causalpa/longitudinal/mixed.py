@@ -94,18 +94,23 @@ def _model_matrix(rhs: str, data: pd.DataFrame) -> tuple[np.ndarray, list[str], 
 
 
 def _check_rank(X: np.ndarray, names: list[str], argument: str) -> None:
-    from scipy.linalg import qr
-
+    """Refuse a rank-deficient design, naming the aliased columns (later ones, as R's lm)."""
     if X.shape[1] == 0:
         return
-    _, R, piv = qr(X, mode="economic", pivoting=True)
-    d = np.abs(np.diag(R))
-    rank = int(np.sum(d > d[0] * max(X.shape) * np.finfo(float).eps * 10)) if d[0] > 0 else 0
-    if rank < X.shape[1]:
-        dropped = [names[j] for j in piv[rank:]]
+    tol = max(X.shape) * np.finfo(float).eps * 100
+    kept: list[int] = []
+    dropped = []
+    for j in range(X.shape[1]):
+        cand = X[:, kept + [j]]
+        s = np.linalg.svd(cand, compute_uv=False)
+        if s[-1] <= tol * s[0] or s[0] == 0:
+            dropped.append(names[j])
+        else:
+            kept.append(j)
+    if dropped:
         raise DataError(
             f"the design of `{argument}` is rank deficient: column(s) {', '.join(map(repr, dropped))} "
-            "are linear combinations of the others (constant or collinear terms); remove them"
+            "are constant or linear combinations of earlier columns (collinear terms); remove them"
         )
 
 
@@ -675,6 +680,7 @@ def _build_result(
     state = {k: v for k, v in state.items() if k not in ("fit", "satt", "kr")}
     if data is not None:
         state["data"] = data
+    state["problem"] = prob
     fit = prob.fit(reml=reml, theta0=theta0)
     state["fit"] = fit
     group_cols: tuple[str, ...] = state["groups"]

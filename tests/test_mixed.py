@@ -1,0 +1,314 @@
+"""cpa.mixed: input validation, invariants, API behaviour and calibration."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import causalpa as cpa
+from causalpa.errors import (
+    ConvergenceWarning,
+    DataError,
+    SingularFitWarning,
+    SpecificationError,
+)
+from causalpa.longitudinal._lmm_engine import LmmProblem
+
+
+def simulate(n=38, seed=0, slope_effect=0.0, sd_int=3.0, sd_slope=0.4, corr=-0.3, sigma=2.0,
+             n_therapists=6, sd_therapist=0.0):
+    """Unbalanced sessions from a known random-slope LMM (drop-out: 3 to 10 sessions)."""
+    rng = np.random.default_rng(seed)
+    pa = rng.permutation(np.r_[np.ones(n // 2), np.zeros(n - n // 2)]).astype(int)
+    k = rng.integers(3, 11, size=n)
+    cov = [[sd_int**2, corr * sd_int * sd_slope], [corr * sd_int * sd_slope, sd_slope**2]]
+    b = rng.multivariate_normal([0, 0], cov, size=n)
+    ther = rng.integers(0, n_therapists, size=n)
+    u = rng.normal(0, sd_therapist, n_therapists)
+    pid = np.repeat(np.arange(n), k)
+    s = np.concatenate([np.arange(j) for j in k]).astype(float)
+    y = (15 + b[pid, 0] + u[ther[pid]] + (-0.6 + b[pid, 1] + slope_effect * pa[pid]) * s
+         + rng.normal(0, sigma, len(pid)))
+    return pd.DataFrame({"patient": [f"p{i}" for i in pid], "therapist": ther[pid],
+                         "session": s, "pa": pa[pid], "phq9": y})
+
+
+@pytest.fixture(scope="module")
+def data():
+    return simulate(seed=11)
+
+
+@pytest.fixture(scope="module")
+def fit(data):
+    return cpa.mixed(data, "phq9 ~ session * pa", groups="patient", re_formula="~session")
+
+
+# --------------------------------------------------------------------------- validation
+def test_missing_values_are_refused_naming_the_column(data):
+    d = data.copy()
+    d.loc[d.index[3], "phq9"] = np.nan
+    d.loc[d.index[5], "session"] = np.nan
+    with pytest.raises(DataError, match="missing values in columns 'phq9'.*'session'"):
+        cpa.mixed(d, "phq9 ~ session * pa", groups="patient")
+
+
+def test_groups_column_absent(data):
+    with pytest.raises(DataError, match="'clinic' named in `groups`"):
+        cpa.mixed(data, "phq9 ~ session", groups="clinic")
+    with pytest.raises(DataError, match="'visit' named in `re_formula`"):
+        cpa.mixed(data, "phq9 ~ session", groups="patient", re_formula="~visit")
+    with pytest.raises(DataError, match="'age' named in `formula`"):
+        cpa.mixed(data, "phq9 ~ session + age", groups="patient")
+
+
+def test_too_few_groups(data):
+    one = data[data["patient"] == "p0"]
+    with pytest.raises(DataError, match="too few groups"):
+        cpa.mixed(one, "phq9 ~ session", groups="patient")
+    d = data.assign(site=1)
+    with pytest.raises(DataError, match="too few groups.*'site'"):
+        cpa.mixed(d, "phq9 ~ session", groups=["site", "patient"])
+
+
+def test_more_random_effects_than_rows():
+    d = pd.DataFrame({"g": [0, 0, 1, 1], "x": [0.0, 1, 0, 1], "y": [1.0, 2, 3, 5]})
+    with pytest.raises(DataError, match="number of random effects"):
+        cpa.mixed(d, "y ~ x", groups="g", re_formula="~x")
+
+
+def test_non_numeric_outcome(data):
+    d = data.assign(phq9=np.where(data["phq9"] > 10, "case", "no"))
+    with pytest.raises(DataError, match="outcome column 'phq9' must be numeric"):
+        cpa.mixed(d, "phq9 ~ session", groups="patient")
+
+
+def test_bad_options(data):
+    with pytest.raises(SpecificationError, match="`df` must be one of"):
+        cpa.mixed(data, "phq9 ~ session", groups="patient", df="bootstrap")
+    with pytest.raises(SpecificationError, match="needs a REML fit"):
+        cpa.mixed(data, "phq9 ~ session", groups="patient", reml=False, df="kenward-roger")
+    with pytest.raises(SpecificationError, match="`formula` must be a formula string"):
+        cpa.mixed(data, "phq9", groups="patient")
+    with pytest.raises(SpecificationError, match="right-hand side only"):
+        cpa.mixed(data, "phq9 ~ session", groups="patient", re_formula="phq9 ~ session")
+    with pytest.raises(SpecificationError, match="`groups` must be"):
+        cpa.mixed(data, "phq9 ~ session", groups=["a", "b", "c"])
+    with pytest.raises(SpecificationError, match="`conf_level`"):
+        cpa.mixed(data, "phq9 ~ session", groups="patient", conf_level=95)
+
+
+def test_rank_deficient_design_names_the_column(data):
+    d = data.assign(s2=2 * data["session"])
+    with pytest.raises(DataError, match="rank deficient.*'s2'"):
+        cpa.mixed(d, "phq9 ~ session + s2", groups="patient")
+
+
+def test_data_is_not_modified(data):
+    before = data.copy()
+    cpa.mixed(data, "phq9 ~ session * C(pa)", groups=["therapist", "patient"],
+              re_formula="~session")
+    pd.testing.assert_frame_equal(data, before)
+
+
+# --------------------------------------------------------------------------- invariants
+def test_row_order_and_label_invariance(data, fit):
+    shuffled = data.sample(frac=1.0, random_state=3)
+    f2 = cpa.mixed(shuffled, "phq9 ~ session * pa", groups="patient", re_formula="~session")
+    pd.testing.assert_frame_equal(fit.tidy(), f2.tidy(), rtol=1e-6)
+    assert f2.reml_criterion == pytest.approx(fit.reml_criterion, rel=1e-10)
+    # predictions carry the caller's index
+    pred = f2.predict(level="subject")
+    assert pred.index.equals(shuffled.index)
+    np.testing.assert_allclose(pred.sort_index(), fit.predict(level="subject").sort_index(),
+                               rtol=1e-6)
+    # integer codes instead of strings for the groups give the same fit
+    f3 = cpa.mixed(data.assign(patient=data["patient"].str[1:].astype(int)),
+                   "phq9 ~ session * pa", groups="patient", re_formula="~session")
+    np.testing.assert_allclose(f3.coef, fit.coef, rtol=1e-6)
+
+
+def test_formula_features_match_manual_columns(data):
+    d = data.assign(arm=np.where(data["pa"] == 1, "pa", "ctrl"), s2=data["session"] ** 2,
+                    spa=data["session"] * data["pa"])
+    a = cpa.mixed(d, "phq9 ~ session * C(arm) + I(session ** 2)", groups="patient")
+    b = cpa.mixed(d, "phq9 ~ session + pa + spa + s2", groups="patient")
+    assert a.reml_criterion == pytest.approx(b.reml_criterion, rel=1e-10)
+    np.testing.assert_allclose(np.sort(a.tidy()["p_value"]), np.sort(b.tidy()["p_value"]),
+                               rtol=1e-5)
+
+
+def test_nested_inner_groups_are_combinations():
+    d = simulate(n=30, seed=4, sd_therapist=1.0)
+    # patient labels reused across therapists: the inner groups are (therapist, patient)
+    d2 = d.assign(patient=d.groupby("therapist")["patient"].transform(
+        lambda s: pd.factorize(s)[0]))
+    f1 = cpa.mixed(d, "phq9 ~ session * pa", groups=["therapist", "patient"])
+    f2 = cpa.mixed(d2, "phq9 ~ session * pa", groups=["therapist", "patient"])
+    assert f2.n_groups == f1.n_groups == {"therapist": d["therapist"].nunique(), "patient": 30}
+    assert f2.reml_criterion == pytest.approx(f1.reml_criterion, rel=1e-10)
+    assert set(f1.random_effects) == {"therapist", "patient"}
+
+
+def test_df_methods_residual_and_normal(data, fit):
+    res = cpa.mixed(data, "phq9 ~ session * pa", groups="patient", re_formula="~session",
+                    df="residual")
+    assert (res.tidy()["df"] == len(data) - 4).all()
+    nor = cpa.mixed(data, "phq9 ~ session * pa", groups="patient", re_formula="~session",
+                    df="normal")
+    t = nor.tidy()
+    assert np.isinf(t["df"]).all()
+    from scipy import stats
+    np.testing.assert_allclose(t["p_value"], 2 * stats.norm.sf(np.abs(t["statistic"])))
+    # Satterthwaite df for the arm-by-session interaction lie between groups-2 and n-p
+    sat = fit.tidy().set_index("term")["df"]
+    assert 20 < sat["session:pa"] < len(data) - 4
+    # same point estimates whichever df
+    np.testing.assert_allclose(t["estimate"], fit.tidy()["estimate"])
+
+
+def test_contrast_equals_tidy_row_and_validates(fit):
+    row = fit.contrast({"session:pa": 1}).iloc[0]
+    tab = fit.tidy().set_index("term").loc["session:pa"]
+    for c in ["estimate", "std_error", "df", "p_value", "conf_low"]:
+        assert row[c] == pytest.approx(tab[c], rel=1e-10)
+    many = fit.contrast({"end": {"pa": 1, "session:pa": 7}, "start": {"pa": 1}})
+    assert list(many["term"]) == ["end", "start"]
+    with pytest.raises(SpecificationError, match="not a fixed effect"):
+        fit.contrast({"arm": 1})
+    with pytest.raises(SpecificationError, match="4 columns"):
+        fit.contrast([1, 0])
+
+
+def test_predict_levels(data, fit):
+    pop = fit.predict()
+    X = np.column_stack([np.ones(len(data)), data["session"], data["pa"],
+                         data["session"] * data["pa"]])
+    np.testing.assert_allclose(pop, X @ fit.coef.to_numpy())
+    new = pd.DataFrame({"patient": ["p0", "unseen"], "session": [2.0, 2.0], "pa": [0, 0]},
+                       index=["a", "b"])
+    sub = fit.predict(new, level="subject")
+    assert list(sub.index) == ["a", "b"]
+    b = fit.random_effects["patient"].loc["p0"]
+    assert sub["a"] == pytest.approx(fit.predict(new)["a"] + b["Intercept"] + 2 * b["session"])
+    assert sub["b"] == pytest.approx(fit.predict(new)["b"])  # unseen patient: population value
+    with pytest.raises(DataError, match="'pa' named in `newdata`"):
+        fit.predict(new.drop(columns="pa"))
+
+
+def test_refit_matches_fresh_fit(data, fit):
+    y2 = data["phq9"].to_numpy() + np.random.default_rng(0).normal(size=len(data))
+    r = fit.refit(y2)
+    fresh = cpa.mixed(data.assign(phq9=y2), "phq9 ~ session * pa", groups="patient",
+                      re_formula="~session")
+    pd.testing.assert_frame_equal(r.tidy(), fresh.tidy(), rtol=1e-4)  # optimiser tolerance
+    # the original result is unaffected
+    assert fit.contrast({"pa": 1}, df="kenward-roger").iloc[0]["estimate"] == pytest.approx(
+        fit.coef["pa"])
+
+
+def test_singular_fit_warns_with_remedy():
+    rng = np.random.default_rng(2)
+    d = pd.DataFrame({"patient": np.repeat(np.arange(15), 5), "session": np.tile(np.arange(5.0), 15)})
+    d["phq9"] = 10 + rng.normal(size=len(d))  # no between-patient variation at all
+    with pytest.warns(SingularFitWarning, match="singular fit.*re_formula"):
+        f = cpa.mixed(d, "phq9 ~ session", groups="patient", re_formula="~session")
+    assert f.singular and f.converged
+    assert any("singular" in n for n in f.notes)
+
+
+def test_convergence_warning_message(data, monkeypatch):
+    real = LmmProblem.fit
+
+    def broken(self, *a, **k):
+        out = real(self, *a, **k)
+        out.converged, out.message = False, "iteration limit"
+        return out
+
+    monkeypatch.setattr(LmmProblem, "fit", broken)
+    with pytest.warns(ConvergenceWarning, match="did not converge.*iteration limit.*re_formula"):
+        f = cpa.mixed(data, "phq9 ~ session", groups="patient")
+    assert not f.converged
+
+
+def test_views_read_the_same_table(fit):
+    s = fit.summary()
+    assert "session:pa" in s and "Residual" in s and "satterthwaite" in s
+    assert repr(fit).startswith("<MixedModelResult")
+    d = fit.to_dict()
+    assert d["fixed_effects"][3]["term"] == "session:pa"
+    assert d["fixed_effects"][3]["df"] == fit.tidy()["df"][3]
+    assert "<table" in fit._repr_html_()
+
+
+def test_plot_returns_axes(fit):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ax = fit.plot()
+    assert ax.get_xlabel() == "session"
+    assert len(ax.lines) == 4  # observed and fitted, two arms
+    plt.close("all")
+
+
+def test_random_intercept_ml_vs_statsmodels(data):
+    import statsmodels.formula.api as smf
+
+    f = cpa.mixed(data, "phq9 ~ session * pa", groups="patient", reml=False)
+    sm = smf.mixedlm("phq9 ~ session * pa", data, groups="patient").fit(reml=False)
+    assert f.loglik == pytest.approx(sm.llf, rel=1e-6)
+    np.testing.assert_allclose(f.coef.to_numpy(), sm.fe_params.to_numpy(), rtol=1e-4)
+
+
+# --------------------------------------------------------------------------- calibration
+@pytest.mark.slow
+def test_calibration_type_one_error_and_coverage_at_n38():
+    """Null session:pa effect, n = 38, unbalanced: rejection ~5%, CI coverage ~95%.
+
+    The design is held fixed and only the outcome is redrawn (refit fast path); 250
+    replicates give a Monte-Carlo SE of 1.4 points, so the bands are 3 MC SE wide.
+    """
+    base = simulate(n=38, seed=100)
+    fit0 = cpa.mixed(base, "phq9 ~ session * pa", groups="patient", re_formula="~session")
+    n_rep = 250
+    rng = np.random.default_rng(2024)
+    pid = pd.factorize(base["patient"])[0]
+    s = base["session"].to_numpy()
+    pa = base["pa"].to_numpy()
+    cov = [[9.0, -0.36], [-0.36, 0.16]]
+    reject = {"satterthwaite": 0, "kenward-roger": 0, "normal": 0}
+    cover = 0
+    truth_end = -0.0  # arm difference at session 7 (no effect)
+    for _ in range(n_rep):
+        b = rng.multivariate_normal([0, 0], cov, size=38)
+        y = 15 + b[pid, 0] + (-0.6 + b[pid, 1]) * s + 0.0 * pa + rng.normal(0, 2, len(s))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SingularFitWarning)
+            f = fit0.refit(y)
+        for m in reject:
+            reject[m] += f.contrast({"session:pa": 1}, df=m).iloc[0]["p_value"] < 0.05
+        c = f.contrast({"pa": 1, "session:pa": 7}).iloc[0]
+        cover += c["conf_low"] <= truth_end <= c["conf_high"]
+    mc = 3 * np.sqrt(0.05 * 0.95 / n_rep)
+    for m in ("satterthwaite", "kenward-roger"):
+        assert abs(reject[m] / n_rep - 0.05) < mc, (m, reject[m])
+    assert reject["normal"] >= reject["satterthwaite"]  # z tests are never more conservative
+    assert abs(cover / n_rep - 0.95) < mc
+
+
+@pytest.mark.slow
+def test_convergence_on_simulated_cohorts():
+    """Random-slope fits on seeded simulated pilot-sized cohorts converge (no ConvergenceWarning)."""
+    n_fit, failures = 40, 0
+    for seed in range(n_fit):
+        sess = cpa.simulate.cohort(n=38, seed=seed, selection=0).sessions
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            f = cpa.mixed(sess, "phq9 ~ session * pa", groups="patient", re_formula="~session",
+                          df="normal")
+        bad = [w for w in caught if issubclass(w.category, ConvergenceWarning)
+               and not issubclass(w.category, SingularFitWarning)]
+        failures += (not f.converged) or bool(bad)
+    assert failures == 0
