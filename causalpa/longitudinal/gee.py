@@ -28,10 +28,10 @@ Examples
 ...                      "pa": np.repeat(rng.integers(0, 2, 30), 5)})
 >>> sess["phq9"] = (15 - 0.8 * sess.session - 0.4 * sess.session * sess.pa
 ...                 + np.repeat(rng.normal(0, 3, 30), 5) + rng.normal(0, 2, 150))
->>> fit = cpa.gee(sess, "phq9 ~ session * pa", groups="patient", corr="exchangeable")
+>>> fit = cpa.gee(sess, "phq9 ~ session * pa", groups="patient", se="bias-reduced", df="clusters")
 >>> list(fit.tidy().term)
 ['Intercept', 'session', 'pa', 'session:pa']
->>> 0 < fit.alpha < 1
+>>> bool(0 < fit.alpha < 1)
 True
 """
 
@@ -566,11 +566,12 @@ def gee(
     A self-contained example:
 
     >>> import numpy as np, pandas as pd
+    >>> import causalpa as cpa
     >>> rng = np.random.default_rng(0)
     >>> d = pd.DataFrame({"patient": np.repeat(np.arange(40), 4), "session": np.tile(range(4), 40)})
     >>> d["case"] = (rng.random(160) < 0.7 - 0.1 * d.session).astype(int)
     >>> fit = cpa.gee(d, "case ~ session", family="binomial", corr="ar1", time="session")
-    >>> fit.tidy().loc[1, "estimate"] < 0
+    >>> bool(fit.tidy().loc[1, "estimate"] < 0)
     True
     """
     data = check_frame(data, "data")

@@ -187,6 +187,40 @@ def _fd_hessian(f_grad: Any, par: np.ndarray, lower_theta: float = 0.0) -> np.nd
     return (H + H.T) / 2
 
 
+def _newton(lap: _Laplace, x0: np.ndarray, max_iter: int = 100) -> tuple[np.ndarray, bool]:
+    """Damped Newton on the Laplace deviance (exact gradient, finite-difference Hessian).
+
+    The deviance is an even function of ``theta`` (``b = theta u`` with ``u ~ N(0, 1)``), so
+    ``theta`` is left unconstrained and its absolute value reported; a boundary optimum
+    (``theta = 0``) is then an ordinary stationary point.
+    """
+    par = np.asarray(x0, dtype=float).copy()
+    dev = lap.deviance(par)
+    for _ in range(max_iter):
+        g = lap.gradient(par)
+        H = _fd_hessian(lap.gradient, par, lower_theta=-np.inf)
+        if not np.all(np.isfinite(H)) or not np.all(np.isfinite(g)):
+            return par, False
+        lam = np.linalg.eigvalsh(H).min()
+        if lam <= 1e-8:
+            H = H + (abs(lam) + 1e-6 * max(1.0, np.abs(H).max())) * np.eye(len(par))
+        step = np.linalg.solve(H, g)
+        t = 1.0
+        while t > 1e-12:
+            new = par - t * step
+            new_dev = lap.deviance(new)
+            if np.isfinite(new_dev) and new_dev <= dev + 1e-12 * max(1.0, abs(dev)):
+                break
+            t /= 2
+        else:
+            lap.deviance(par)  # restore the modes at par
+            return par, bool(np.max(np.abs(g)) < 1e-6)
+        par, dev = new, new_dev
+        if np.max(np.abs(t * step)) < 1e-10:
+            return par, True
+    return par, False
+
+
 # --------------------------------------------------------------------------- result
 @dataclass(frozen=True)
 class GLMMResult:
@@ -452,33 +486,22 @@ def glmm(
     lap = _Laplace(y, m, X, codes, G)
     beta0 = _glm_start(y, m, X)
     x0 = np.concatenate([[1.0], beta0])
-    bounds = [(0.0, None)] + [(None, None)] * p
-    opt = optimize.minimize(
-        lap.deviance, x0, jac=lap.gradient, method="L-BFGS-B", bounds=bounds,
-        options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-9},
-    )
-    par = opt.x.copy()
-    # Newton polish (interior optimum): exact gradient, finite-difference Hessian
+    par, newton_ok = _newton(lap, x0)
+    if not newton_ok:  # fall back to a bounded quasi-Newton search, then polish
+        opt = optimize.minimize(
+            lap.deviance, x0, jac=lap.gradient, method="L-BFGS-B",
+            bounds=[(0.0, None)] + [(None, None)] * p,
+            options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-9},
+        )
+        par, newton_ok = _newton(lap, opt.x.copy())
+    par[0] = abs(par[0])  # the deviance is symmetric in theta
     singular = par[0] < 1e-4
-    for _ in range(20):
-        if singular:
-            break
-        g = lap.gradient(par)
-        H = _fd_hessian(lap.gradient, par)
-        try:
-            step = np.linalg.solve(H, g)
-        except np.linalg.LinAlgError:
-            break
-        new = par - step
-        if new[0] <= 0 or lap.deviance(new) > lap.deviance(par) + 1e-10:
-            break
-        par = new
-        if np.max(np.abs(step)) < 1e-10:
-            break
+    if singular:
+        par[0] = 0.0
     dev = lap.deviance(par)
     grad = lap.gradient(par)
     free = slice(1, None) if singular else slice(None)
-    converged = bool(np.all(np.isfinite(par)) and lap.inner_ok
+    converged = bool(newton_ok and np.all(np.isfinite(par)) and lap.inner_ok
                      and np.max(np.abs(grad[free])) < 1e-3)
     if singular:
         H = _fd_hessian(lap.gradient, par)[1:, 1:]
