@@ -214,3 +214,17 @@ def test_user_guide_snippets_run():
         exec(compile(code, str(page), "exec"), namespace)
     assert namespace["fe"].absorbed == ("pa",)
     assert namespace["ipw"].weighted and namespace["ipw"].n_groups == 120
+
+
+def test_weight_scale_invariance_and_unit_weights(sessions):
+    a = cpa.gee(sessions, "case ~ session + pa", family="binomial", weights="w")
+    b = cpa.gee(sessions.assign(w=sessions.w * 7.5), "case ~ session + pa", family="binomial",
+                weights="w")
+    np.testing.assert_allclose(a.params, b.params, rtol=1e-9)
+    np.testing.assert_allclose(a.cov_robust, b.cov_robust, rtol=1e-8)
+    assert a.alpha == pytest.approx(b.alpha, rel=1e-9)
+    c = cpa.gee(sessions, "case ~ session + pa", family="binomial")
+    d = cpa.gee(sessions, "case ~ session + pa", family="binomial", weights=np.ones(len(sessions)))
+    np.testing.assert_allclose(c.params, d.params, rtol=1e-12)
+    e = cpa.gee(sessions.assign(case=sessions.case == 1), "case ~ session + pa", family="binomial")
+    np.testing.assert_allclose(c.params, e.params, rtol=1e-12)

@@ -78,11 +78,15 @@ class _Laplace:
     def _sum(self, v: np.ndarray) -> np.ndarray:
         return np.bincount(self.codes, weights=v, minlength=self.G)
 
+    def _sum_cols(self, M: np.ndarray) -> np.ndarray:
+        """Per-group column sums of an (n, k) array."""
+        return np.column_stack([self._sum(M[:, j]) for j in range(M.shape[1])])
+
     def _group_objective(self, off: np.ndarray, theta: float, u: np.ndarray) -> np.ndarray:
         """Penalised log-likelihood of each group (to maximise in u)."""
         eta = off + theta * u[self.codes]
         # log mu = -log1p(exp(-eta)), log(1 - mu) = -log1p(exp(eta))
-        ll = self.m * (self.y * -np.logaddexp(0, -eta) + (1 - self.y) * -np.logaddexp(0, eta))
+        ll = self.m * (self.y * eta - np.logaddexp(0, eta))
         return self._sum(ll) - u**2 / 2
 
     def modes(self, beta: np.ndarray, theta: float) -> tuple[np.ndarray, np.ndarray]:
@@ -118,8 +122,7 @@ class _Laplace:
     def loglik_terms(self) -> float:
         """-2 * sum log Binom(k | m, mu) at the last modes, without the binomial coefficients."""
         y, m, eta = self.y, self.m, self.eta
-        return -2.0 * float(np.sum(m * (y * -np.logaddexp(0, -eta)
-                                        + (1 - y) * -np.logaddexp(0, eta))))
+        return -2.0 * float(np.sum(m * (y * eta - np.logaddexp(0, eta))))
 
     def deviance(self, par: np.ndarray) -> float:
         theta, beta = float(par[0]), par[1:]
@@ -131,20 +134,18 @@ class _Laplace:
     def gradient(self, par: np.ndarray) -> np.ndarray:
         theta, beta = float(par[0]), par[1:]
         u, mu = self.modes(beta, theta)
-        X, m, y, codes = self.X, self.m, self.y, self.codes
+        X, m, y = self.X, self.m, self.y
         w = mu * (1 - mu)
         S = self._sum(m * w)
         denom = 1.0 + theta**2 * S
         r = m * (y - mu)
         # d u / d beta  and d u / d theta (implicit function theorem at the mode)
-        sum_mwx = np.zeros((self.G, X.shape[1]))
-        np.add.at(sum_mwx, codes, (m * w)[:, None] * X)
+        sum_mwx = self._sum_cols((m * w)[:, None] * X)
         u_beta = -theta * sum_mwx / denom[:, None]
         u_theta = (self._sum(r) - theta * S * u) / denom
         c = m * w * (1 - 2 * mu)
         # dS/dbeta = sum_j c_j (x_j + theta u_beta_i)
-        sum_cx = np.zeros((self.G, X.shape[1]))
-        np.add.at(sum_cx, codes, c[:, None] * X)
+        sum_cx = self._sum_cols(c[:, None] * X)
         C = self._sum(c)
         dS_beta = sum_cx + theta * C[:, None] * u_beta
         dS_theta = C * (u + theta * u_theta)
