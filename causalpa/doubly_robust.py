@@ -68,8 +68,9 @@ def _fit_predict_outcome(model: Any, Xtr: np.ndarray, ytr: np.ndarray, Xte: np.n
         if model == "logistic":
             fit = fit_logistic(Xtr, ytr)
             return special.expit(Xte @ fit.coef)
-        coef = np.linalg.lstsq(Xtr, ytr, rcond=None)[0]
-        return Xte @ coef
+        from causalpa.propensity import _wls_solve
+
+        return Xte @ _wls_solve(Xtr, ytr, np.ones(len(ytr)))
     from sklearn.base import clone
 
     est = clone(model)
@@ -104,6 +105,7 @@ def aipw_arrays(
     cross_fit: int | None = None,
     random_state: int | np.random.Generator | None = None,
     binary: bool = False,
+    scores: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """AIPW on arrays: returns the arm means, their influence functions and nuisance fits.
 
@@ -125,6 +127,8 @@ def aipw_arrays(
         Seed of the fold assignment.
     binary : bool
         The outcome is 0/1 (classifiers use ``predict_proba``).
+    scores : ndarray, optional
+        Propensity scores already fitted on all the data (used when ``cross_fit`` is None).
 
     Returns
     -------
@@ -149,7 +153,10 @@ def aipw_arrays(
         folds = [(np.flatnonzero(fold != k), np.flatnonzero(fold == k)) for k in range(cross_fit)]
     for train, test in folds:
         tt = t[train]
-        e[test] = _fit_predict_ps(ps_model, X[train], tt, X[test])
+        if scores is not None and cross_fit is None:
+            e[test] = scores[test]
+        else:
+            e[test] = _fit_predict_ps(ps_model, X[train], tt, X[test])
         for arm, target in ((1, m1), (0, m0)):
             tr = train[tt == arm]
             if len(tr) < W.shape[1]:
@@ -321,7 +328,7 @@ def aipw(
         ps_model = check_option("ps_model", ps_model, ["logistic", "firth"])
     res = aipw_arrays(y, t, X, W, estimand=estimand, outcome_model=outcome_model,
                       ps_model=ps_model, cross_fit=cross_fit, random_state=random_state,
-                      binary=binary)
+                      binary=binary, scores=ps.scores.to_numpy())
     mu1, mu0 = res["mu1"], res["mu0"]
     n = len(y)
     if measure in ("difference", "risk difference"):

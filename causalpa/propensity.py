@@ -66,6 +66,21 @@ class LogisticFit:
     loglik: float
 
 
+def _wls_solve(X: np.ndarray, z: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Weighted least squares via the (column-scaled) normal equations; lstsq if ill-conditioned."""
+    scale = np.sqrt(np.einsum("ij,ij->j", X, X)) + 1e-300
+    Xs = X / scale
+    G = (Xs * w[:, None]).T @ Xs
+    b = Xs.T @ (w * z)
+    try:
+        if np.linalg.cond(G) < 1e10:
+            return np.linalg.solve(G, b) / scale
+    except np.linalg.LinAlgError:
+        pass
+    sw = np.sqrt(w)
+    return np.linalg.lstsq(X * sw[:, None], z * sw, rcond=None)[0]
+
+
 def _loglik(y: np.ndarray, eta: np.ndarray) -> float:
     # sum y*eta - log(1 + exp(eta)), computed stably
     return float(np.sum(y * eta - np.logaddexp(0.0, eta)))
@@ -123,10 +138,7 @@ def fit_logistic(
     mu0 = (y + 0.5) / 2
     z0 = np.log(mu0 / (1 - mu0))
     w0 = mu0 * (1 - mu0)
-    try:
-        beta = np.linalg.lstsq(X * np.sqrt(w0)[:, None], z0 * np.sqrt(w0), rcond=None)[0]
-    except np.linalg.LinAlgError:  # pragma: no cover - lstsq rarely fails
-        beta = np.zeros(k)
+    beta = _wls_solve(X, z0, w0)
     eta = X @ beta
     obj = _firth_objective(y, eta, X) if firth else _loglik(y, eta)
     converged = False
@@ -516,13 +528,18 @@ def _check_design(X: np.ndarray, names: list[str], spec: Spec) -> None:
             f"covariate column(s) {', '.join(map(repr, const))} are constant; remove them "
             "from the propensity model"
         )
-    rank = np.linalg.matrix_rank(X)
+    # rank from the Gram matrix of the column-scaled design (cheap for millions of rows)
+    scale = np.sqrt(np.einsum("ij,ij->j", X, X)) + 1e-300
+    G = (X / scale).T @ (X / scale)
+    eig = np.linalg.eigvalsh(G)
+    rank = int(np.sum(eig > eig.max() * 1e-12))
     if rank < X.shape[1]:
-        # find a redundant column: the first whose removal keeps the rank
+        # find a redundant column: the first (from the right) whose removal keeps the rank
         redundant = []
         for j in range(X.shape[1] - 1, -1, -1):
-            sub = np.delete(X, j, axis=1)
-            if np.linalg.matrix_rank(sub) == rank:
+            keep = [i for i in range(X.shape[1]) if i != j]
+            sub_eig = np.linalg.eigvalsh(G[np.ix_(keep, keep)])
+            if int(np.sum(sub_eig > eig.max() * 1e-12)) == rank:
                 redundant.append(names[j])
                 break
         raise DataError(

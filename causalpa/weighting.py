@@ -476,9 +476,10 @@ def _outcome_designs(t: np.ndarray, Z: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 
 def _fit_outcome(y: np.ndarray, X: np.ndarray, w: np.ndarray, logit: bool) -> np.ndarray:
-    from causalpa.inference import logistic_glm, wls
+    from causalpa.inference import logistic_glm
+    from causalpa.propensity import _wls_solve
 
-    return (logistic_glm(y, X, w) if logit else wls(y, X, w)).coef
+    return logistic_glm(y, X, w).coef if logit else _wls_solve(X, y, w)
 
 
 def _point(y, t, w, Z, focal, measure, logit) -> tuple[float, float, float]:
