@@ -220,10 +220,11 @@ def evalue(
     else:
         if lo is not None and hi is not None and lo > hi:
             raise SpecificationError("`conf_low` must not exceed `conf_high`")
-        lim = lo if rr_rel >= 1 else hi
-        if lim is None:
+        lim_opt = lo if rr_rel >= 1 else hi
+        if lim_opt is None:
             ci, lim = float("nan"), float("nan")
         else:
+            lim = float(lim_opt)
             lim_rel = lim / null
             crosses = (rr_rel >= 1 and lim_rel <= 1) or (rr_rel < 1 and lim_rel >= 1)
             ci = 1.0 if crosses else _evalue_rr(lim_rel)

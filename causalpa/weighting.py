@@ -771,7 +771,7 @@ class WeightResult:
         focal = {"ATT": t == 1, "ATC": t == 0}.get(self.estimand, np.ones(len(t), dtype=bool))
         focal = focal.astype(float)
         log_scale = measure in ("risk ratio", "odds ratio")
-        common = dict(estimand=self.estimand, method=method_label, n_treated=n1, n_control=n0,
+        common: dict[str, Any] = dict(estimand=self.estimand, method=method_label, n_treated=n1, n_control=n0,
                       outcome=outcome, measure=measure, conf_level=conf_level)
         notes: list[str] = []
         if se == "sandwich":
