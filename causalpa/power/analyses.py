@@ -216,13 +216,40 @@ def _t_summary(est: np.ndarray, se: np.ndarray, df: np.ndarray | float,
         t = est / se
     df_arr = np.broadcast_to(np.asarray(df, dtype=float), est.shape)
     p = 2 * special.stdtr(df_arr, -np.abs(t))
-    q = stats.t.isf((1 - conf_level) / 2, df_arr)
+    # t quantiles are costly: compute them once per distinct df (usually one or a few)
+    uniq, inv = np.unique(df_arr, return_inverse=True)
+    q = np.asarray(stats.t.isf((1 - conf_level) / 2, uniq), dtype=float)[inv].reshape(est.shape)
     return {"estimate": est, "std_error": se, "conf_low": est - q * se,
             "conf_high": est + q * se, "p_value": p, "df": df_arr}
 
 
+def _masked(y: np.ndarray, *others: np.ndarray) -> tuple[Any, ...]:
+    """Zero out missing outcomes (and the matching entries of ``others``).
+
+    Returns ``(w, n, y0, *others0)``: ``w`` is the float 0/1 observed mask or
+    None when nothing is missing (then no copies are made), ``n`` the number
+    observed per replicate.
+    """
+    y = np.asarray(y, dtype=float)
+    others = tuple(np.asarray(o, dtype=float) for o in others)
+    obs = np.isfinite(y)
+    for o in others:
+        obs &= np.isfinite(o)
+    if obs.all():
+        return (None, np.full(y.shape[0], float(y.shape[1])), y, *others)
+    w = obs.astype(float)
+    return (w, w.sum(axis=1), np.where(obs, y, 0.0), *(np.where(obs, o, 0.0) for o in others))
+
+
+def _rowdot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.einsum("ij,ij->i", a, b)
+
+
 def ttest_kernel(y: np.ndarray, arm: np.ndarray, conf_level: float = 0.95) -> dict[str, np.ndarray]:
     """Student's two-sample t test (pooled variance) on stacked replicates.
+
+    Computed from per-replicate sums and cross-products (one pass each, no
+    Python loop over replicates).
 
     Parameters
     ----------
@@ -240,20 +267,20 @@ def ttest_kernel(y: np.ndarray, arm: np.ndarray, conf_level: float = 0.95) -> di
         ``conf_high``, ``p_value``, ``df``; one value per replicate. Missing
         outcomes (NaN) are left out.
     """
-    y = np.asarray(y, dtype=float)
-    a = np.asarray(arm, dtype=float)
-    obs = np.isfinite(y)
-    y0 = np.where(obs, y, 0.0)
-    a1 = a * obs
-    a0 = (1 - a) * obs
-    n1 = a1.sum(axis=1)
-    n0 = a0.sum(axis=1)
+    _, n, y0, a = _masked(y, arm)
+    n1 = a.sum(axis=1)
+    n0 = n - n1
+    sy = y0.sum(axis=1)
+    s1 = _rowdot(a, y0)
+    s0 = sy - s1
+    yy = _rowdot(y0, y0)
+    yy1 = _rowdot(a, y0 * y0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        m1 = (a1 * y0).sum(axis=1) / n1
-        m0 = (a0 * y0).sum(axis=1) / n0
-        ss = (a1 * (y0 - m1[:, None]) ** 2).sum(axis=1) + (a0 * (y0 - m0[:, None]) ** 2).sum(axis=1)
-        df = n1 + n0 - 2
-        s2 = ss / df
+        m1 = s1 / n1
+        m0 = s0 / n0
+        ss = (yy1 - s1 * m1) + ((yy - yy1) - s0 * m0)
+        df = n - 2
+        s2 = np.maximum(ss, 0.0) / df
         se = np.sqrt(s2 * (1 / n1 + 1 / n0))
     return _t_summary(m1 - m0, se, df, conf_level)
 
@@ -263,41 +290,38 @@ def ancova_kernel(
 ) -> dict[str, np.ndarray]:
     """OLS ``y ~ 1 + arm + x`` on stacked replicates, closed form; inference on ``arm``.
 
-    The intercept is removed by centring within each replicate, leaving a
-    2 x 2 normal-equation system solved explicitly (no loops, no ``lstsq``).
-    Residual df is ``n - 3``. Missing outcomes (NaN) are left out.
+    The intercept is absorbed by centring the per-replicate cross-products,
+    leaving a 2 x 2 normal-equation system solved explicitly (no loops, no
+    ``lstsq``). Residual df is ``n - 3``. Missing outcomes (NaN) are left out.
 
     Returns
     -------
     dict of ndarray
         As :func:`ttest_kernel`; ``estimate`` is the adjusted arm difference.
     """
-    y = np.asarray(y, dtype=float)
-    a = np.asarray(arm, dtype=float)
-    x = np.asarray(x, dtype=float)
-    obs = np.isfinite(y) & np.isfinite(x)
-    w = obs.astype(float)
-    nobs = w.sum(axis=1)
+    w, n, y0, a, x0 = _masked(y, arm, x)
+    # centre x by its per-replicate mean first (keeps the cross-products well scaled)
     with np.errstate(divide="ignore", invalid="ignore"):
-        y0 = np.where(obs, y, 0.0)
-        x0 = np.where(obs, x, 0.0)
-        my = (w * y0).sum(axis=1, keepdims=True) / nobs[:, None]
-        ma = (w * a).sum(axis=1, keepdims=True) / nobs[:, None]
-        mx = (w * x0).sum(axis=1, keepdims=True) / nobs[:, None]
-        yc = (y0 - my) * w
-        ac = (a - ma) * w
-        xc = (x0 - mx) * w
-        saa = (ac * ac).sum(axis=1)
-        sxx = (xc * xc).sum(axis=1)
-        sax = (ac * xc).sum(axis=1)
-        say = (ac * yc).sum(axis=1)
-        sxy = (xc * yc).sum(axis=1)
-        syy = (yc * yc).sum(axis=1)
+        xbar = x0.sum(axis=1) / n
+        ybar = y0.sum(axis=1) / n
+    xc = x0 - xbar[:, None]
+    yc = y0 - ybar[:, None]
+    if w is not None:  # missing values: zero them again after centring
+        xc *= w
+        yc *= w
+    sa = a.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        saa = _rowdot(a, a) - sa * sa / n
+        sax = _rowdot(a, xc)
+        say = _rowdot(a, yc)
+        sxx = _rowdot(xc, xc)
+        sxy = _rowdot(xc, yc)
+        syy = _rowdot(yc, yc)
         det = saa * sxx - sax**2
         b_a = (sxx * say - sax * sxy) / det
         b_x = (saa * sxy - sax * say) / det
         rss = np.maximum(syy - b_a * say - b_x * sxy, 0.0)
-        df = nobs - 3
+        df = n - 3
         s2 = rss / df
         se = np.sqrt(s2 * sxx / det)
     return _t_summary(b_a, se, df, conf_level)
@@ -317,17 +341,13 @@ def riskdiff_kernel(y: np.ndarray, arm: np.ndarray, conf_level: float = 0.95) ->
     dict of ndarray
         As :func:`ttest_kernel` (``df`` is infinite).
     """
-    y = np.asarray(y, dtype=float)
-    a = np.asarray(arm, dtype=float)
-    obs = np.isfinite(y)
-    y0 = np.where(obs, y, 0.0)
-    a1 = a * obs
-    a0 = (1 - a) * obs
-    n1 = a1.sum(axis=1)
-    n0 = a0.sum(axis=1)
+    _, n, y0, a = _masked(y, arm)
+    n1 = a.sum(axis=1)
+    n0 = n - n1
+    s1 = _rowdot(a, y0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        p1 = (a1 * y0).sum(axis=1) / n1
-        p0 = (a0 * y0).sum(axis=1) / n0
+        p1 = s1 / n1
+        p0 = (y0.sum(axis=1) - s1) / n0
         rd = p1 - p0
         pp = (p1 * n1 + p0 * n0) / (n1 + n0)
         se_pool = np.sqrt(pp * (1 - pp) * (1 / n1 + 1 / n0))
