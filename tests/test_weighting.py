@@ -337,3 +337,28 @@ def test_small_sample_rule_is_what_estimate_uses():
     assert e.std_error == pytest.approx(max(se, se_known) * np.sqrt(38 / 28), rel=1e-6)
     assert e.df == 28
     assert e.conf_high - e.estimate == pytest.approx(stats.t.ppf(0.975, 28) * e.std_error)
+
+
+# ----------------------------------------------------------------------------- docs
+DOCS = Path(__file__).parents[1] / "docs" / "user-guide"
+
+
+@pytest.mark.parametrize("page", ["propensity.md", "weighting.md", "aipw.md", "sensitivity.md"])
+def test_user_guide_code_blocks_run(page, capsys):
+    import re
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    text = (DOCS / page).read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    assert blocks
+    ns: dict = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for block in blocks:
+            exec(compile(block, f"{page}", "exec"), ns)
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+    assert capsys.readouterr().out.strip()
