@@ -340,3 +340,13 @@ def test_result_views() -> None:
     from scipy import stats
 
     assert lo == pytest.approx(stats.beta.ppf(0.025, k, 50 - k + 1) if k else 0.0)
+
+
+def test_a_replicate_seed_gives_the_same_data_every_time() -> None:
+    d = power.RandomisedTrial(effect=0.5, analyses=("t-test",), attrition=0.3)
+    ss = np.random.SeedSequence(42).spawn(1)[0]
+    a = d.generate(15, ss).patients
+    b = d.generate(15, ss).patients
+    pd.testing.assert_frame_equal(a, b)
+    arr = d.generate_arrays(15, ss, ["phq9_change"])
+    np.testing.assert_array_equal(arr["phq9_change"], a["phq9_change"].to_numpy(dtype=float))
