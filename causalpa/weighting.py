@@ -658,8 +658,7 @@ class WeightResult:
 
         return balance(
             self._data,
-            treatment=self.spec.treatment,
-            covariates=list(self.spec.variables),
+            self.spec.formula,
             weights=self.weights.to_numpy(),
             estimand=self.estimand,
             treated=self.spec.treated,

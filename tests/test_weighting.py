@@ -246,10 +246,62 @@ def test_small_sample_warning_and_t_reference():
 
 
 def test_balance_method(nhefs):
-    pytest.importorskip("causalpa.balance")
-    w = _w(nhefs, "qsmk ~ age + wt71", method="entropy", estimand="ATT")
+    balance = pytest.importorskip("causalpa.balance")
+    w = _w(nhefs, "qsmk ~ age + wt71 + C(sex)", method="entropy", estimand="ATT")
     tab = w.balance()
-    assert tab is not None
+    direct = balance.balance(nhefs, "qsmk ~ age + wt71 + C(sex)", weights=w.weights.to_numpy(),
+                             estimand="ATT")
+    pd.testing.assert_frame_equal(tab.adjusted, direct.adjusted)
+    # entropy balancing: exact mean balance, so every adjusted SMD is 0
+    assert np.abs(tab.adjusted["smd"].to_numpy()).max() < 1e-8
+    assert np.abs(tab.unadjusted["smd"].to_numpy()).max() > 0.05
+
+
+def test_sklearn_ps_model_uses_weights_known_sandwich(nhefs):
+    from sklearn.linear_model import LogisticRegression
+
+    w = _w(nhefs, "qsmk ~ age + wt71", ps_model=LogisticRegression(C=1e10, max_iter=1000))
+    e = w.estimate("wt82_71")
+    assert "weights treated as known" in e.inference
+    assert any("not a parametric logistic model" in n for n in e.notes)
+    glm = _w(nhefs, "qsmk ~ age + wt71").estimate("wt82_71")
+    assert e.estimate == pytest.approx(glm.estimate, rel=1e-3)
+
+
+def test_two_level_treatment_with_treated_level(nhefs):
+    labelled = nhefs.assign(arm=np.where(nhefs.qsmk == 1, "quit", "smoker"))
+    a = _w(labelled, "arm ~ age + wt71", treated="quit").estimate("wt82_71")
+    b = _w(nhefs, "qsmk ~ age + wt71").estimate("wt82_71")
+    assert a.estimate == pytest.approx(b.estimate, rel=1e-10)
+    with pytest.raises(DataError, match="treated="):
+        weight(labelled, "arm ~ age")
+
+
+def test_malformed_input_only_raises_causalpa_errors():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=40, deadline=None)
+    @given(
+        t=st.lists(st.sampled_from([0, 1, 2, None]), min_size=0, max_size=12),
+        x=st.lists(st.one_of(st.floats(allow_nan=True, allow_infinity=False, width=32),
+                             st.none()), min_size=12, max_size=12),
+        method=st.sampled_from(["ps", "entropy", "bogus"]),
+        estimand=st.sampled_from(["ATE", "ATT", "ATO", "nope"]),
+    )
+    def run(t, x, method, estimand):
+        df = pd.DataFrame({"t": pd.Series(t, dtype="float"), "x": pd.Series(x[: len(t)],
+                                                                           dtype="float")})
+        before = df.copy()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                weight(df, "t ~ x", method=method, estimand=estimand)
+        except (DataError, SpecificationError):
+            pass
+        pd.testing.assert_frame_equal(df, before)
+
+    run()
 
 
 def test_scores_of_exactly_one_give_clear_error():
