@@ -55,9 +55,9 @@ Family = Literal["gaussian", "binomial"]
 Corr = Literal["exchangeable", "independence", "ar1"]
 SE = Literal["robust", "naive", "bias-reduced"]
 
-_FAMILIES = ("gaussian", "binomial")
-_CORRS = ("exchangeable", "independence", "ar1")
-_SES = ("robust", "naive", "bias-reduced")
+_FAMILIES: tuple[str, ...] = ("gaussian", "binomial")
+_CORRS: tuple[str, ...] = ("exchangeable", "independence", "ar1")
+_SES: tuple[str, ...] = ("robust", "naive", "bias-reduced")
 _TIDY = ["term", "estimate", "std_error", "df", "statistic", "p_value", "conf_low", "conf_high"]
 _EPS = np.finfo(float).eps
 
@@ -478,7 +478,7 @@ def gee(
     se: SE = "robust",
     df: str | float = "normal",
     conf_level: float = 0.95,
-    max_iter: int = 100,
+    max_iter: int = 500,
     tol: float = 1e-10,
 ) -> GEEResult:
     """Fit a (weighted) GEE marginal model for clustered, e.g. session-level, outcomes.
@@ -519,7 +519,9 @@ def gee(
     conf_level : float
         Confidence level.
     max_iter : int
-        Maximum Fisher-scoring iterations.
+        Maximum iterations (each: one Fisher-scoring step for the coefficients, then the
+        scale and the working correlation, as geepack). Binomial models with a strong
+        working correlation can need a few hundred.
     tol : float
         Convergence tolerance on the largest coefficient change.
 
@@ -575,9 +577,10 @@ def gee(
     True
     """
     data = check_frame(data, "data")
-    family = check_option("family", family, _FAMILIES)
-    corr = check_option("corr", corr, _CORRS)
-    se = check_option("se", se, _SES)
+    family_: str = check_option("family", family, _FAMILIES)
+    corr_: str = check_option("corr", corr, _CORRS)
+    se_: str = check_option("se", se, _SES)
+    family, corr, se = family_, corr_, se_  # type: ignore[assignment]
     conf_level = check_number("conf_level", conf_level, low=0, high=1, low_inclusive=False,
                               high_inclusive=False)
     max_iter = check_number("max_iter", max_iter, low=1, integer=True)
