@@ -30,6 +30,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -216,6 +217,7 @@ def _check_params(
     }
 
 
+@functools.lru_cache(maxsize=256)
 def _dropout_hazard(mean_sessions: float, min_sessions: int, max_sessions: int) -> float:
     """Constant per-session drop-out hazard giving ``mean_sessions`` on average."""
     k = max_sessions - min_sessions
@@ -234,6 +236,7 @@ _GH_X, _GH_W = np.polynomial.hermite_e.hermegauss(60)
 _GH_W = _GH_W / _GH_W.sum()
 
 
+@functools.lru_cache(maxsize=256)
 def _selection_intercept(p_treated: float, scale: float) -> float:
     """Intercept a with E[expit(a + scale * Z)] = p_treated for Z ~ N(0, 1)."""
     if scale == 0:
