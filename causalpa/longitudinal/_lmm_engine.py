@@ -347,6 +347,55 @@ class LmmProblem:
             return ev.logdet_m + ev.logdet_x + nmp * (1.0 + LOG2PI + math.log(ev.r2 / nmp))
         return ev.logdet_m + n * (1.0 + LOG2PI + math.log(ev.r2 / n))
 
+    def deviance_grad(self, theta: np.ndarray, reml: bool = True) -> tuple[float, np.ndarray]:
+        """Profiled deviance and its analytic gradient in ``theta`` (single grouping level).
+
+        With ``A_i = L'Z_i'Z_i L + I``, ``U_i = A_i^-1 L'Z_i'W`` and ``W = [X y]``, the
+        derivative of ``W'V*^-1W`` along ``dL = e_r e_c'`` is ``-(S + S')`` with
+        ``S = sum_i (Z_i'W - Z_i'Z_i L U_i)[r]' U_i[c]``; ``d log|A_i| = 2 (A_i^-1 L'Z_i'Z_i)[c, r]``.
+        Nested models use central differences.
+        """
+        if self.nested:
+            f0 = self.deviance(theta, reml)
+            return f0, self._grad(theta, reml, f0)
+        try:
+            bl = self._blocks(theta)
+        except np.linalg.LinAlgError:
+            return np.inf, np.zeros_like(theta)
+        p, n = self.p, self.n
+        WVW = self.WW - bl["G"]
+        xvx = 0.5 * (WVW[:p, :p] + WVW[:p, :p].T)
+        try:
+            cX = np.linalg.cholesky(xvx)
+        except np.linalg.LinAlgError:
+            return np.inf, np.zeros_like(theta)
+        beta = np.linalg.solve(xvx, WVW[:p, p])
+        r2 = max(float(WVW[p, p] - WVW[:p, p] @ beta), 1e-300)
+        logdet_x = float(2.0 * np.log(np.diag(cX)).sum())
+        Li, A, U = bl["Li"], bl["A"], bl["AinvR"]
+        ZZL = self.ZZ @ Li  # (m, q, q)
+        P, _ = self._solve_small(A, np.transpose(ZZL, (0, 2, 1)))  # A^-1 L'ZZ
+        Y = self.ZW - ZZL @ U  # (m, q, K)
+        v = np.r_[-beta, 1.0]
+        Yv, Uv = Y @ v, U @ v  # (m, q)
+        xinv = np.linalg.inv(xvx)
+        rows, cols = _tril_colmajor(self.q)
+        g = np.empty(len(theta))
+        dof = n - p if reml else n
+        for k, (r, c) in enumerate(zip(rows, cols, strict=True)):
+            dlogdet = 2.0 * float(P[:, c, r].sum())
+            dr2 = -2.0 * float(Yv[:, r] @ Uv[:, c])
+            gk = dlogdet + dof * dr2 / r2
+            if reml:
+                Sk = Y[:, r, :p].T @ U[:, c, :p]
+                gk -= 2.0 * float(np.sum(xinv * Sk))
+            g[k] = gk
+        if reml:
+            dev = bl["logdet"] + logdet_x + dof * (1.0 + LOG2PI + math.log(r2 / dof))
+        else:
+            dev = bl["logdet"] + dof * (1.0 + LOG2PI + math.log(r2 / dof))
+        return dev, g
+
     def deviance_varpar(self, varpar: np.ndarray, reml: bool = True) -> float:
         """Unprofiled deviance in ``varpar = (theta, sigma)``, as lmerTest's ``devfun_vp``."""
         theta, sigma = varpar[:-1], varpar[-1]
@@ -405,12 +454,12 @@ class LmmProblem:
             return self.deviance(th, reml)
 
         def fg(th: np.ndarray) -> tuple[float, np.ndarray]:
-            f0 = f(th)
-            return f0, self._grad(th, reml, f0)
+            count[0] += 1
+            return self.deviance_grad(th, reml)
 
         res = optimize.minimize(
             fg, x0, jac=True, method="L-BFGS-B", bounds=bounds,
-            options={"maxiter": 500, "ftol": 1e-14, "gtol": 1e-8},
+            options={"maxiter": 500, "ftol": 1e-10, "gtol": 1e-5},
         )
         theta = np.asarray(res.x, dtype=float)
         fbest = float(res.fun)
@@ -454,15 +503,30 @@ class LmmProblem:
             if fs <= fval + 1e-8:
                 theta, fval = snapped, fs
         crit = np.inf
+        H_prev: np.ndarray | None = None
+        idx_prev = np.array([], dtype=int)
         for _ in range(4):
-            g = self._grad(theta, reml, fval)
+            g = self._grad(theta, reml, fval) if self.nested else self.deviance_grad(theta, reml)[1]
             on_bound = np.isfinite(lb) & (theta <= lb)
             free = ~(on_bound & (g > 0))
             if not free.any():
                 return True, 0.0, theta, fval
             idx = np.flatnonzero(free)
             base = theta.copy()
-            H = _hessian(lambda t, idx=idx, base=base: f(_put(base, idx, t)), base[idx], r=2, d=1e-3)
+            if H_prev is not None and np.array_equal(idx, idx_prev):
+                H = H_prev  # quasi-Newton: the Hessian hardly changes near the optimum
+            elif self.nested:
+                H = _hessian(lambda t, idx=idx, base=base: f(_put(base, idx, t)), base[idx],
+                             r=2, d=1e-3)
+            else:  # central differences of the analytic gradient
+                H = np.empty((len(idx), len(idx)))
+                for a, j in enumerate(idx):
+                    h = 1e-4 * max(abs(base[j]), 0.1)
+                    gp = self.deviance_grad(_put(base, np.array([j]), np.array([base[j] + h])), reml)[1]
+                    gm = self.deviance_grad(_put(base, np.array([j]), np.array([base[j] - h])), reml)[1]
+                    H[:, a] = (gp - gm)[idx] / (2 * h)
+                H = 0.5 * (H + H.T)
+            H_prev, idx_prev = H, idx
             try:
                 cH = np.linalg.cholesky(H)
             except np.linalg.LinAlgError:

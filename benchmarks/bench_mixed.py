@@ -1,0 +1,165 @@
+"""Benchmark: linear mixed models, causalpa vs statsmodels MixedLM vs lme4 in the same run.
+
+Cases
+-----
+* sleepstudy (180 rows, 18 subjects), ``Reaction ~ Days + (Days | Subject)`` by REML.
+* 5,000 patients x 8 sessions (40,000 rows), ``y ~ session * pa + (session | patient)``.
+
+causalpa is timed through the public API (formula parsing included): the fit with
+``df="normal"`` (no small-sample df: comparable to ``lmer`` and ``MixedLM.fit``), the default
+Satterthwaite table, Kenward-Roger, and the ``refit`` fast path used by power simulations.
+statsmodels: ``smf.mixedlm(..., re_formula="~x").fit(reml=True)``. lme4: ``lmer`` timed inside R
+(median of repeated fits, R start-up excluded) when ``Rscript`` is available; lmerTest's
+Satterthwaite ``summary`` is timed too. Peak memory of the 40,000-row causalpa fit including
+Kenward-Roger is measured with tracemalloc (numpy reports its buffers to it).
+
+Writes benchmarks/results/bench_mixed.json.
+Run: python benchmarks/bench_mixed.py [--quick]   (--quick skips the 40,000-row statsmodels fit)
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import causalpa as cpa  # noqa: E402
+
+
+def timed(fn, repeat: int = 5) -> tuple[float, object]:
+    """Median wall time of ``repeat`` calls (and the last result)."""
+    times, out = [], None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times)), out
+
+
+def big_data(m: int = 5000, s: int = 8, seed: int = 1) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    g = np.repeat(np.arange(m), s)
+    t = np.tile(np.arange(s), m).astype(float)
+    arm = rng.binomial(1, 0.5, m)[g]
+    b = rng.multivariate_normal([0, 0], [[16, -0.5], [-0.5, 0.25]], m)
+    y = 15 + b[g, 0] + (-0.5 + b[g, 1] - 0.3 * arm) * t + rng.normal(0, 2.5, m * s)
+    return pd.DataFrame({"patient": g, "session": t, "pa": arm, "y": y})
+
+
+R_SCRIPT = r"""
+suppressPackageStartupMessages({library(lme4); library(lmerTest)})
+args <- commandArgs(TRUE)
+d <- read.csv(args[1]); reps <- as.integer(args[3])
+f <- if (args[2] == "sleep") Reaction ~ Days + (Days | Subject) else y ~ session * pa + (session | patient)
+tm <- function(expr) { t <- numeric(reps); for (i in seq_len(reps)) t[i] <- system.time(eval(expr))[["elapsed"]]; median(t) }
+fit <- lme4::lmer(f, data = d)
+t_fit <- tm(quote(lme4::lmer(f, data = d)))
+t_satt <- tm(quote(summary(lmerTest::lmer(f, data = d))))
+cat(sprintf('{"lmer": %.6f, "lmerTest_summary": %.6f, "remlcrit": %.10f}\n', t_fit, t_satt, REMLcrit(fit)))
+"""
+
+
+def run_r(csv: Path, case: str, reps: int) -> dict | None:
+    if shutil.which("Rscript") is None:
+        return None
+    with tempfile.NamedTemporaryFile("w", suffix=".R", delete=False) as fh:
+        fh.write(R_SCRIPT)
+        script = fh.name
+    try:
+        proc = subprocess.run(["Rscript", script, str(csv), case, str(reps)], capture_output=True,
+                              text=True, timeout=1800)
+        line = [x for x in proc.stdout.splitlines() if x.startswith("{")]
+        return json.loads(line[-1]) if line else {"error": proc.stderr[-500:]}
+    except Exception as exc:  # R missing packages etc.
+        return {"error": str(exc)}
+    finally:
+        Path(script).unlink(missing_ok=True)
+
+
+def main() -> None:
+    quick = "--quick" in sys.argv
+    import statsmodels.formula.api as smf
+
+    warnings.simplefilter("ignore")
+    out: dict = {"python": sys.version.split()[0], "machine": platform.machine(),
+                 "numpy": np.__version__}
+    tmp = Path(tempfile.mkdtemp())
+
+    # ---------------------------------------------------------------- sleepstudy
+    sleep = pd.read_csv(ROOT / "tests" / "reference" / "lme4" / "sleepstudy.csv")
+    args = dict(groups="Subject", re_formula="~Days")
+    cpa.mixed(sleep, "Reaction ~ Days", **args)  # warm-up (imports)
+    t_fit, fit = timed(lambda: cpa.mixed(sleep, "Reaction ~ Days", **args, df="normal"), 15)
+    t_satt, _ = timed(lambda: cpa.mixed(sleep, "Reaction ~ Days", **args), 15)
+    t_kr, _ = timed(lambda: cpa.mixed(sleep, "Reaction ~ Days", **args, df="kenward-roger"), 15)
+    y = sleep["Reaction"].to_numpy()
+    t_refit, _ = timed(lambda: fit.refit(y), 15)
+    t_sm, sm = timed(lambda: smf.mixedlm("Reaction ~ Days", sleep, groups="Subject",
+                                         re_formula="~Days").fit(reml=True), 5)
+    sleep.to_csv(tmp / "sleep.csv", index=False)
+    r = run_r(tmp / "sleep.csv", "sleep", 20)
+    res = {"causalpa_fit": t_fit, "causalpa_satterthwaite": t_satt, "causalpa_kenward_roger": t_kr,
+           "causalpa_refit": t_refit, "statsmodels": t_sm, "lme4": r,
+           "reml_criterion": fit.reml_criterion,
+           "statsmodels_over_causalpa": t_sm / t_fit}
+    if r and "lmer" in r:
+        res["causalpa_over_lme4"] = t_fit / r["lmer"]
+        res["causalpa_satt_over_lmerTest"] = t_satt / r["lmerTest_summary"]
+    out["sleepstudy"] = res
+    print("sleepstudy:", json.dumps(res, indent=1), flush=True)
+
+    # ---------------------------------------------------------------- 5,000 x 8
+    big = big_data()
+    bargs = dict(groups="patient", re_formula="~session")
+    t_fit, fit = timed(lambda: cpa.mixed(big, "y ~ session * pa", **bargs, df="normal"), 3)
+    t_satt, _ = timed(lambda: cpa.mixed(big, "y ~ session * pa", **bargs), 3)
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    kr = cpa.mixed(big, "y ~ session * pa", **bargs, df="kenward-roger")
+    t_kr = time.perf_counter() - t0
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    res = {"n_rows": len(big), "causalpa_fit": t_fit, "causalpa_satterthwaite": t_satt,
+           "causalpa_kenward_roger": t_kr, "causalpa_kr_peak_mb": peak / 2**20,
+           "converged": bool(fit.converged), "reml_criterion": fit.reml_criterion,
+           "kr_df_session_pa": float(kr.tidy()["df"].iloc[3])}
+    big.to_csv(tmp / "big.csv", index=False)
+    r = run_r(tmp / "big.csv", "big", 3)
+    res["lme4"] = r
+    if r and "lmer" in r:
+        res["causalpa_over_lme4"] = t_fit / r["lmer"]
+        res["causalpa_satt_over_lmerTest"] = t_satt / r["lmerTest_summary"]
+    if not quick:
+        t_sm, sm = timed(lambda: smf.mixedlm("y ~ session * pa", big, groups="patient",
+                                             re_formula="~session").fit(reml=True), 1)
+        res["statsmodels"] = t_sm
+        res["statsmodels_over_causalpa"] = t_sm / t_fit
+    out["sessions_5000x8"] = res
+    print("5000 x 8:", json.dumps(res, indent=1), flush=True)
+    try:
+        import resource
+
+        out["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    except ImportError:
+        pass
+    dest = ROOT / "benchmarks" / "results"
+    dest.mkdir(parents=True, exist_ok=True)
+    (dest / "bench_mixed.json").write_text(json.dumps(out, indent=2))
+    print("wrote", dest / "bench_mixed.json")
+
+
+if __name__ == "__main__":
+    main()
