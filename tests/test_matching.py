@@ -14,6 +14,12 @@ from causalpa.errors import CausalpaWarning, DataError, SmallSampleWarning, Spec
 REF = Path(__file__).parent / "reference" / "matchit"
 F = "treat ~ age + educ + race + married + nodegree + re74 + re75"
 CASES = json.loads((REF / "lalonde_matching.json").read_text())
+NHEFS_CASES = json.loads((REF / "nhefs_matching.json").read_text())
+F_NHEFS = ("treat ~ C(sex) + C(race) + age + C(education) + smokeintensity + smokeyrs"
+           " + C(exercise) + C(active) + wt71")
+FACTORS = {"lalonde": ["race"], "nhefs": ["sex", "race", "education", "exercise", "active"]}
+ALL_CASES = [("lalonde", c) for c in CASES["cases"]] + [("nhefs", c) for c in NHEFS_CASES["cases"]]
+IDS = [c["name"] for _, c in ALL_CASES]
 
 
 @pytest.fixture(scope="module")
@@ -21,16 +27,32 @@ def lalonde():
     return pd.read_csv(REF / "lalonde.csv").set_index("id")
 
 
-def run(lalonde, case):
+@pytest.fixture(scope="module")
+def datasets(lalonde):
+    path = Path(__file__).parents[1] / "causalpa" / "datasets" / "data" / "nhefs.csv"
+    nhefs = pd.read_csv(path)
+    nhefs.index = nhefs["seqn"].astype(str)
+    nhefs["treat"] = nhefs["qsmk"]
+    for v in FACTORS["nhefs"]:
+        nhefs[v] = nhefs[v].astype(str)
+    return {"lalonde": lalonde, "nhefs": nhefs}
+
+
+def run(data, case, dataset="lalonde"):
     o = case["options"]
     kw = dict(ratio=o["ratio"], replace=o["replace"], estimand=o["estimand"], order=o["order"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if o["scale"] == "mahalanobis":
-            return M.match(lalonde, o["formula"], distance="mahalanobis", **kw)
+            return M.match(data, o["formula"], distance="mahalanobis", **kw)
         if o.get("exact"):
-            kw["exact"] = "race"
-        return M.match(lalonde, F, distance=o["scale"], caliper=o.get("caliper"), **kw)
+            kw["exact"] = o["exact"].strip("~ ")
+        formula = F if dataset == "lalonde" else F_NHEFS
+        # "With the same propensity scores": R's glm scores (ours agree to ~3e-9, but a
+        # near-tie can flip on that), so the matching algorithm itself is what is compared
+        ref = CASES if dataset == "lalonde" else NHEFS_CASES
+        d = np.array(ref["ps"] if o["scale"] == "ps" else ref["linear_predictor"])
+        return M.match(data, formula, distance=d, caliper=o.get("caliper"), **kw)
 
 
 def focal_pairs(m, with_round=True):
@@ -39,14 +61,28 @@ def focal_pairs(m, with_round=True):
     return set(zip(f, o, p["round"], strict=True)) if with_round else set(zip(f, o, strict=True))
 
 
-def test_propensity_matches_R(lalonde):
-    m = M.match(lalonde, F)
+def test_end_to_end_with_own_propensity_scores(datasets):
+    # cpa.match(distance="ps"/"logit") fits the score itself; on these well-separated
+    # cases the matched sets equal MatchIt's
+    for name in ("nn1_cal02", "nn1_logit_cal01_smallest"):
+        case = next(c for c in CASES["cases"] if c["name"] == name)
+        o = case["options"]
+        m = M.match(datasets["lalonde"], F, distance=o["scale"], caliper=o["caliper"],
+                    order=o["order"])
+        rp = pd.DataFrame(case["pairs"])
+        assert focal_pairs(m) == set(zip(rp.focal, rp.match, rp["round"], strict=True))
+
+
+def test_propensity_matches_R(datasets):
+    m = M.match(datasets["lalonde"], F)
     np.testing.assert_allclose(m.distance.to_numpy(), CASES["ps"], atol=1e-7)
+    m = M.match(datasets["nhefs"], F_NHEFS)
+    np.testing.assert_allclose(m.distance.to_numpy(), NHEFS_CASES["ps"], atol=1e-7)
 
 
-@pytest.mark.parametrize("case", CASES["cases"], ids=lambda c: c["name"])
-def test_matched_sets_identical_to_matchit(lalonde, case):
-    m = run(lalonde, case)
+@pytest.mark.parametrize("dataset,case", ALL_CASES, ids=IDS)
+def test_matched_sets_identical_to_matchit(datasets, dataset, case):
+    m = run(datasets[dataset], case, dataset)
     rp = pd.DataFrame(case["pairs"])
     # With replacement MatchIt's round order among exactly equidistant controls is arbitrary;
     # the matched sets (and weights) must still be identical.
@@ -59,9 +95,9 @@ def test_matched_sets_identical_to_matchit(lalonde, case):
         assert (m.pairs["distance"] <= m.options["raw_caliper"]).all()
 
 
-@pytest.mark.parametrize("case", CASES["cases"], ids=lambda c: c["name"])
-def test_weights_and_subclasses_equal_match_data(lalonde, case):
-    m = run(lalonde, case)
+@pytest.mark.parametrize("dataset,case", ALL_CASES, ids=IDS)
+def test_weights_and_subclasses_equal_match_data(datasets, dataset, case):
+    m = run(datasets[dataset], case, dataset)
     want = pd.Series(case["weights"], index=case["ids"])
     np.testing.assert_allclose(m.weights.reindex(want.index).to_numpy(), want.to_numpy(),
                                rtol=1e-12, atol=1e-12)
@@ -75,21 +111,28 @@ def test_weights_and_subclasses_equal_match_data(lalonde, case):
     a = mine[matched].groupby(mine[matched]).groups
     b = theirs[matched].groupby(theirs[matched]).groups
     assert {frozenset(v) for v in a.values()} == {frozenset(v) for v in b.values()}
+    if list(case["ids"]) == list(datasets[dataset].index):
+        # R ran on the data in its original order: subclass numbers are MatchIt's exactly
+        np.testing.assert_array_equal(mine[matched].astype(int).to_numpy(),
+                                      theirs[matched].astype(int).to_numpy())
     md = m.matched_data()
     assert list(md.columns[-3:]) == (["distance", "weights", "subclass"]
                                      if m.distance is not None else list(md.columns[-3:]))
     assert len(md) == int(matched.sum())
 
 
-def _r_name(name, ours):
+def _r_name(name, ours, factors):
     if name in ours:
         return name
-    return "race_" + name[4:] if name.startswith("race") else name
+    for v in factors:
+        if name.startswith(v) and f"{v}_{name[len(v):]}" in ours:
+            return f"{v}_{name[len(v):]}"
+    return name
 
 
-@pytest.mark.parametrize("case", CASES["cases"], ids=lambda c: c["name"])
-def test_balance_equals_summary_matchit(lalonde, case):
-    m = run(lalonde, case)
+@pytest.mark.parametrize("dataset,case", ALL_CASES, ids=IDS)
+def test_balance_equals_summary_matchit(datasets, dataset, case):
+    m = run(datasets[dataset], case, dataset)
     bal = m.balance()
     swapped = "treat <- 1 - treat" in case["options"]["path"]
     for key, sample in (("sum_all", "unadjusted"), ("sum_matched", "adjusted")):
@@ -97,7 +140,7 @@ def test_balance_equals_summary_matchit(lalonde, case):
         want = pd.DataFrame(np.array(tab["values"], dtype=float), index=tab["rows"],
                             columns=tab["cols"])
         ours = bal.to_matchit(sample)
-        want.index = [_r_name(r, ours.index) for r in want.index]
+        want.index = [_r_name(r, ours.index, FACTORS[dataset]) for r in want.index]
         got = ours.loc[want.index, [c for c in want.columns if c in ours.columns]]
         if swapped:  # R ran ATT on 1 - treat: arms are exchanged
             got = got.rename(columns={"Means Treated": "Means Control",

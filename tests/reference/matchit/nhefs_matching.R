@@ -1,0 +1,88 @@
+# Reference matched sets, match.data weights/subclasses and summary() balance tables
+# from MatchIt on NHEFS (1566 complete cases, What If), generated through MatchIt's CLASSIC path:
+# `distance` is passed as an N1 x N0 matrix of pairwise distances |d_t - d_c|.
+# (Debian's MatchIt 4.5.1 fast path for a distance vector, nn_matchC_vec, does not
+# enforce calipers; the matrix path nn_matchC does.) With a matrix, MatchIt processes
+# focal units in data order, so for order = largest/smallest the data are re-arranged:
+# focal units sorted by the distance (stable, ties in data order) followed by the
+# other arm in its original order. Calipers on the matrix must be raw
+# (std.caliper = FALSE): we compute caliper * sd(distance over all 614 units) here
+# and store it. Mahalanobis matching goes through nn_matchC with MatchIt's own
+# covariate transform (no defect involved).
+# Run: Rscript nhefs_matching.R   (reads ../../../causalpa/datasets/data/nhefs.csv, writes nhefs_matching.json)
+suppressPackageStartupMessages({library(MatchIt); library(jsonlite)})
+lalonde <- read.csv("../../../causalpa/datasets/data/nhefs.csv")
+lalonde$id <- as.character(lalonde$seqn); rownames(lalonde) <- lalonde$id
+lalonde$treat <- lalonde$qsmk
+for (v in c("sex", "race", "education", "exercise", "active")) lalonde[[v]] <- factor(lalonde[[v]])
+f <- treat ~ sex + race + age + education + smokeintensity + smokeyrs + exercise + active + wt71
+psfit <- glm(f, data = lalonde, family = binomial)
+ps <- unname(psfit$fitted.values)
+lp <- unname(psfit$linear.predictors)
+
+run_case <- function(name, scale = "ps", ratio = 1, replace = FALSE, caliper = NULL,
+                     order = "largest", estimand = "ATT", exact = NULL, swap = FALSE) {
+  d <- if (scale == "ps") ps else lp
+  focal <- if (estimand == "ATT") lalonde$treat == 1 else lalonde$treat == 0
+  fi <- which(focal); oi <- which(!focal)
+  fi <- switch(order, largest = fi[order(-d[fi])], smallest = fi[order(d[fi])], data = fi)
+  idx <- c(fi, oi)
+  dat <- lalonde[idx, ]
+  dd <- d[idx]
+  t1 <- dat$treat == 1
+  D <- abs(outer(dd[t1], dd[!t1], "-"))
+  raw_cal <- if (is.null(caliper)) NULL else caliper * sd(d)
+  if (swap) { dat$treat <- 1L - dat$treat; t1 <- dat$treat == 1; D <- abs(outer(dd[t1], dd[!t1], "-")) }
+  args <- list(formula = f, data = dat, method = "nearest", distance = D, ratio = ratio,
+               replace = replace, estimand = if (swap) "ATT" else estimand)
+  if (!is.null(raw_cal)) { args$caliper <- raw_cal; args$std.caliper <- FALSE }
+  if (!is.null(exact)) args$exact <- exact
+  warn <- character(0)
+  m <- withCallingHandlers(do.call(matchit, args),
+         warning = function(w) { warn <<- c(warn, conditionMessage(w)); invokeRestart("muffleWarning") })
+  out_case(name, m, dat, list(scale = scale, ratio = ratio, replace = replace,
+           caliper = caliper, raw_caliper = raw_cal, order = order, estimand = estimand,
+           exact = if (is.null(exact)) NULL else deparse(exact),
+           path = if (swap) "classic (distance matrix, nn_matchC); ATC run as ATT with treat <- 1 - treat, as MatchIt does internally (its matrix path mis-orients the matrix for ATC: wrong pairs without a caliper, an error with one)" else "classic (distance matrix, nn_matchC)"), warn, dd)
+}
+
+out_case <- function(name, m, dat, opts, warn, dd = NULL) {
+  mm <- m$match.matrix
+  pairs <- do.call(rbind, lapply(seq_len(ncol(mm)), function(k)
+    data.frame(focal = rownames(mm), match = mm[, k], round = k, stringsAsFactors = FALSE)))
+  pairs <- pairs[!is.na(pairs$match), ]
+  md <- match.data(m, drop.unmatched = FALSE)
+  s <- summary(m, un = TRUE)
+  tab <- function(x) list(rows = rownames(x), cols = colnames(x),
+                          values = unname(apply(x, 2, function(v) ifelse(is.na(v), NA, v))))
+  list(name = name, options = opts, warnings = warn,
+       pairs = pairs,
+       ids = dat$id, weights = unname(md$weights),
+       subclass = if (is.null(md$subclass)) NULL else as.character(md$subclass),
+       sum_all = tab(s$sum.all), sum_matched = tab(s$sum.matched),
+       nn = tab(s$nn))
+}
+
+cases <- list(); for (cl in alist(
+  run_case("nhefs_nn1_logit_cal02", scale = "logit", caliper = 0.2),
+  run_case("nhefs_nn2_cal01_data", ratio = 2, caliper = 0.1, order = "data"),
+  run_case("nhefs_nn1_exact_sex_cal02_smallest", caliper = 0.2, exact = ~sex, order = "smallest"),
+  run_case("nhefs_nn3_replace", ratio = 3, replace = TRUE),
+  run_case("nhefs_atc_nn1_cal02", estimand = "ATC", caliper = 0.2, order = "smallest", swap = TRUE)
+)) cases[[length(cases) + 1]] <- tryCatch(eval(cl), error = function(e) { message(deparse(cl), ": ", conditionMessage(e)); NULL })
+cases <- Filter(Negate(is.null), cases)
+# Mahalanobis (MatchIt >= 4.4: scaled covariates, pooled within-arm covariance)
+fm <- treat ~ age + wt71 + smokeintensity + smokeyrs
+for (spec in list(list(name = "nhefs_mahal_data", order = "data", ratio = 1),
+                  list(name = "nhefs_mahal_sex_ratio2", order = "data", ratio = 2, f = treat ~ age + wt71 + smokeyrs + sex))) {
+  ff <- if (is.null(spec$f)) fm else spec$f
+  m <- matchit(ff, data = lalonde, distance = "mahalanobis", m.order = spec$order, ratio = spec$ratio)
+  cases[[length(cases) + 1]] <- out_case(spec$name, m, lalonde,
+     list(scale = "mahalanobis", ratio = spec$ratio, replace = FALSE, order = spec$order,
+          estimand = "ATT", formula = deparse(ff), path = "nn_matchC with mahcovs (classic)"), character(0))
+}
+
+res <- list(
+  versions = list(R = R.version.string, MatchIt = as.character(packageVersion("MatchIt"))),
+  formula = deparse(f), ps = ps, linear_predictor = lp, cases = cases)
+write_json(res, "nhefs_matching.json", digits = NA, auto_unbox = TRUE, null = "null", na = "null")
