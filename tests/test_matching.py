@@ -297,3 +297,37 @@ def test_matched_data_name_clash(lalonde):
     assert "w" in m.matched_data(weights="w").columns
     assert "weights" in repr(m) or "MatchResult" in repr(m)
     assert "Matching:" in m.summary()
+
+
+def test_permutation_statistic_equals_weighted_estimate_for_ratio_matching(lalonde):
+    # 1:2 matching with a caliper leaves subclasses of size 2 and 3; the randomisation
+    # statistic (mean over subclasses of treated minus mean of its controls) equals
+    # MatchIt's weighted difference in means
+    m = M.match(lalonde, F, distance=np.array(CASES["ps"]), ratio=2, caliper=0.2, order="data")
+    sizes = m.subclass.dropna().value_counts()
+    assert set(sizes) == {2, 3}
+    cl = m.estimate("re78")
+    perm = m.estimate("re78", se="permutation", n_perm=999, random_state=4)
+    from causalpa.inference import permutation_test
+
+    md = m.matched_data()
+    res = permutation_test(md["re78"].to_numpy(), md["treat"].to_numpy() == 1,
+                           md["subclass"].astype(int).to_numpy(), n_perm=99, random_state=0)
+    assert res.statistic == pytest.approx(cl.estimate, rel=1e-10)
+    assert perm.estimate == pytest.approx(cl.estimate, rel=1e-10)
+    assert perm.conf_low < perm.estimate < perm.conf_high
+    assert 0 < perm.p_value <= 1
+
+
+def test_atc_estimate_averages_over_controls(lalonde):
+    d = np.array(CASES["ps"])
+    m = M.match(lalonde, F, distance=d, estimand="ATC", replace=True)
+    e = m.estimate("re78")
+    md = m.matched_data()
+    w = md["weights"]
+    t = md["treat"] == 1
+    want = np.average(md.re78[t], weights=w[t]) - np.average(md.re78[~t], weights=w[~t])
+    assert e.estimand == "ATC" and e.estimate == pytest.approx(want, rel=1e-10)
+    # controls are the focal units: every control is matched (with replacement)
+    assert (m.weights[lalonde.treat == 0] == 1).all()
+    assert len(m.pairs) == int((lalonde.treat == 0).sum())
