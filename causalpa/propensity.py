@@ -68,13 +68,14 @@ class LogisticFit:
 
 def _wls_solve(X: np.ndarray, z: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Weighted least squares via the (column-scaled) normal equations; lstsq if ill-conditioned."""
-    scale = np.sqrt(np.einsum("ij,ij->j", X, X)) + 1e-300
-    Xs = X / scale
-    G = (Xs * w[:, None]).T @ Xs
-    b = Xs.T @ (w * z)
+    Xw = X * np.sqrt(w)[:, None]
+    G = Xw.T @ Xw  # symmetric rank-k update (BLAS syrk)
+    scale = np.sqrt(np.diag(G)) + 1e-300
+    Gs = G / np.outer(scale, scale)
+    b = (X.T @ (w * z)) / scale
     try:
-        if np.linalg.cond(G) < 1e10:
-            return np.linalg.solve(G, b) / scale
+        if np.linalg.cond(Gs) < 1e10:
+            return np.linalg.solve(Gs, b) / scale
     except np.linalg.LinAlgError:
         pass
     sw = np.sqrt(w)
@@ -83,7 +84,16 @@ def _wls_solve(X: np.ndarray, z: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 def _loglik(y: np.ndarray, eta: np.ndarray) -> float:
     # sum y*eta - log(1 + exp(eta)), computed stably
-    return float(np.sum(y * eta - np.logaddexp(0.0, eta)))
+    return _eval_logistic(y, eta)[1]
+
+
+def _eval_logistic(y: np.ndarray, eta: np.ndarray) -> tuple[np.ndarray, float]:
+    """Fitted probabilities and log-likelihood from one exponential per unit."""
+    ex = np.exp(-np.abs(eta))
+    pos = eta >= 0
+    p = np.where(pos, 1.0, ex) / (1.0 + ex)
+    ll = float(y @ eta - np.sum(np.maximum(eta, 0.0)) - np.sum(np.log1p(ex)))
+    return p, ll
 
 
 def _firth_objective(y: np.ndarray, eta: np.ndarray, X: np.ndarray) -> float:
@@ -140,18 +150,20 @@ def fit_logistic(
     w0 = mu0 * (1 - mu0)
     beta = _wls_solve(X, z0, w0)
     eta = X @ beta
-    obj = _firth_objective(y, eta, X) if firth else _loglik(y, eta)
+    p, obj = _eval_logistic(y, eta)
+    if firth:
+        obj = _firth_objective(y, eta, X)
     converged = False
     it = 0
     for it in range(1, max_iter + 1):  # noqa: B007
-        p = special.expit(eta)
         w = p * (1 - p)
-        info = X.T @ (X * w[:, None])
+        Xw = X * np.sqrt(w)[:, None]
+        info = Xw.T @ Xw
         resid = y - p
         if firth:
             try:
                 chol = np.linalg.cholesky(info)
-                A = np.linalg.solve(chol, (X * np.sqrt(w)[:, None]).T)
+                A = np.linalg.solve(chol, Xw.T)
                 h = np.sum(A * A, axis=0)
             except np.linalg.LinAlgError:
                 h = np.zeros(n)
@@ -166,18 +178,20 @@ def fit_logistic(
         for _ in range(30):
             new_beta = beta + t * step
             new_eta = X @ new_beta
-            new_obj = _firth_objective(y, new_eta, X) if firth else _loglik(y, new_eta)
+            new_p, new_obj = _eval_logistic(y, new_eta)
+            if firth:
+                new_obj = _firth_objective(y, new_eta, X)
             if np.isfinite(new_obj) and new_obj >= obj - 1e-12 * (1 + abs(obj)):
                 break
             t /= 2
         change = np.max(np.abs(new_beta - beta)) if k else 0.0
-        beta, eta, obj = new_beta, new_eta, new_obj
+        beta, eta, obj, p = new_beta, new_eta, new_obj, new_p
         if change < tol * (1 + np.max(np.abs(beta))):
             converged = True
             break
-    p = special.expit(eta)
     w = p * (1 - p)
-    info = X.T @ (X * w[:, None])
+    Xw = X * np.sqrt(w)[:, None]
+    info = Xw.T @ Xw
     return LogisticFit(
         coef=beta,
         linear_predictor=eta,
