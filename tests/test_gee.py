@@ -126,6 +126,7 @@ def test_predict(sessions):
     fit = cpa.gee(sessions, "case ~ session + pa", family="binomial")
     p = fit.predict(sessions)
     assert p.shape == (len(sessions),) and ((p > 0) & (p < 1)).all()
+    np.testing.assert_allclose(fit.predict(), p, rtol=1e-12)
     eta = fit.predict(sessions.head(3), type="link")
     np.testing.assert_allclose(1 / (1 + np.exp(-eta)), p[:3])
     R = fit.working_correlation_matrix(size=3)

@@ -77,6 +77,11 @@ def test_trials_argument_and_bool_outcome(cbpp, sessions):
     b = cpa.glmm(cbpp, "incidence ~ C(period)", groups="herd", trials="size")
     np.testing.assert_allclose(a.params, b.params, rtol=1e-10)
     assert a.loglik == pytest.approx(b.loglik, rel=1e-12)
+    for lhs in ("cbind(incidence, size - incidence)", "cbind(incidence, fail)"):
+        e = cpa.glmm(cbpp.assign(fail=cbpp["size"] - cbpp.incidence), f"{lhs} ~ C(period)",
+                     groups="herd")
+        np.testing.assert_allclose(a.params, e.params, rtol=1e-10)
+        assert e.formula.startswith("cbind(")
     c = cpa.glmm(sessions.assign(case=sessions.case == 1), "case ~ session + pa")
     d = cpa.glmm(sessions, "case ~ session + pa")
     np.testing.assert_allclose(c.params, d.params, rtol=1e-10)

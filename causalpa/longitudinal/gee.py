@@ -343,6 +343,7 @@ class GEEResult:
     time: str | None
     weighted: bool
     _rhs_spec: Any = field(repr=False, compare=False)
+    _fitted_link: pd.Series | None = field(default=None, repr=False, compare=False)
 
     # -- tables ---------------------------------------------------------------
     def tidy(self) -> pd.DataFrame:
@@ -401,17 +402,21 @@ class GEEResult:
 
         Parameters
         ----------
-        newdata : pandas.DataFrame
-            Rows to predict for; must contain the right-hand-side variables.
+        newdata : pandas.DataFrame, optional
+            Rows to predict for (must contain the right-hand-side variables); by default
+            the fitted values for the rows of the data, in their order.
         type : {"response", "link"}
             Scale of the prediction.
         """
         kind = check_option("type", type, ["response", "link"])
         if newdata is None:
-            raise SpecificationError("`newdata` is required (the fit does not keep the data)")
-        check_frame(newdata, "newdata")
-        X = np.asarray(self._rhs_spec.get_model_matrix(newdata), dtype=float)
-        eta = X @ self.params.to_numpy()
+            if self._fitted_link is None:  # pragma: no cover - always set by gee()
+                raise SpecificationError("`newdata` is required")
+            eta = self._fitted_link.to_numpy()
+        else:
+            check_frame(newdata, "newdata")
+            X = np.asarray(self._rhs_spec.get_model_matrix(newdata), dtype=float)
+            eta = X @ self.params.to_numpy()
         if kind == "link" or self.family == "gaussian":
             return eta
         return _mean(eta, "binomial")[0]
@@ -693,4 +698,5 @@ def gee(
         time=time,
         weighted=weighted,
         _rhs_spec=model.rhs_spec,
+        _fitted_link=pd.Series(X @ res.beta, index=data.index, name="fitted"),
     )

@@ -374,7 +374,9 @@ class GLMMResult:
 
 
 # --------------------------------------------------------------------------- public
-_RATIO = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_.]*)\s*/\s*([A-Za-z_][A-Za-z0-9_.]*)\s*$")
+_NAME = r"([A-Za-z_][A-Za-z0-9_.]*)"
+_RATIO = re.compile(rf"^\s*{_NAME}\s*/\s*{_NAME}\s*$")
+_CBIND = re.compile(rf"^\s*cbind\(\s*{_NAME}\s*,\s*{_NAME}\s*(?:-\s*{_NAME}\s*)?\)\s*$")
 
 
 def glmm(
@@ -393,9 +395,10 @@ def glmm(
     data : pandas.DataFrame
         Long data (e.g. one row per session); never modified.
     formula : str
-        Fixed effects, ``"case ~ session + pa"`` for a 0/1 (or bool) outcome, or
-        ``"successes / trials ~ terms"`` for binomial counts (glmer's
-        ``cbind(successes, trials - successes) ~ terms``).
+        Fixed effects, ``"case ~ session + pa"`` for a 0/1 (or bool) outcome, or for
+        binomial counts ``"successes / trials ~ terms"``; glmer's spellings
+        ``"cbind(successes, trials - successes) ~ terms"`` and
+        ``"cbind(successes, failures) ~ terms"`` are accepted too.
     groups : str
         Grouping column carrying the random intercept (default ``"patient"``).
     family : {"binomial"}
@@ -446,19 +449,45 @@ def glmm(
     codes, labels = group_codes(data, groups)
     lhs, rhs = formula.split("~", 1)
     ratio = _RATIO.match(lhs)
-    if ratio and trials is not None:
-        raise SpecificationError("give the trials either as 'successes / trials ~ ...' or `trials=`")
+    cbind = _CBIND.match(lhs)
+    if (ratio or cbind) and trials is not None:
+        raise SpecificationError(
+            "give the trials either in the formula ('successes / trials ~ ...' or "
+            "'cbind(successes, failures) ~ ...') or with `trials=`, not both"
+        )
+    failures_col = None
     if ratio:
         succ_col, trials_col = ratio.group(1), ratio.group(2)
+    elif cbind:
+        succ_col = cbind.group(1)
+        if cbind.group(3) is not None:  # cbind(k, n - k)
+            if cbind.group(3) != succ_col:
+                raise SpecificationError(
+                    f"in {lhs.strip()!r} the second argument must be 'trials - {succ_col}'"
+                )
+            trials_col = cbind.group(2)
+        else:  # cbind(successes, failures)
+            trials_col, failures_col = None, cbind.group(2)
     else:
         succ_col, trials_col = lhs.strip(), trials
-    if trials_col is not None:
-        if not isinstance(trials_col, str):
+    if trials_col is not None or failures_col is not None:
+        if trials_col is not None and not isinstance(trials_col, str):
             raise SpecificationError(f"`trials` must be a column name; got {trials_col!r}")
-        check_columns(data, [succ_col, trials_col], "formula" if ratio else "trials")
-        model = parse_model(data, f"{succ_col} ~ {rhs}", extra=(groups, trials_col))
+        count_col: str = trials_col if trials_col is not None else str(failures_col)
+        check_columns(data, [succ_col, count_col],
+                      "formula" if (ratio or cbind) else "trials")
+        model = parse_model(data, f"{succ_col} ~ {rhs}", extra=(groups, count_col))
         k = model.y
-        m = data[trials_col].to_numpy(dtype=float)
+        m = data[count_col].to_numpy(dtype=float)
+        if failures_col is not None:
+            bad_f = (m < 0) | (m != np.round(m))
+            if bad_f.any():
+                raise DataError(
+                    f"failures {failures_col!r} must be whole numbers >= 0; rows "
+                    f"{format_rows(data.index[bad_f])} are not"
+                )
+            m = k + m
+            trials_col = f"{succ_col} + {failures_col}"
         bad = (m < 1) | (m != np.round(m)) | (k < 0) | (k > m) | (k != np.round(k))
         if bad.any():
             raise DataError(
@@ -466,7 +495,7 @@ def glmm(
                 f"{trials_col!r} (>= 1); rows {format_rows(data.index[bad])} are not"
             )
         y = k / m
-        outcome = f"{succ_col} / {trials_col}"
+        outcome = lhs.strip() if cbind else f"{succ_col} / {trials_col}"
     else:
         model = parse_model(data, formula, extra=(groups,))
         y = model.y
