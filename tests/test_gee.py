@@ -229,3 +229,25 @@ def test_weight_scale_invariance_and_unit_weights(sessions):
     np.testing.assert_allclose(c.params, d.params, rtol=1e-12)
     e = cpa.gee(sessions.assign(case=sessions.case == 1), "case ~ session + pa", family="binomial")
     np.testing.assert_allclose(c.params, e.params, rtol=1e-12)
+
+
+def test_fuzz_malformed_weights_give_clear_errors(sessions):
+    """Any malformed weight vector is refused with a DataError naming `weights`."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    n = len(sessions)
+    bad_value = st.sampled_from([-1.0, float("nan"), float("inf"), -1e-9])
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(pos=st.integers(0, n - 1), value=bad_value, length=st.integers(0, 2 * n))
+    def check(pos, value, length):
+        w = np.ones(n)
+        w[pos] = value
+        with pytest.raises(DataError, match="weights"):
+            cpa.gee(sessions, "phq9 ~ session", weights=w)
+        if length != n:
+            with pytest.raises(DataError, match="weights"):
+                cpa.gee(sessions, "phq9 ~ session", weights=np.ones(length))
+
+    check()
