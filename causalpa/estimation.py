@@ -319,7 +319,7 @@ def estimate_effect(
     log_scale = measure in ("risk ratio", "odds ratio")
     small = min(n1, n0) < small_n
     notes: list[str] = []
-    common = dict(estimand=estimand, method=method, n_treated=n1, n_control=n0,
+    common: dict[str, Any] = dict(estimand=estimand, method=method, n_treated=n1, n_control=n0,
                   outcome=outcome, measure=measure, conf_level=conf_level)
 
     if se in ("cluster", "robust"):
@@ -341,7 +341,7 @@ def estimate_effect(
                           case_weights=w if analysis == "difference" else None)
         std = float(math.sqrt(max(grad @ V @ grad, 0.0)))
         if clustered:
-            G = len(np.unique(cl))
+            G = len(np.unique(np.asarray(cl)))
             df = float(G - 1)
             label = f"cluster-robust ({kind}) on {G} clusters, t with {G - 1} df"
         else:

@@ -404,7 +404,7 @@ def permutation_test(
     codes, _ = _factorize(subclass, n)
     order = np.argsort(codes, kind="stable")
     members = np.split(order, np.flatnonzero(np.diff(codes[order])) + 1)
-    obs_focal = []
+    focal_list: list[int] = []
     for m in members:
         f = m[focal[m]]
         if len(f) != 1 or len(m) < 2:
@@ -412,8 +412,8 @@ def permutation_test(
                 "the permutation test needs subclasses with exactly one focal unit and at "
                 "least one match (matching without replacement); use se='cluster' instead"
             )
-        obs_focal.append(f[0])
-    obs_focal = np.array(obs_focal)
+        focal_list.append(int(f[0]))
+    obs_focal = np.array(focal_list)
     rng = np.random.default_rng(random_state)
     sizes = np.array([len(m) for m in members])
     draws = (rng.random((n_perm, len(members))) * sizes).astype(np.int64)

@@ -101,7 +101,7 @@ def _order(kind: str, focal_pos: np.ndarray, d: np.ndarray | None, rng: np.rando
         return focal_pos
     if kind == "random":
         return rng.permutation(focal_pos)
-    vals = d[focal_pos]
+    vals = np.asarray(d)[focal_pos]
     key = -vals if kind == "largest" else vals
     return focal_pos[np.argsort(key, kind="stable")]
 
@@ -293,7 +293,8 @@ def match(
                 "a caliper in SD units (`std_caliper=True`) needs a scalar distance; with a "
                 "Mahalanobis or matrix distance give `std_caliper=False` and a raw caliper"
             )
-        raw_caliper = float(caliper * np.std(d, ddof=1)) if std_caliper else float(caliper)
+        raw_caliper = (float(caliper * np.std(np.asarray(d), ddof=1)) if std_caliper
+                       else float(caliper))
         if features is not None:
             raise SpecificationError("a caliper on the Mahalanobis distance is not supported")
 
@@ -339,7 +340,7 @@ def match(
         other_pos = np.flatnonzero(~focal)
         col_of = np.full(len(focal), -1)
         col_of[other_pos] = np.arange(len(other_pos))
-        pdist = matrix[rows, col_of[opos]]
+        pdist = np.asarray(matrix)[rows, col_of[opos]]
     tpos, cpos = (fpos, opos) if estimand == "ATT" else (opos, fpos)
     pairs = pd.DataFrame({
         "treated": index[tpos], "control": index[cpos], "round": cols + 1, "distance": pdist,

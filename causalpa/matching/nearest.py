@@ -19,6 +19,7 @@ Mahalanobis and matrix distances scan the available units (O(n1 n0)).
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Callable
 
 import numpy as np
 
@@ -147,7 +148,8 @@ def _knn_1d(
 
 
 def _greedy_scan(
-    fpos: np.ndarray, cpos: np.ndarray, dist_fn, ratio: int, replace: bool,
+    fpos: np.ndarray, cpos: np.ndarray, dist_fn: Callable[[int, np.ndarray], np.ndarray],
+    ratio: int, replace: bool,
     caliper: float | None,
 ) -> list[list[int]]:
     """General greedy matching by scanning the available units (matrix / Mahalanobis)."""
@@ -186,15 +188,15 @@ def _to_matrix(problem: MatchProblem, results: dict[int, list[int]]) -> np.ndarr
     return mm
 
 
-def _dist_fn(problem: MatchProblem):
+def _dist_fn(problem: MatchProblem) -> Callable[[int, np.ndarray], np.ndarray]:
     if problem.features is not None:
         F = problem.features
 
-        def fn(f: int, others: np.ndarray) -> np.ndarray:
+        def euclid(f: int, others: np.ndarray) -> np.ndarray:
             diff = F[others] - F[f]
             return np.sqrt(np.einsum("ij,ij->i", diff, diff))
 
-        return fn
+        return euclid
     if problem.matrix is not None:
         focal_pos = np.flatnonzero(problem.focal)
         other_pos = np.flatnonzero(~problem.focal)
@@ -204,16 +206,16 @@ def _dist_fn(problem: MatchProblem):
         ocol[other_pos] = np.arange(len(other_pos))
         M = problem.matrix
 
-        def fn(f: int, others: np.ndarray) -> np.ndarray:
+        def from_matrix(f: int, others: np.ndarray) -> np.ndarray:
             return M[frow[f], ocol[others]]
 
-        return fn
-    d = problem.distance
+        return from_matrix
+    d = np.asarray(problem.distance)
 
-    def fn(f: int, others: np.ndarray) -> np.ndarray:
+    def absdiff(f: int, others: np.ndarray) -> np.ndarray:
         return np.abs(d[f] - d[others])
 
-    return fn
+    return absdiff
 
 
 @register_method("nearest")
@@ -245,7 +247,7 @@ def nearest(problem: MatchProblem) -> np.ndarray:
         if len(fpos) == 0 or len(cpos) == 0:
             continue
         if one_d:
-            d = problem.distance
+            d = np.asarray(problem.distance)
             fn = _knn_1d if problem.replace else _greedy_1d
             got = fn(d[fpos], d[cpos], cpos, problem.ratio, problem.caliper)
         else:
