@@ -320,12 +320,17 @@ def patient_arrays(
     attrition: float = 0.5,
     hidden: float = 0.0,
     cases_only: bool = True,
+    replicates: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Simulate one cohort as plain numpy arrays (the vectorised core of :func:`cohort`).
 
     Parameters are those of :func:`cohort`; ``rng`` is a numpy Generator (or a
     seed). No DataFrame is built, so this is the fast path for power
-    simulations.
+    simulations. With ``replicates=R``, ``R`` independent cohorts of ``n``
+    patients are simulated in one vectorised pass and every array gains a
+    leading axis of length ``R`` (therapists, their effects and, for
+    ``assignment="therapist"``, the randomisation are drawn per replicate).
+    ``replicates=None`` (one cohort, no leading axis) is what :func:`cohort` uses.
 
     Returns
     -------
@@ -350,6 +355,8 @@ def patient_arrays(
     (500,)
     >>> bool(np.all(arr["phq9_change"] == arr["phq9_last"] - arr["phq9_first"]))
     True
+    >>> patient_arrays(200, 1, replicates=50)["recovered"].shape
+    (50, 200)
     """
     p = _check_params(
         n,
@@ -368,6 +375,8 @@ def patient_arrays(
         hidden=hidden,
         cases_only=cases_only,
     )
+    if replicates is not None:
+        p["replicates"] = check_number("replicates", replicates, low=1, integer=True)
     if not isinstance(rng, np.random.Generator):
         rng = np.random.default_rng(rng)
     return _simulate(p, rng)
@@ -375,7 +384,10 @@ def patient_arrays(
 
 def _simulate(p: dict[str, Any], rng: np.random.Generator) -> dict[str, np.ndarray]:
     c = CALIBRATION
-    n, M, k = p["n"], p["max_sessions"], p["n_therapists"]
+    n_cohort, M, k = p["n"], p["max_sessions"], p["n_therapists"]
+    R = p.get("replicates") or 1
+    n = n_cohort * R  # replicates are simulated as consecutive blocks of patients
+    block = np.repeat(np.arange(R), n_cohort)
 
     # -- patients (cases at the first session only, by redrawing non-cases) -------------
     base = _baseline(n, rng, c)
@@ -404,11 +416,20 @@ def _simulate(p: dict[str, Any], rng: np.random.Generator) -> dict[str, np.ndarr
     u = base["hidden"]
 
     # -- therapists and treatment ---------------------------------------------------------
-    therapist = rng.permutation(np.arange(n) % k) + 1
+    # patients spread evenly over therapists at random, within each replicate
+    if R == 1:
+        therapist = rng.permutation(np.arange(n) % k) + 1
+    else:
+        slots = np.broadcast_to(np.arange(n_cohort) % k, (R, n_cohort))
+        therapist = rng.permuted(slots, axis=1).ravel() + 1
     if p["assignment"] == "therapist":
         n_pa = min(max(round(p["p_treated"] * k), 1 if k > 1 else 0), k - 1 if k > 1 else 1)
-        pa_therapists = rng.permutation(k)[:n_pa] + 1
-        propensity = np.isin(therapist, pa_therapists).astype(float)
+        if R == 1:
+            pa_therapists = rng.permutation(k)[:n_pa] + 1
+            propensity = np.isin(therapist, pa_therapists).astype(float)
+        else:
+            ranks = rng.random((R, k)).argsort(axis=1).argsort(axis=1)
+            propensity = (ranks < n_pa)[block, therapist - 1].astype(float)
         pa = propensity.astype(np.int64)
         rng.random(n)  # keep the stream aligned with patient assignment
     else:
@@ -429,7 +450,7 @@ def _simulate(p: dict[str, Any], rng: np.random.Generator) -> dict[str, np.ndarr
     )
     # therapists differ in the rate of improvement
     tau = math.sqrt(p["icc"] / (1 - p["icc"])) * c["therapist_scale"] / span
-    t_eff = tau * rng.standard_normal(k)[therapist - 1]
+    t_eff = tau * rng.standard_normal((R, k))[block, therapist - 1]
     rate0_p = c["phq9_rate"] + covariate_rate + t_eff + c["rate_sd"] * zp
     rate0_g = c["gad7_rate"] + covariate_rate + t_eff + c["rate_sd"] * zg
     modifier = 1.0 + p["heterogeneity"] * index
@@ -466,7 +487,7 @@ def _simulate(p: dict[str, Any], rng: np.random.Generator) -> dict[str, np.ndarr
         drop = np.zeros((n, M), dtype=bool)
         drop[:, 1:] = stay[:, 1:] < hazard
         drop[:, : p["min_sessions"]] = False
-        n_sess = np.cumprod(~drop, axis=1).sum(axis=1)
+        n_sess = np.where(drop.any(axis=1), drop.argmax(axis=1), M)
         last_p = sp[np.arange(n), n_sess - 1]
         last_g = sg[np.arange(n), n_sess - 1]
         out = outcome_arrays(first_p, last_p, first_g, last_g)
@@ -513,6 +534,8 @@ def _simulate(p: dict[str, Any], rng: np.random.Generator) -> dict[str, np.ndarr
             arrays[f"{key}_{arm}"] = result[f"{key}_{arm}"].astype(np.int64)
     for arm in (0, 1):
         arrays[f"recovered_{arm}"] = result[f"recovered_{arm}"]
+    if p.get("replicates") is not None:
+        arrays = {key: v.reshape((R, n_cohort, *v.shape[1:])) for key, v in arrays.items()}
     return arrays
 
 

@@ -117,6 +117,34 @@ def test_patient_arrays_is_the_core_of_cohort():
         np.testing.assert_array_equal(arr[col], sim.patients[col].to_numpy())
 
 
+def test_replicates_are_a_batch_of_independent_cohorts():
+    arr = patient_arrays(60, 3, replicates=40, n_therapists=6)
+    assert arr["phq9_change"].shape == (40, 60)
+    assert arr["phq9_sessions"].shape == (40, 60, 12)
+    # therapists are spread evenly within every replicate
+    counts = np.stack([np.bincount(t, minlength=7)[1:] for t in arr["therapist"]])
+    assert (counts == 10).all()
+    # replicates differ, and a single replicate is the unbatched cohort
+    assert not np.array_equal(arr["phq9_first"][0], arr["phq9_first"][1])
+    one = patient_arrays(60, 3, replicates=1, n_therapists=6)
+    plain = patient_arrays(60, 3, n_therapists=6)
+    for key in plain:
+        np.testing.assert_array_equal(one[key][0], plain[key], err_msg=key)
+    # cluster randomisation happens per replicate
+    cl = patient_arrays(60, 4, replicates=30, n_therapists=6, assignment="therapist")
+    for pa, t in zip(cl["pa"], cl["therapist"], strict=True):
+        per = pd.Series(pa).groupby(t).nunique()
+        assert (per == 1).all()
+        assert pd.Series(pa).groupby(t).first().sum() == 3
+    assert len({tuple(row) for row in cl["pa"]}) > 1
+
+
+def test_replicates_calibration_matches_single_cohorts():
+    arr = patient_arrays(500, 5, replicates=80, selection=0.0)
+    rec0 = arr["recovered"][arr["pa"] == 0]
+    assert rec0.mean() == pytest.approx(0.50, abs=0.025)
+
+
 # --------------------------------------------------------------------------- truth
 def test_factual_outcomes_are_the_received_potential_outcomes():
     arr = patient_arrays(2000, 4)

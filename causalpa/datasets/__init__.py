@@ -39,7 +39,7 @@ PilotKind = Literal["patients", "sessions"]
 
 @functools.cache
 def _read(name: str, comment: str | None = None) -> pd.DataFrame:
-    path = resources.files("causalpa.datasets").joinpath("data", name)
+    path = resources.files("causalpa.datasets").joinpath("data").joinpath(name)
     with path.open("r", encoding="utf-8") as fh:
         return pd.read_csv(fh, comment=comment)
 
