@@ -161,3 +161,36 @@ def test_unbalanced_ml_loglik(sess, case):
     assert fit.loglik == pytest.approx(ref["loglik"], rel=1e-8)
     assert rel(fit.coef, ref["fixef"]) < 1e-4
     assert rel(np.sqrt(np.diag(fit.vcov)), np.sqrt(np.diag(ref["vcov"]))) < 1e-4
+
+
+# --------------------------------------------------------------------------- boundary
+def test_optimum_near_the_boundary_is_found():
+    """A gradient method started at the identity stops on theta = 0 here (the deviance is
+    stationary there); lme4 finds the interior optimum with slope SD > 0."""
+    ref = CASES["boundary_near"]
+    d = pd.read_csv(REF / "sessions_boundary.csv")
+    fit = cpa.mixed(d, "phq9 ~ session * pa", groups="patient", re_formula="~session")
+    assert not fit.singular and fit.converged
+    assert fit.reml_criterion == pytest.approx(ref["deviance_or_remlcrit"], rel=1e-8)
+    assert rel(fit.theta, ref["theta"]) < 1e-3
+    tab = fit.tidy()
+    assert rel(tab["std_error"], ref["satterthwaite"]["std_error"]) < 1e-3
+    assert rel(tab["df"], ref["satterthwaite"]["df"]) < 1e-3
+    c = fit.contrast(ref["contrast_L"], df="kenward-roger").iloc[0]
+    assert c["df"] == pytest.approx(ref["contrast"]["Kenward-Roger"]["df"], rel=1e-3)
+
+
+def test_singular_fit_agrees_with_lme4():
+    ref = CASES["boundary_singular"]
+    assert ref["singular"]
+    d = pd.read_csv(REF / "sessions_singular.csv")
+    with pytest.warns(cpa.errors.SingularFitWarning, match="correlation of Intercept and session"):
+        fit = cpa.mixed(d, "phq9 ~ session * pa", groups="patient", re_formula="~session")
+    assert fit.singular
+    assert fit.reml_criterion == pytest.approx(ref["deviance_or_remlcrit"], rel=1e-8)
+    assert rel(fit.coef, ref["fixef"]) < 1e-4
+    assert rel(np.sqrt(np.diag(fit.vcov)), ref["satterthwaite"]["std_error"]) < 1e-4
+    assert rel(fit.tidy()["df"], ref["satterthwaite"]["df"]) < 1e-3
+    kr = cpa.mixed(d, "phq9 ~ session * pa", groups="patient", re_formula="~session",
+                   df="kenward-roger")
+    assert rel(kr.tidy()["df"], ref["kenward_roger"]["df"]) < 1e-3

@@ -446,6 +446,7 @@ class LmmProblem:
         """
         x0 = self.start_theta() if theta0 is None else np.asarray(theta0, dtype=float)
         lb = self.lower_bounds
+        x0 = np.where(np.isfinite(lb) & (x0 <= lb), lb + 0.1, x0)  # never start on a bound
         bounds = [(v if np.isfinite(v) else None, None) for v in lb]
         count = [0]
 
@@ -465,6 +466,29 @@ class LmmProblem:
         fbest = float(res.fun)
         message = str(res.message)
         ok = np.isfinite(fbest)
+        # A diagonal element of a relative covariance factor at its bound 0 is always a
+        # stationary point (the deviance is even in it), so a gradient method can stop there
+        # although the deviance decreases away from it. Probe each such element and restart.
+        for _ in range(3):
+            at = np.flatnonzero(np.isfinite(lb) & (theta <= lb + 1e-6))
+            moved = False
+            for j in at:
+                for delta in (0.01, 0.05, 0.2, 0.5):
+                    trial = theta.copy()
+                    trial[j] = lb[j] + delta
+                    if f(trial) < fbest - 1e-9 * max(1.0, abs(fbest)):
+                        r2 = optimize.minimize(
+                            fg, trial, jac=True, method="L-BFGS-B", bounds=bounds,
+                            options={"maxiter": 500, "ftol": 1e-10, "gtol": 1e-5},
+                        )
+                        if r2.fun < fbest:
+                            theta, fbest, message = np.asarray(r2.x, dtype=float), float(r2.fun), str(r2.message)
+                            moved = True
+                        break
+                if moved:
+                    break
+            if not moved:
+                break
         conv, grad_max, theta, fbest = self._polish(theta, fbest, reml, f)
         if not conv:  # restart with a derivative-free method, then polish again
             res2 = optimize.minimize(
@@ -785,7 +809,7 @@ def _scaling(Z: np.ndarray) -> np.ndarray:
 
 def _lower_factor(A: np.ndarray) -> np.ndarray:
     """Lower-triangular ``L`` with non-negative diagonal and ``L L' = A A'`` (via QR)."""
-    R = np.linalg.qr(A.T, mode="r")
+    R = np.asarray(np.linalg.qr(A.T, mode="r"))
     sign = np.where(np.diag(R) < 0, -1.0, 1.0)
     return (R * sign[:, None]).T
 

@@ -75,6 +75,16 @@ out$sessions_intercept_ml <- describe(f4ml)
 f5 <- lmer(phq9 ~ session * pa + (1 | therapist) + (1 | therapist:patient), data = sess)
 out$sessions_nested_intercepts <- describe(f5, L = c(0, 0, 1, 7))
 
+# 6. a fit whose optimum is near (not on) the boundary theta = 0: a gradient method started
+#    at the identity can stop on the boundary, where the deviance is stationary
+bnd <- read.csv("sessions_boundary.csv")
+f6 <- lmer(phq9 ~ session * pa + (session | patient), data = bnd)
+out$boundary_near <- describe(f6, L = c(0, 0, 1, 7))
+# 7. a genuinely singular fit (slope SD estimated as 0)
+sng <- read.csv("sessions_singular.csv")
+f7 <- lmer(phq9 ~ session * pa + (session | patient), data = sng)
+out$boundary_singular <- describe(f7)
+
 out$versions <- list(R = R.version.string, lme4 = as.character(packageVersion("lme4")),
                      lmerTest = as.character(packageVersion("lmerTest")),
                      pbkrtest = as.character(packageVersion("pbkrtest")),
