@@ -34,12 +34,12 @@ def _rel(a, b) -> float:
     return float(np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-12)))
 
 
-def _fit(case, cbpp, sessions):
+def _fit(case, cbpp, sessions, **kw):
     if case.startswith("cbpp_intercept"):
-        return cpa.glmm(cbpp, "incidence / size ~ 1", groups="herd")
+        return cpa.glmm(cbpp, "incidence / size ~ 1", groups="herd", **kw)
     if case.startswith("cbpp"):
-        return cpa.glmm(cbpp, "incidence / size ~ C(period)", groups="herd")
-    return cpa.glmm(sessions, "case ~ session + pa", groups="patient")
+        return cpa.glmm(cbpp, "incidence / size ~ C(period)", groups="herd", **kw)
+    return cpa.glmm(sessions, "case ~ session + pa", groups="patient", **kw)
 
 
 @pytest.mark.parametrize("case", ["cbpp_tight", "cbpp_intercept_tight", "sessions_case_tight"])
@@ -57,6 +57,10 @@ def test_matches_glmer_exact_laplace(case, cbpp, sessions):
                          (fit.deviance, "deviance")]:
         assert _rel([ours], [ref[theirs]]) < 1e-4, theirs
     np.testing.assert_allclose(fit.ranef.to_numpy(), ref["ranef"], atol=1e-4)
+    rx = _fit(case, cbpp, sessions, vcov="rx")
+    assert rx.vcov == "rx"
+    assert _rel(rx.tidy().std_error, ref["std_error_rx"]) < 1e-5  # vcov(use.hessian = FALSE)
+    np.testing.assert_allclose(rx.params, fit.params)
     assert [str(x) for x in fit.ranef.index] == [str(x) for x in ref["ranef_levels"]]
 
 
@@ -137,6 +141,8 @@ def test_bad_inputs(cbpp, sessions):
         cpa.glmm(sessions, "case ~ nope")
     with pytest.raises(DataError, match="'herd'"):
         cpa.glmm(sessions, "case ~ session", groups="herd")
+    with pytest.raises(SpecificationError, match="`vcov`"):
+        cpa.glmm(sessions, "case ~ session", vcov="sandwich")
     with pytest.raises(SpecificationError, match="`family`"):
         cpa.glmm(sessions, "case ~ session", family="poisson")
     with pytest.raises(SpecificationError, match="either"):

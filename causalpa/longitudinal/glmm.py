@@ -236,7 +236,9 @@ class GLMMResult:
     params : pandas.Series
         Fixed effects (log-odds scale).
     cov : pandas.DataFrame
-        Covariance of the fixed effects (Hessian-based, as glmer's default vcov).
+        Covariance of the fixed effects (Hessian-based, glmer's default, or RX-based).
+    vcov : str
+        Which covariance: ``"hessian"`` or ``"rx"``.
     theta : float
         Relative covariance factor (equals ``sd`` here: the residual scale is 1).
     sd : float
@@ -269,6 +271,7 @@ class GLMMResult:
     aic: float
     bic: float
     ranef: pd.Series
+    vcov: str
     n_obs: int
     n_groups: int
     converged: bool
@@ -386,6 +389,7 @@ def glmm(
     *,
     family: str = "binomial",
     trials: str | None = None,
+    vcov: str = "hessian",
     conf_level: float = 0.95,
 ) -> GLMMResult:
     """Fit a random-intercept logistic GLMM by the Laplace approximation (glmer, nAGQ = 1).
@@ -406,6 +410,12 @@ def glmm(
     trials : str, optional
         Column with the number of trials; the outcome column then holds the number of
         successes (alternative to the ``successes / trials`` left-hand side).
+    vcov : {"hessian", "rx"}
+        Covariance of the fixed effects: ``"hessian"`` (default, glmer's default for
+        ``nAGQ = 1``): ``2 [H^-1]_{beta beta}`` from the Hessian of the Laplace deviance in
+        ``(theta, beta)``, which accounts for the estimation of ``theta``; ``"rx"``:
+        glmer's ``vcov(fit, use.hessian = FALSE)``, the inverse of the fixed-effects
+        information at the conditional modes with ``theta`` held fixed.
     conf_level : float
         Confidence level of the Wald intervals.
 
@@ -440,6 +450,7 @@ def glmm(
     """
     data = check_frame(data, "data")
     check_option("family", family, ["binomial"])
+    vcov = check_option("vcov", vcov, ["hessian", "rx"])
     conf_level = check_number("conf_level", conf_level, low=0, high=1, low_inclusive=False,
                               high_inclusive=False)
     if not isinstance(formula, str) or "~" not in formula:
@@ -545,6 +556,17 @@ def glmm(
     else:
         H = _fd_hessian(lap.gradient, par)
         cov = 2.0 * np.linalg.inv(H)[1:, 1:]
+    if vcov == "rx":
+        # glmer's RX-based vcov: the Schur complement of the random-effects block of the
+        # penalised weighted information at the modes, theta fixed
+        lap.deviance(par)
+        mu_hat = special.expit(lap.eta)
+        Wt = m * mu_hat * (1 - mu_hat)
+        S_g = lap._sum(Wt)
+        A_g = lap._sum_cols(Wt[:, None] * X)
+        th = float(par[0])
+        info = X.T @ (Wt[:, None] * X) - (A_g.T * (th**2 / (1 + th**2 * S_g))) @ A_g
+        cov = np.linalg.inv(info)
     sdx = X.std(axis=0)
     if np.any(np.abs(par[1:]) * np.where(sdx > 0, sdx, 1.0) > 15):
         converged = False  # (quasi-)complete separation: estimates drift to infinity
@@ -578,6 +600,7 @@ def glmm(
         aic=float(dev + 2 * n_par),
         bic=float(dev + np.log(len(y)) * n_par),
         ranef=pd.Series(theta * u, index=pd.Index(labels, name=groups), name="intercept"),
+        vcov=vcov,
         n_obs=len(y),
         n_groups=G,
         converged=converged,
