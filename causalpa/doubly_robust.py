@@ -52,7 +52,12 @@ from causalpa._spec import (
     check_option,
     make_spec,
 )
-from causalpa.errors import DataError, SmallSampleWarning, SpecificationError
+from causalpa.errors import (
+    ConvergenceWarning,
+    DataError,
+    SmallSampleWarning,
+    SpecificationError,
+)
 from causalpa.propensity import fit_logistic, propensity
 from causalpa.results import Effect, effect_from_estimate
 
@@ -67,6 +72,15 @@ def _fit_predict_outcome(model: Any, Xtr: np.ndarray, ytr: np.ndarray, Xte: np.n
     if isinstance(model, str):
         if model == "logistic":
             fit = fit_logistic(Xtr, ytr)
+            if not fit.converged or np.abs(fit.linear_predictor).max() > 15:
+                warnings.warn(
+                    "a logistic outcome model did not converge or predicts probabilities of "
+                    "about 0 or 1 (separation in an arm); its predictions are unreliable. Use "
+                    "fewer outcome covariates (`outcome_covariates=`) or a penalised "
+                    "scikit-learn classifier as `outcome_model`.",
+                    ConvergenceWarning,
+                    stacklevel=4,
+                )
             return special.expit(Xte @ fit.coef)
         from causalpa.propensity import _wls_solve
 

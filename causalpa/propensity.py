@@ -278,6 +278,14 @@ class PropensityScore:
         """Number of control units."""
         return int(len(self.treatment) - self.treatment.sum())
 
+    def __repr__(self) -> str:
+        e = self.scores.to_numpy()
+        return (
+            f"<PropensityScore model={self.model!r} formula={self.spec.formula!r} "
+            f"n_treated={self.n_treated} n_control={self.n_control} "
+            f"range=[{e.min():.3g}, {e.max():.3g}] converged={self.converged}>"
+        )
+
     def overlap(self) -> pd.DataFrame:
         """Summarise overlap of the score distributions by arm.
 

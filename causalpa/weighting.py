@@ -606,6 +606,18 @@ class WeightResult:
     _fit: MethodFit = field(repr=False)
     _options: dict = field(repr=False, default_factory=dict)
 
+    def __repr__(self) -> str:
+        ess = self.ess
+        n1 = int(self._t.sum())
+        n0 = len(self._t) - n1
+        extra = ", stabilised" if self.stabilize else ""
+        extra += f", {len(self.trimmed)} trimmed" if len(self.trimmed) else ""
+        return (
+            f"<WeightResult method={self.method!r} estimand={self.estimand!r}{extra}; "
+            f"formula {self.spec.formula!r}; ESS treated {ess['treated']:.1f} of {n1}, "
+            f"control {ess['control']:.1f} of {n0}>"
+        )
+
     # -- diagnostics --------------------------------------------------------
     @property
     def ess(self) -> pd.Series:

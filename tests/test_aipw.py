@@ -221,3 +221,28 @@ def test_bad_input(nhefs):
     with pytest.raises(DataError, match="separation"):
         aipw(sep, "y", "t", ["x"])
     pd.testing.assert_frame_equal(nhefs, before)
+
+
+def test_separated_logistic_outcome_model_warns():
+    from causalpa.errors import ConvergenceWarning
+
+    rng = np.random.default_rng(2)
+    n = 200
+    df = pd.DataFrame({"x": rng.normal(size=n)})
+    df["t"] = rng.binomial(1, 0.5, n)
+    df["y"] = ((df.x > 0) & (df.t == 1)).astype(int)  # in the treated arm x separates y
+    df.loc[df.index[:3], "y"] = 1 - df.loc[df.index[:3], "y"] * (df.t[:3] == 0)
+    with pytest.warns(ConvergenceWarning, match="separation in an arm"):
+        aipw(df, "y", "t", ["x"])
+
+
+def test_reprs(nhefs):
+    from causalpa.propensity import propensity
+    from causalpa.weighting import weight
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ps = propensity(nhefs, "qsmk ~ age + wt71")
+        w = weight(nhefs, "qsmk ~ age + wt71", stabilize=True)
+    assert "n_treated=403" in repr(ps)
+    assert "ESS treated" in repr(w) and "stabilised" in repr(w)
