@@ -81,12 +81,17 @@ cases <- Filter(Negate(is.null), cases)
 # Mahalanobis (MatchIt >= 4.4: scaled covariates, pooled within-arm covariance)
 fm <- treat ~ age + educ + married + nodegree + re74 + re75
 for (spec in list(list(name = "mahal_data", order = "data", ratio = 1),
-                  list(name = "mahal_ratio2_race", order = "data", ratio = 2, f = treat ~ age + educ + race + re74 + re75))) {
+                  list(name = "mahal_ratio2_race", order = "data", ratio = 2, f = treat ~ age + educ + race + re74 + re75),
+                  list(name = "mahal_exact_married", order = "data", ratio = 1, exact = ~married),
+                  list(name = "mahal_replace_ratio2", order = "data", ratio = 2, replace = TRUE))) {
   ff <- if (is.null(spec$f)) fm else spec$f
-  m <- matchit(ff, data = lalonde, distance = "mahalanobis", m.order = spec$order, ratio = spec$ratio)
+  rep <- isTRUE(spec$replace)
+  m <- suppressWarnings(matchit(ff, data = lalonde, distance = "mahalanobis", m.order = spec$order,
+               ratio = spec$ratio, replace = rep, exact = spec$exact))
   cases[[length(cases) + 1]] <- out_case(spec$name, m, lalonde,
-     list(scale = "mahalanobis", ratio = spec$ratio, replace = FALSE, order = spec$order,
-          estimand = "ATT", formula = deparse(ff), path = "nn_matchC with mahcovs (classic)"), character(0))
+     list(scale = "mahalanobis", ratio = spec$ratio, replace = rep, order = spec$order,
+          estimand = "ATT", formula = deparse(ff), exact = if (is.null(spec$exact)) NULL else deparse(spec$exact),
+          path = "nn_matchC with mahcovs (classic)"), character(0))
 }
 
 res <- list(
