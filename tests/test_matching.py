@@ -364,3 +364,18 @@ def test_atc_estimate_averages_over_controls(lalonde):
     # controls are the focal units: every control is matched (with replacement)
     assert (m.weights[lalonde.treat == 0] == 1).all()
     assert len(m.pairs) == int((lalonde.treat == 0).sum())
+
+
+def test_row_order_invariance_nhefs(datasets):
+    # continuous scores without ties: shuffling rows leaves the matched pairs unchanged
+    nhefs = datasets["nhefs"]
+    ps = pd.Series(NHEFS_CASES["ps"], index=nhefs.index)
+    a = M.match(nhefs, F_NHEFS, distance=ps.to_numpy(), caliper=0.2, ratio=2)
+    shuffled = nhefs.sample(frac=1, random_state=7)
+    b = M.match(shuffled, F_NHEFS, distance=ps.reindex(shuffled.index).to_numpy(), caliper=0.2,
+                ratio=2)
+    assert focal_pairs(a) == focal_pairs(b)
+    pd.testing.assert_series_equal(a.weights, b.weights.reindex(a.weights.index))
+    # a Series distance is aligned on the index
+    c = M.match(shuffled, F_NHEFS, distance=ps, caliper=0.2, ratio=2)
+    assert focal_pairs(a) == focal_pairs(c)

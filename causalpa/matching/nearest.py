@@ -7,7 +7,10 @@ other arm; ties go to the unit that comes first in the data; a focal unit with
 no available unit inside the caliper gets no match in that round (and, since
 the pool only shrinks, in later rounds); with replacement every focal unit
 simply takes its ``ratio`` nearest units. ``exact`` strata are matched
-separately.
+separately. (One known difference: with replacement and ``ratio > 1``, MatchIt
+orders *exactly* equidistant candidates by its C++ partial sort, so when such a
+tie decides the k-th match it may pick a later unit; causalpa always takes the
+first in the data. The matched distances are the same.)
 
 For a one-dimensional distance (propensity score, logit, user vector) without
 replacement the search is O(n log n): the other arm is sorted once and
