@@ -251,3 +251,36 @@ def test_fuzz_malformed_weights_give_clear_errors(sessions):
                 cpa.gee(sessions, "phq9 ~ session", weights=np.ones(length))
 
     check()
+
+
+def test_ipw_weighted_trajectory_removes_confounding():
+    """Seeded simulation: a baseline confounder x drives both the choice of PA and the
+    symptom slope. The unweighted GEE slope difference is confounded; the IPW-weighted GEE
+    (weights from cpa.weight, mapped by patient id) recovers the true marginal difference
+    -0.4 within 4 Monte-Carlo SEs, and its weights-known sandwich is not anti-conservative."""
+    rng = np.random.default_rng(7)
+    n, m, reps, truth = 400, 5, 60, -0.4
+    est_w, est_u, se_w = [], [], []
+    for _ in range(reps):
+        x = rng.normal(size=n)
+        pa = (rng.random(n) < 1 / (1 + np.exp(-x))).astype(int)
+        pts = pd.DataFrame({"patient": np.arange(n), "x": x, "pa": pa})
+        sess = pts.loc[np.repeat(np.arange(n), m)].reset_index(drop=True)
+        sess["session"] = np.tile(np.arange(m), n)
+        slope = -0.5 + truth * sess.pa - 0.6 * sess.x
+        sess["phq9"] = (15 + slope * sess.session + np.repeat(rng.normal(0, 2, n), m)
+                        + rng.normal(0, 1.5, n * m))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            w = cpa.weight(pts, "pa ~ x", estimand="ATE")
+            fw = cpa.gee(sess, "phq9 ~ session * pa", weights=w.weights,
+                         weights_by=pts["patient"])
+            fu = cpa.gee(sess, "phq9 ~ session * pa")
+        est_w.append(fw.params["session:pa"])
+        se_w.append(np.sqrt(fw.cov.loc["session:pa", "session:pa"]))
+        est_u.append(fu.params["session:pa"])
+    est_w = np.asarray(est_w)
+    mc_se = est_w.std(ddof=1) / np.sqrt(reps)
+    assert abs(est_w.mean() - truth) < 4 * mc_se
+    assert np.mean(est_u) < truth - 0.3  # confounded without weights
+    assert np.mean(se_w) > 0.9 * est_w.std(ddof=1)
