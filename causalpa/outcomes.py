@@ -3,19 +3,14 @@
 The definitions follow the IAPT / NHS Talking Therapies manual (see the
 documentation page *Outcome definitions* for sources):
 
-=========================  =========================================================
-quantity                   definition (defaults)
-=========================  =========================================================
-caseness                   PHQ-9 >= 10 **or** GAD-7 >= 8
-recovery                   a case at the first score and not a case at the last;
-                           undefined (NaN) for patients who are not a case at the start
-reliable improvement       PHQ-9 drop >= 6 and/or GAD-7 drop >= 4, with no reliable
-                           deterioration on the other measure
-reliable deterioration     PHQ-9 rise >= 6 and/or GAD-7 rise >= 4, with no reliable
-                           improvement on the other measure
-reliable recovery          recovery **and** reliable improvement (NaN where recovery is)
-finished treatment         at least 2 sessions (so that paired scores exist)
-=========================  =========================================================
+| quantity | definition (defaults) |
+|---|---|
+| caseness | PHQ-9 >= 10 **or** GAD-7 >= 8 |
+| recovery | a case at the first score and not a case at the last; undefined (NaN) for patients who are not a case at the start |
+| reliable improvement | PHQ-9 drop >= 6 and/or GAD-7 drop >= 4, with no reliable deterioration on the other measure |
+| reliable deterioration | PHQ-9 rise >= 6 and/or GAD-7 rise >= 4, with no reliable improvement on the other measure |
+| reliable recovery | recovery **and** reliable improvement (NaN where recovery is) |
+| finished treatment | at least 2 sessions (so that paired scores exist) |
 
 Every threshold is a parameter so that an anxiety-disorder-specific measure
 (SPIN, IES-R, PDSS, OCI, ...) can replace GAD-7 with its own caseness cut-off,

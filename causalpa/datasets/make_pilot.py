@@ -5,9 +5,12 @@ physical-activity (PA) vs control, recovery at discharge 63% vs 36%, mean PHQ-9
 and GAD-7 reductions about twice as large in PA, not statistically significant,
 participants chose their arm. No patient-level data were released, so causalpa
 ships a *synthetic* cohort drawn from :func:`causalpa.simulate.cohort` that
-reproduces those aggregates. The search is deterministic: seeds 0, 1, 2, ...
-are tried with the fixed parameters :data:`PARAMS` until :func:`acceptable`
-holds; the first seed that passes is :data:`SEED` and is what ships.
+reproduces those aggregates. The search is deterministic: for seeds 0, 1, 2,
+... a pool of 200 patients is simulated with the fixed parameters
+:data:`PARAMS`, and the first 10 recovered and 6 not recovered PA patients and
+the first 8 recovered and 14 not recovered control patients (pool order,
+:data:`COUNTS`) are kept; the first seed whose 38 patients pass
+:func:`acceptable` is :data:`SEED` (115) and is what ships.
 
 Criteria (see :func:`acceptable`):
 
@@ -21,9 +24,7 @@ Criteria (see :func:`acceptable`):
 * visible self-selection: the PA group is younger, has fewer long-term
   conditions and lower baseline PHQ-9 on average.
 
-Regenerate (from the repository root)::
-
-    python -m causalpa.datasets.make_pilot
+Regenerate (from the repository root) with ``python -m causalpa.datasets.make_pilot``.
 
 Examples
 --------
