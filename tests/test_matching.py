@@ -379,3 +379,35 @@ def test_row_order_invariance_nhefs(datasets):
     # a Series distance is aligned on the index
     c = M.match(shuffled, F_NHEFS, distance=ps, caliper=0.2, ratio=2)
     assert focal_pairs(a) == focal_pairs(c)
+
+
+def test_fuzz_malformed_input_gives_clear_errors():
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from causalpa.errors import CausalpaError
+
+    values = st.one_of(st.floats(allow_nan=True, allow_infinity=False, width=32),
+                       st.integers(-3, 3))
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(t=st.lists(st.sampled_from([0, 1, 2, None]), min_size=2, max_size=12),
+           x=st.lists(values, min_size=12, max_size=12),
+           caliper=st.one_of(st.none(), st.floats(-1, 2)),
+           ratio=st.integers(0, 4), replace=st.booleans())
+    def check(t, x, caliper, ratio, replace):
+        df = pd.DataFrame({"t": t, "x": x[: len(t)]})
+        before = df.copy()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                m = M.match(df, "t ~ x", distance=df["x"].to_numpy(dtype=float)
+                            if df["x"].notna().all() else "ps",
+                            caliper=caliper, ratio=ratio, replace=replace)
+            assert len(m.pairs) >= 1
+            assert set(m.pairs["treated"]) <= set(df.index[df["t"] == 1])
+        except CausalpaError:
+            pass
+        pd.testing.assert_frame_equal(df, before)
+
+    check()

@@ -192,6 +192,7 @@ class MatchResult:
         adj = balance_statistics(X, self.treatment, w, estimand=self.estimand, pairs=pairs)
         n = sample_sizes(self.treatment, w).rename(
             index={"Adjusted (ESS)": "Matched (ESS)", "Adjusted": "Matched"})
+        n.loc["Discarded"] = [0.0, 0.0]  # causalpa has no `discard` option (MatchIt's row)
         return BalanceTable(unadjusted=un, adjusted=adj, n=n, estimand=self.estimand,
                             threshold=threshold, method=self.describe())
 
