@@ -70,7 +70,8 @@ def _wls_solve(X: np.ndarray, z: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Weighted least squares via the (column-scaled) normal equations; lstsq if ill-conditioned."""
     Xw = X * np.sqrt(w)[:, None]
     G = Xw.T @ Xw  # symmetric rank-k update (BLAS syrk)
-    scale = np.sqrt(np.diag(G)) + 1e-300
+    diag = np.diag(G)
+    scale = np.where(diag > 0, np.sqrt(np.abs(diag)), 1.0)
     Gs = G / np.outer(scale, scale)
     b = (X.T @ (w * z)) / scale
     try:
