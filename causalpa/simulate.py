@@ -498,7 +498,6 @@ def _simulate(p: dict[str, Any], rng: np.random.Generator) -> dict[str, np.ndarr
         result[f"_sp_{arm}"] = sp
         result[f"_sg_{arm}"] = sg
         result[f"_last_{arm}"] = np.stack([last_p, last_g])
-        result[f"_out_{arm}"] = out  # type: ignore[assignment]
 
     treated = pa.astype(bool)
     n_sessions = np.where(treated, result["n_sessions_1"], result["n_sessions_0"])

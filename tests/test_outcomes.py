@@ -307,3 +307,33 @@ def test_from_sessions_errors():
         from_sessions(sess, phq9=None, gad7=None)
     with pytest.raises(SpecificationError, match="`min_sessions`"):
         from_sessions(sess, min_sessions=0)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(1, 4),
+            st.one_of(st.integers(0, 5), st.just(None)),
+            st.one_of(st.integers(-3, 30), st.floats(allow_nan=True), st.just("7")),
+        ),
+        min_size=0,
+        max_size=8,
+    )
+)
+def test_fuzz_from_sessions(rows):
+    sess = pd.DataFrame(rows, columns=["patient", "session", "phq9"])
+    before = sess.copy()
+    try:
+        out = from_sessions(sess, gad7=None)
+    except DataError:
+        pass
+    else:
+        # success only for complete, unique, valid input
+        assert len(sess) > 0
+        assert sess["session"].notna().all()
+        assert not sess.duplicated(["patient", "session"]).any()
+        assert sess["phq9"].map(lambda v: isinstance(v, (int, float)) and 0 <= v <= 27).all()
+        assert out["n_sessions"].sum() == len(sess)
+        assert (out["phq9_change"] == out["phq9_last"] - out["phq9_first"]).all()
+    pd.testing.assert_frame_equal(sess, before)

@@ -298,6 +298,21 @@ def test_hidden_confounding_biases_naive_difference():
     assert y1.mean() - y0.mean() < truth.loc["phq9_change", "ATT"] - 4 * se
 
 
+def test_non_cases_and_single_sessions_when_asked():
+    sim = cohort(5000, seed=19, cases_only=False, min_sessions=1, sessions=True)
+    p = sim.patients
+    non_case = p["case_first"] == 0
+    assert 0.02 < non_case.mean() < 0.3
+    assert p.loc[non_case, "recovered"].isna().all()
+    assert p.loc[~non_case, "recovered"].notna().all()
+    assert np.isfinite(sim.truth.to_numpy()).all()  # truth over cases only for recovery
+    assert (p["n_sessions"] == 1).any()
+    assert (p["finished"] == (p["n_sessions"] >= 2)).all()
+    one = p["n_sessions"] == 1
+    assert (p.loc[one, "phq9_change"] == 0).all()
+    assert (sim.sessions.groupby("patient").size().to_numpy() == p["n_sessions"]).all()
+
+
 # --------------------------------------------------------------------------- validation
 @pytest.mark.parametrize(
     "kwargs, name",
