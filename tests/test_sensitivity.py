@@ -153,6 +153,11 @@ def test_dowhy_graph_and_refuter():
     before = df.copy()
     model = causal_model(df, "pa ~ age + C(sex)", outcome="y")
     assert set(model._graph._graph.nodes()) >= {"pa", "y", "age", "sex_m"}
+    from causalpa.weighting import weight
+
+    spec = weight(df, "pa ~ age + C(sex)").spec
+    model2 = causal_model(df, spec, outcome="y")
+    assert set(model2._graph._graph.edges()) == set(model._graph._graph.edges())
     out = refute(df, "pa ~ age + C(sex)", outcome="y", method="placebo", num_simulations=10,
                  random_state=1)
     assert out.loc[0, "estimated_effect"] == pytest.approx(1.0, abs=0.3)

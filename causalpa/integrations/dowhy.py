@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from causalpa._spec import check_columns, check_no_missing, check_option, make_spec
+from causalpa._spec import Spec, check_columns, check_no_missing, check_option, make_spec
 from causalpa.errors import SpecificationError
 
 __all__ = ["self_selection_graph", "causal_model", "refute", "REFUTERS"]
@@ -118,7 +118,7 @@ def _model_frame(data: pd.DataFrame, spec: Any, outcome: str) -> tuple[pd.DataFr
 
 def causal_model(
     data: pd.DataFrame,
-    formula: str | None = None,
+    formula: str | Spec | None = None,
     *,
     outcome: str,
     treatment: str | None = None,
@@ -131,9 +131,10 @@ def causal_model(
     ----------
     data : pandas.DataFrame
         Analysis data (not modified; a copy with the needed columns is used).
-    formula : str, optional
-        ``"treatment ~ covariates"``; the covariate *columns* become graph nodes
-        (factor columns are one-hot coded).
+    formula : str or Spec, optional
+        ``"treatment ~ covariates"`` or the :class:`~causalpa._spec.Spec` of another
+        causalpa result (e.g. ``weight(...).spec``); the covariate *columns* become
+        graph nodes (factor columns are one-hot coded).
     outcome : str
         Outcome column.
     treatment, covariates : optional
@@ -146,6 +147,9 @@ def causal_model(
     dowhy.CausalModel
     """
     dowhy = _import_dowhy()
+    if isinstance(formula, Spec):
+        treated = formula.treated if treated is None else treated
+        formula = formula.formula
     spec = make_spec(data, formula, treatment=treatment, covariates=covariates, treated=treated)
     check_columns(data, [outcome], "outcome")
     check_no_missing(data, [outcome])
@@ -159,7 +163,7 @@ def causal_model(
 
 def refute(
     data: pd.DataFrame,
-    formula: str | None = None,
+    formula: str | Spec | None = None,
     *,
     outcome: str,
     treatment: str | None = None,
@@ -176,8 +180,8 @@ def refute(
     ----------
     data : pandas.DataFrame
         Analysis data (not modified).
-    formula : str, optional
-        ``"treatment ~ covariates"``.
+    formula : str or Spec, optional
+        ``"treatment ~ covariates"`` or a causalpa ``Spec``.
     outcome : str
         Outcome column.
     treatment, covariates : optional
