@@ -451,3 +451,13 @@ def test_calibration_binary_outcome_rd_and_rr():
         assert abs(est.mean() - truth) < 3 * est.std(ddof=1) / np.sqrt(reps) + 0.002
         cover = np.mean(np.abs(est - truth) <= 1.959964 * se)
         assert lo <= cover <= hi, cover
+
+
+def test_what_if_with_the_shipped_dataset():
+    datasets = pytest.importorskip("causalpa.datasets")
+    if not hasattr(datasets, "load_nhefs"):
+        pytest.skip("causalpa.datasets.load_nhefs not available")
+    d = datasets.load_nhefs()
+    e = _w(d, stabilize=True).estimate("wt82_71", se="robust")
+    # What If, ch. 12: 3.4 kg (95% CI 2.4 to 4.5)
+    assert (round(e.estimate, 2), round(e.conf_low, 1), round(e.conf_high, 1)) == (3.44, 2.4, 4.5)
