@@ -15,6 +15,12 @@ Kenward-Roger is measured with tracemalloc (numpy reports its buffers to it).
 
 Writes benchmarks/results/bench_mixed.json.
 Run: python benchmarks/bench_mixed.py [--quick]   (--quick skips the 40,000-row statsmodels fit)
+
+``--calibration [reps]`` instead runs the calibration study quoted in the tutorial: type-I
+error of the session:pa test and coverage of the arm difference at session 7 under each df
+method (random-slope model, 38 and 12 patients, design fixed, outcome redrawn), and the
+convergence rate on 1,000 seeded cohorts from ``cpa.simulate.cohort(n=38, selection=0)``.
+Writes benchmarks/results/calibration_mixed.json.
 """
 
 from __future__ import annotations
@@ -89,7 +95,75 @@ def run_r(csv: Path, case: str, reps: int) -> dict | None:
         Path(script).unlink(missing_ok=True)
 
 
+def simulate_design(n: int, seed: int) -> pd.DataFrame:
+    """Unbalanced sessions design (3 to 10 sessions per patient, half in PA)."""
+    rng = np.random.default_rng(seed)
+    pa = rng.permutation(np.r_[np.ones(n // 2), np.zeros(n - n // 2)]).astype(int)
+    k = rng.integers(3, 11, size=n)
+    pid = np.repeat(np.arange(n), k)
+    s = np.concatenate([np.arange(j) for j in k]).astype(float)
+    return pd.DataFrame({"patient": pid, "session": s, "pa": pa[pid], "phq9": 0.0})
+
+
+def draw_null(rng: np.random.Generator, n: int, pid: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """Outcome from a random-slope model with no PA effect (SDs 3 and 0.4, r = -0.3, sigma 2)."""
+    cov = [[9.0, -0.36], [-0.36, 0.16]]
+    b = rng.multivariate_normal([0, 0], cov, size=n)
+    return 15 + b[pid, 0] + (-0.6 + b[pid, 1]) * s + rng.normal(0, 2, len(s))
+
+
+def calibration(reps: int = 1000) -> None:
+    from causalpa.errors import ConvergenceWarning, SingularFitWarning
+
+    warnings.simplefilter("ignore")
+    methods = ("satterthwaite", "kenward-roger", "residual", "normal")
+    out: dict = {}
+    for n in (38, 12):
+        base = simulate_design(n, 100)
+        pid, s = base["patient"].to_numpy(), base["session"].to_numpy()
+        rng = np.random.default_rng(7)
+        fit0 = cpa.mixed(base.assign(phq9=draw_null(rng, n, pid, s)), "phq9 ~ session * pa", groups="patient",
+                         re_formula="~session")
+        rej = dict.fromkeys(methods, 0)
+        cover = dict.fromkeys(methods, 0)
+        conv = sing = 0
+        for _ in range(reps):
+            f = fit0.refit(draw_null(rng, n, pid, s))
+            conv += f.converged
+            sing += f.singular
+            for m in methods:
+                rej[m] += f.contrast({"session:pa": 1}, df=m).iloc[0]["p_value"] < 0.05
+                c = f.contrast({"pa": 1, "session:pa": 7}, df=m).iloc[0]
+                cover[m] += c["conf_low"] <= 0 <= c["conf_high"]
+        out[f"n{n}"] = {"reps": reps, "converged": conv, "singular": sing,
+                        "reject_session_pa": {m: rej[m] / reps for m in methods},
+                        "cover_pa_at_7": {m: cover[m] / reps for m in methods}}
+        print(n, out[f"n{n}"], flush=True)
+    n_fit, ok, sing = 1000, 0, 0
+    for seed in range(n_fit):
+        sess = cpa.simulate.cohort(n=38, seed=10_000 + seed, selection=0).sessions
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            f = cpa.mixed(sess, "phq9 ~ session * pa", groups="patient", re_formula="~session",
+                          df="normal")
+        bad = [w for w in caught if issubclass(w.category, ConvergenceWarning)
+               and not issubclass(w.category, SingularFitWarning)]
+        ok += bool(f.converged and not bad)
+        sing += f.singular
+    out["cohort_convergence"] = {"fits": n_fit, "converged_without_warning": ok,
+                                 "singular": sing}
+    print(out["cohort_convergence"], flush=True)
+    dest = ROOT / "benchmarks" / "results"
+    dest.mkdir(parents=True, exist_ok=True)
+    (dest / "calibration_mixed.json").write_text(json.dumps(out, indent=2))
+
+
 def main() -> None:
+    if "--calibration" in sys.argv:
+        i = sys.argv.index("--calibration")
+        reps = int(sys.argv[i + 1]) if len(sys.argv) > i + 1 else 1000
+        calibration(reps)
+        return
     quick = "--quick" in sys.argv
     import statsmodels.formula.api as smf
 

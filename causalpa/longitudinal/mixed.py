@@ -411,11 +411,15 @@ class MixedModelResult:
                 pred = pred + bt[:, 0]
         return pd.Series(pred, index=data.index, name="predicted")
 
-    def refit(self, y: Sequence[float] | np.ndarray | pd.Series) -> MixedModelResult:
+    def refit(
+        self, y: Sequence[float] | np.ndarray | pd.Series, *, df: str | None = None
+    ) -> MixedModelResult:
         """Refit the same design to a new outcome vector (fast path for simulation studies).
 
         The formula, model matrices and group structure are reused; only the outcome's
-        cross-products are recomputed. ``y`` must be in the row order of the original data.
+        cross-products are recomputed, and the optimiser starts from this fit's estimates.
+        ``y`` must be in the row order of the original data. ``df`` overrides the
+        degrees-of-freedom method (e.g. "normal" skips the small-sample computations).
 
         Examples
         --------
@@ -435,7 +439,10 @@ class MixedModelResult:
             raise DataError(f"`y` must hold {self.n_obs} finite values (one per fitted row)")
         prob = copy.copy(st["problem"])  # shares the design arrays; set_y rebinds the y ones
         prob.set_y(yv)
-        return _build_result(prob, st, self.reml, self.df_method, self.conf_level,
+        method = self.df_method if df is None else self._check_df(df)
+        if method == "kenward-roger" and not self.reml:
+            raise SpecificationError("`df`='kenward-roger' needs a REML fit (as pbkrtest)")
+        return _build_result(prob, st, self.reml, method, self.conf_level,
                              theta0=st["fit"].theta, data=st["data"].assign(**{st["y_name"]: yv}))
 
     # ------------------------------------------------------------------ plot
@@ -612,7 +619,9 @@ def mixed(
             f"outcome column {y_name!r} must be numeric for a linear mixed model; it has dtype "
             f"{ycol.dtype} (for a binary outcome use cpa.glmm or cpa.gee)"
         )
-    work = data[used].copy()
+    # model matrices are built on the full frame: formulaic does not report the variables
+    # used inside stateful transforms such as center(age) or poly(session, 2)
+    work = data
     y = work[y_name].to_numpy(dtype=float)
     if not np.all(np.isfinite(y)):
         raise DataError(f"outcome column {y_name!r} has infinite values")
@@ -620,6 +629,8 @@ def mixed(
         X, x_names, x_spec = _model_matrix(rhs, work)
         Z, z_names, z_spec = _model_matrix(re_rhs, work)
     except Exception as exc:
+        if "missing" in str(exc).lower() or "null" in str(exc).lower() or "nan" in str(exc).lower():
+            raise DataError(f"could not build the model matrices: {exc}") from exc
         raise SpecificationError(f"could not build the model matrices: {exc}") from exc
     if Z.shape[1] == 0:
         raise SpecificationError("`re_formula` gives no random effects; use '~1' for random intercepts")
