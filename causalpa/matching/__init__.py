@@ -351,7 +351,7 @@ def match(
                    raw_caliper=raw_caliper, order=order, exact=exact_cols, distance=dist_label,
                    n_focal=n_focal, n_other=n_other)
     return MatchResult(
-        data=data, spec=spec, estimand=estimand, method=method, options=options, treatment=t,
+        data=data.copy(), spec=spec, estimand=estimand, method=method, options=options, treatment=t,
         focal=focal, match_matrix=mm, weights=weights, subclass=subclass, distance=dist_series,
         pairs=pairs, propensity=ps_obj,
     )
