@@ -315,10 +315,11 @@ def test_bad_input(lalonde):
 
 def test_single_patient_arm_warns_and_estimate_refuses():
     rng = np.random.default_rng(0)
-    df = pd.DataFrame({"pa": [1] + [0] * 9, "x": rng.normal(size=10)})
+    df = pd.DataFrame({"pa": [1] + [0] * 9, "x": rng.normal(size=10), "y": rng.normal(size=10)})
     with pytest.warns(SmallSampleWarning, match="single patient"):
         m = M.match(df, "pa ~ x", distance=df["x"].to_numpy())
-    df["y"] = rng.normal(size=10)
+    df.loc[:, "y"] = 0.0  # the result holds its own copy of the data
+    assert m.matched_data()["y"].ne(0).all()
     with pytest.raises(DataError, match="single unit"):
         m.estimate("y")
 
