@@ -153,14 +153,18 @@ def test_unbalanced_contrast_arm_difference_at_session_7(sess, case):
         fit.contrast(L).iloc[0]["estimate"], rel=1e-12)
 
 
-@pytest.mark.parametrize("case", ["sessions_slope_ml", "sessions_intercept_ml"])
-def test_unbalanced_ml_loglik(sess, case):
+@pytest.mark.parametrize("case", ["sessions_slope_ml", "sessions_intercept_ml",
+                                  "sessions_nested_ml"])
+def test_unbalanced_ml_loglik_and_satterthwaite(sess, case):
     ref = CASES[case]
     spec = MODELS[case.replace("_ml", "")]
     fit = cpa.mixed(sess, **spec, reml=False)
     assert fit.loglik == pytest.approx(ref["loglik"], rel=1e-8)
     assert rel(fit.coef, ref["fixef"]) < 1e-4
     assert rel(np.sqrt(np.diag(fit.vcov)), np.sqrt(np.diag(ref["vcov"]))) < 1e-4
+    tab = fit.tidy()
+    assert rel(tab["df"], ref["satterthwaite"]["df"]) < 1e-3
+    assert rel(tab["p_value"], ref["satterthwaite"]["p_value"]) < 1e-3
 
 
 # --------------------------------------------------------------------------- boundary

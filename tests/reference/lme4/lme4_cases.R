@@ -36,8 +36,8 @@ describe <- function(fit, L = NULL) {
     varcorr = vc_table(fit),
     singular = isSingular(fit)
   )
+  res$satterthwaite <- coef_table(fit, "Satterthwaite")  # lmerTest: ML fits too
   if (isREML(fit)) {
-    res$satterthwaite <- coef_table(fit, "Satterthwaite")
     res$kenward_roger <- coef_table(fit, "Kenward-Roger")
     res$vcov_adj_kr <- unname(as.matrix(pbkrtest::vcovAdj(fit)))
     if (!is.null(L)) {
@@ -71,6 +71,9 @@ f4 <- lmer(phq9 ~ session * pa + (1 | patient), data = sess, REML = TRUE)
 out$sessions_intercept <- describe(f4, L = c(0, 0, 1, 7))
 f4ml <- lmer(phq9 ~ session * pa + (1 | patient), data = sess, REML = FALSE)
 out$sessions_intercept_ml <- describe(f4ml)
+f3ml <- lmer(phq9 ~ session * pa + (1 | therapist) + (session | therapist:patient), data = sess,
+             REML = FALSE)
+out$sessions_nested_ml <- describe(f3ml)
 # 5. nested, intercepts only
 f5 <- lmer(phq9 ~ session * pa + (1 | therapist) + (1 | therapist:patient), data = sess)
 out$sessions_nested_intercepts <- describe(f5, L = c(0, 0, 1, 7))
