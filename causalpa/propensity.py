@@ -552,8 +552,10 @@ def _check_design(X: np.ndarray, names: list[str], spec: Spec) -> None:
             "from the propensity model"
         )
     # rank from the Gram matrix of the column-scaled design (cheap for millions of rows)
-    scale = np.sqrt(np.einsum("ij,ij->j", X, X)) + 1e-300
-    G = (X / scale).T @ (X / scale)
+    G = X.T @ X
+    diag = np.diag(G)
+    scale = np.where(diag > 0, np.sqrt(np.abs(diag)), 1.0)
+    G = G / np.outer(scale, scale)
     eig = np.linalg.eigvalsh(G)
     rank = int(np.sum(eig > eig.max() * 1e-12))
     if rank < X.shape[1]:
