@@ -388,6 +388,19 @@ class MixedModelResult:
         -------
         pandas.Series
             Predictions with the index of ``newdata`` (or of the fitted data).
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> import causalpa as cpa
+        >>> d = pd.DataFrame({"patient": np.repeat(["a", "b", "c", "d"], 4), "session": np.tile(np.arange(4), 4)})
+        >>> d["phq9"] = 12 - d["session"] + np.repeat([2.0, -2.0, 1.0, -1.0], 4) + np.tile([0.3, -0.3, 0.1, -0.1], 4)
+        >>> fit = cpa.mixed(d, "phq9 ~ session", groups="patient")
+        >>> new = pd.DataFrame({"patient": ["a", "new"], "session": [2, 2]})
+        >>> fit.predict(new).round(2).tolist()
+        [9.96, 9.96]
+        >>> fit.predict(new, level="subject").round(2).tolist()
+        [11.95, 9.96]
         """
         level = check_option("level", level, ["population", "subject"])
         st = self._state
@@ -461,6 +474,20 @@ class MixedModelResult:
         Returns
         -------
         matplotlib.axes.Axes
+
+        Examples
+        --------
+        >>> import matplotlib
+        >>> matplotlib.use("Agg")
+        >>> import numpy as np, pandas as pd
+        >>> import causalpa as cpa
+        >>> rng = np.random.default_rng(1)
+        >>> d = pd.DataFrame({"patient": np.repeat(np.arange(12), 5), "session": np.tile(np.arange(5), 12)})
+        >>> d["pa"] = (d["patient"] % 2).astype(int)
+        >>> d["phq9"] = 15 - (0.5 + 0.4 * d["pa"]) * d["session"] + rng.normal(0, 2, 12)[d["patient"]] + rng.normal(0, 1, 60)
+        >>> ax = cpa.mixed(d, "phq9 ~ session * pa", groups="patient").plot()
+        >>> ax.get_xlabel(), len(ax.lines)
+        ('session', 4)
         """
         import matplotlib.pyplot as plt
 
