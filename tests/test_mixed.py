@@ -312,3 +312,28 @@ def test_convergence_on_simulated_cohorts():
                and not issubclass(w.category, SingularFitWarning)]
         failures += (not f.converged) or bool(bad)
     assert failures == 0
+
+
+# --------------------------------------------------------------------------- fuzzing
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_SMALL = simulate(n=8, seed=5)
+_JUNK = st.one_of(st.none(), st.integers(-3, 3), st.floats(allow_nan=True), st.text(max_size=8),
+                  st.lists(st.text(max_size=4), max_size=3), st.booleans())
+
+
+@given(df=st.one_of(st.sampled_from(["satterthwaite", "KR", "normal", "residual"]), _JUNK),
+       groups=st.one_of(st.sampled_from(["patient", ["therapist", "patient"], ["patient"],
+                                         "session", ["patient", "patient"]]), _JUNK),
+       re_formula=st.one_of(st.sampled_from(["~session", "~1", "~ 0 + session", "session",
+                                             "~pa", "~ nope", "~~"]), _JUNK),
+       conf_level=st.one_of(st.sampled_from([0.9, 0.95]), _JUNK))
+def test_malformed_arguments_raise_causalpa_errors(df, groups, re_formula, conf_level):
+    try:
+        cpa.mixed(_SMALL, "phq9 ~ session", groups=groups, re_formula=re_formula, df=df,
+                  conf_level=conf_level)
+    except (SpecificationError, DataError):
+        pass
+    except Exception as exc:  # anything else is a bug in validation
+        raise AssertionError(f"{type(exc).__name__}: {exc}") from exc
