@@ -96,18 +96,20 @@ CALIBRATION: dict[str, float] = {
     # symptom trajectory: expected score = level * exp(rate * session); rate is the
     # log-scale slope per session in the control arm (an average course of 7 sessions
     # keeps about exp(6 * rate) of the starting severity)
-    "phq9_rate": -0.165,
-    "gad7_rate": -0.165,
+    "phq9_rate": -0.17,
+    "gad7_rate": -0.17,
     "rate_sd": 0.05,
     "rate_corr": 0.7,
     # log-rate per SMD unit (over mean_sessions - 1 sessions) used to turn `effect`
     # into a slope shift; calibrated so that at the defaults the realised
     # standardised effect (truth "smd") is about `effect`
-    "phq9_effect_scale": 1.45,
-    "gad7_effect_scale": 1.27,
-    # log-rate scale of the therapist effect (calibrated so that `icc` is the
-    # therapist share of the variance of PHQ-9 change in the control arm)
-    "therapist_scale": 1.08,
+    "phq9_effect_scale": 1.68,
+    "gad7_effect_scale": 1.42,
+    # therapist effect: SD (points of PHQ-9 change over mean_sessions - 1 sessions) per
+    # unit of sqrt(icc / (1 - icc)), calibrated so that `icc` is the therapist share of
+    # the variance of PHQ-9 change; GAD-7 drift is this multiple of the PHQ-9 drift
+    "therapist_scale": 7.0,
+    "gad7_therapist": 0.8,
     # attrition: observed shortfall in improvement scaled by this many points
     "response_scale": 4.0,
     # SD of the selection index before standardisation
@@ -448,11 +450,12 @@ def _simulate(p: dict[str, Any], rng: np.random.Generator) -> dict[str, np.ndarr
     covariate_rate = (
         0.020 * ltc - 0.012 * employed - 0.004 * (imd - 4.4) - 0.0006 * (age - 40.0)
     )
-    # therapists differ in the rate of improvement
-    tau = math.sqrt(p["icc"] / (1 - p["icc"])) * c["therapist_scale"] / span
-    t_eff = tau * rng.standard_normal((R, k))[block, therapist - 1]
-    rate0_p = c["phq9_rate"] + covariate_rate + t_eff + c["rate_sd"] * zp
-    rate0_g = c["gad7_rate"] + covariate_rate + t_eff + c["rate_sd"] * zg
+    # therapists differ in how many points their patients gain per session (an
+    # additive drift, so its share of variance is similar with and without PA)
+    tau = math.sqrt(p["icc"] / (1 - p["icc"])) * c["therapist_scale"]
+    t_eff = (tau / span) * rng.standard_normal((R, k))[block, therapist - 1]
+    rate0_p = c["phq9_rate"] + covariate_rate + c["rate_sd"] * zp
+    rate0_g = c["gad7_rate"] + covariate_rate + c["rate_sd"] * zg
     modifier = 1.0 + p["heterogeneity"] * index
     delta_p = p["effect"] * c["phq9_effect_scale"] / span * modifier
     delta_g = p["effect_gad7"] * c["gad7_effect_scale"] / span * modifier
@@ -468,6 +471,7 @@ def _simulate(p: dict[str, Any], rng: np.random.Generator) -> dict[str, np.ndarr
     stay = rng.random((n, M))
     h0 = _dropout_hazard(p["mean_sessions"], p["min_sessions"], M)
     logit_h0 = special.logit(h0) if h0 > 0 else -np.inf
+    drift = t_eff[:, None]
     level_p = np.maximum(base["level_p"], 0.5)[:, None]
     level_g = np.maximum(base["level_g"], 0.5)[:, None]
     # expected control-arm change after t sessions given the first score
@@ -477,8 +481,12 @@ def _simulate(p: dict[str, Any], rng: np.random.Generator) -> dict[str, np.ndarr
     for arm in (0, 1):
         rate_p = (rate0_p - arm * delta_p)[:, None]
         rate_g = (rate0_g - arm * delta_g)[:, None]
-        sp = np.clip(np.rint(level_p * np.exp(rate_p * t) + noise_p), 0, 27)
-        sg = np.clip(np.rint(level_g * np.exp(rate_g * t) + noise_g), 0, 21)
+        sp = np.clip(np.rint(level_p * np.exp(rate_p * t) + drift * t + noise_p), 0, 27)
+        sg = np.clip(
+            np.rint(level_g * np.exp(rate_g * t) + c["gad7_therapist"] * drift * t + noise_g),
+            0,
+            21,
+        )
         sp[:, 0], sg[:, 0] = first_p, first_g
         # attrition: hazard of not attending session s rises with a shortfall in
         # observed improvement up to session s - 1 (missing at random)
@@ -605,13 +613,13 @@ def cohort(
         (positive = PA reduces symptoms more; default 0.43, Singh et al. 2023).
         Implemented as a steeper symptom slope. Expected scores follow
         ``level * exp(rate * session)``; PA changes the log-scale slope ``rate``
-        by ``-effect * 1.45 / (mean_sessions - 1)`` per session (-0.104 at the
-        defaults). The scale 1.45 is calibrated so that at the default settings
+        by ``-effect * 1.68 / (mean_sessions - 1)`` per session (-0.120 at the
+        defaults). The scale 1.68 is calibrated so that at the default settings
         the realised effect, ``truth.loc["phq9_change", "smd"]``, is about
-        ``-effect`` (0.429 for 0.43). The exact realised effects are in
+        ``-effect`` (-0.429 for 0.43). The exact realised effects are in
         :attr:`SimulatedCohort.truth`.
     effect_gad7 : float, optional
-        The same for GAD-7 (scale 1.27); defaults to ``effect``.
+        The same for GAD-7 (scale 1.42); defaults to ``effect``.
     heterogeneity : float
         Effect modification: each patient's slope effect is multiplied by
         ``1 + heterogeneity * index`` where ``index`` is the standardised
@@ -623,9 +631,9 @@ def cohort(
     icc : float
         Therapist share of the variance of PHQ-9 change without PA (the control
         potential outcome; 0.06, Firth 2015, Saxon et al. 2016). Therapists
-        differ in the rate of improvement. Because PA pushes more scores to
-        the floor of 0, the share is smaller among PA patients (about 0.02 at
-        the defaults) and in the observed mix (about 0.04).
+        differ in how many points their patients gain per session (an additive
+        drift). Because PA pushes more scores to the floor of 0, the share is
+        slightly smaller among PA patients (about 0.05 at the defaults).
     assignment : {"patient", "therapist"}
         ``"patient"``: each patient chooses (self-selection). ``"therapist"``:
         cluster randomised, ``round(p_treated * n_therapists)`` therapists offer

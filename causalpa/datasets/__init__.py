@@ -53,10 +53,11 @@ def load_pilot(kind: PilotKind = "patients") -> pd.DataFrame:
     **simulated** (by :func:`causalpa.simulate.cohort`, seed and selection rule
     in :mod:`causalpa.datasets.make_pilot`) to reproduce them exactly: 16 PA and
     22 control patients (an assumed split; group sizes were not published),
-    10 and 8 recovered (63% vs 36%), mean PHQ-9 reductions 10.2 vs 5.0 and
-    GAD-7 reductions 9.1 vs 4.6 (about twice as large with PA), none of these
+    10 and 8 recovered (63% vs 36%), mean PHQ-9 reductions 8.3 vs 4.0 and
+    GAD-7 reductions 8.3 vs 4.1 (about twice as large with PA), none of these
     differences significant at 5%, and self-selection: PA patients are
-    younger, less often have a long-term condition and start less severe.
+    younger, less often have a long-term condition, are less deprived and
+    more often employed.
     Do not read clinical conclusions into individual rows.
 
     Parameters
