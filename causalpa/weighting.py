@@ -37,12 +37,20 @@ Standard errors of :meth:`WeightResult.estimate` (``se=``):
     ``vcov = "asympt"``; Lunceford & Davidian 2004). For the ATE this is usually
     smaller than the robust SE, which treats the weights as known.
 ``"robust"``
-    Weights treated as fixed: HC3 sandwich of the weighted outcome model with a
-    t reference (:func:`causalpa.estimation.estimate_effect`), conservative for
-    the ATE; What If (Hernan & Robins, ch. 12) uses this kind of SE (HC0, GEE).
+    Weights treated as known: the HC0 sandwich of the weighted outcome model (as
+    ``geepack::geeglm``, ``survey::svyglm`` without the finite-population factor,
+    and WeightIt's ``vcov = "HC0"``), conservative for the ATE. This is the
+    standard error of What If (Hernan & Robins, ch. 12).
 ``"bootstrap"``
     Nonparametric bootstrap that re-estimates the weights in every replicate;
     percentile CI.
+
+With ``adjust=`` the weighted outcome model ``y ~ t * (covariates)`` is averaged
+(g-computation) over all units for the ATE, the treated for the ATT, the controls
+for the ATC and with the overlap weights for the ATO, as WeightIt's effect
+estimation; the delta method holds the covariates fixed (as
+``marginaleffects::avg_comparisons``). When an arm has fewer than 20 units a
+small-sample rule applies (see :meth:`WeightResult.estimate`).
 
 Examples
 --------
@@ -482,10 +490,24 @@ def _fit_outcome(y: np.ndarray, X: np.ndarray, w: np.ndarray, logit: bool) -> np
     return logistic_glm(y, X, w).coef if logit else _wls_solve(X, y, w)
 
 
-def _point(y, t, w, Z, focal, measure, logit) -> tuple[float, float, float]:
+def averaging_weights(t: np.ndarray, w: np.ndarray, estimand: str) -> np.ndarray:
+    """Weights of the g-computation average, as WeightIt's effect estimation.
+
+    ATE: every unit equally; ATT: the treated; ATC: the controls; ATO: the
+    (overlap) weights themselves.
+    """
+    if estimand == "ATT":
+        return (t == 1).astype(float)
+    if estimand == "ATC":
+        return (t == 0).astype(float)
+    if estimand == "ATO":
+        return np.asarray(w, dtype=float)
+    return np.ones(len(t))
+
+
+def _point(y, t, w, Z, s, measure, logit) -> tuple[float, float, float]:
     X, X1, X0 = _outcome_designs(t, Z)
     beta = _fit_outcome(y, X, w, logit)
-    s = w * focal
     link = special.expit if logit else (lambda v: v)
     m1, m0 = link(X1 @ beta), link(X0 @ beta)
     mu1, mu0 = float(s @ m1 / s.sum()), float(s @ m0 / s.sum())
@@ -507,7 +529,7 @@ def stacked_sandwich(
     t: np.ndarray,
     w: np.ndarray,
     Z: np.ndarray,
-    focal: np.ndarray,
+    s: np.ndarray,
     measure: str,
     *,
     logit: bool,
@@ -515,13 +537,19 @@ def stacked_sandwich(
 ) -> tuple[float, float, np.ndarray]:
     """Effect and M-estimation standard error for a weighted outcome model.
 
-    Stacks ``theta = (gamma, beta, mu1, mu0)``: the weight model's estimating
-    equations (``nuisance``; omitted = weights treated as known), the weighted
-    outcome model ``w_i x_i (y_i - g(x_i' beta))`` with ``x = (1, t, z, t z)``,
-    and the g-computation means ``s_i (g(x_{a,i}' beta) - mu_a)`` with averaging
-    weights ``s = w * focal``. Returns the contrast (log scale for ratios), its
-    standard error ``sqrt(grad' V grad)`` from ``V = J^{-1} B J^{-T}`` (no
-    small-sample factor), and ``V``.
+    Stacks ``theta = (gamma, beta)``: the weight model's estimating equations
+    (``nuisance``; omitted = weights treated as known, i.e. the HC0 sandwich) and
+    the weighted outcome model ``w_i x_i (y_i - g(x_i' beta))`` with
+    ``x = (1, t, z, t z)``, and computes ``V = J^{-1} B J^{-T}`` (no small-sample
+    factor), as WeightIt's ``glm_weightit(vcov = "asympt")``. The effect is the
+    contrast of the g-computation means ``mu_a = sum_i s_i g(x_{a,i}' beta) / sum_i s``
+    with the averaging weights ``s`` held fixed (:func:`averaging_weights`); its
+    standard error is the delta method, as ``marginaleffects::avg_comparisons``.
+
+    Returns
+    -------
+    (float, float, ndarray)
+        The contrast (log scale for ratios), its standard error and ``V``.
     """
     X, X1, X0 = _outcome_designs(t, Z)
     beta = _fit_outcome(y, X, w, logit)
@@ -532,43 +560,39 @@ def stacked_sandwich(
     else:
         mu, m1, m0 = eta, eta1, eta0
         d = d1 = d0 = np.ones_like(eta)
-    s = w * focal
     S = s.sum()
     mu1, mu0 = float(s @ m1 / S), float(s @ m0 / S)
     r = y - mu
     kb = X.shape[1]
     kg = 0 if nuisance is None else nuisance.psi.shape[1]
-    p = kg + kb + 2
+    p = kg + kb
     J = np.zeros((p, p))
     psi_b = X * (w * r)[:, None]
-    psi_m = np.column_stack([s * (m1 - mu1), s * (m0 - mu0)])
     ib = slice(kg, kg + kb)
     J[ib, ib] = -(X * (w * d)[:, None]).T @ X
-    J[kg + kb, ib] = (s * d1) @ X1
-    J[kg + kb + 1, ib] = (s * d0) @ X0
-    J[kg + kb, kg + kb] = -S
-    J[kg + kb + 1, kg + kb + 1] = -S
     if nuisance is not None:
         ig = slice(0, kg)
         J[ig, ig] = nuisance.jac
         J[ib, ig] = X.T @ (nuisance.dw * r[:, None])
-        J[kg + kb, ig] = (focal * (m1 - mu1)) @ nuisance.dw
-        J[kg + kb + 1, ig] = (focal * (m0 - mu0)) @ nuisance.dw
-        Psi = np.hstack([nuisance.psi, psi_b, psi_m])
+        B = np.empty((p, p))
+        B[ig, ig] = nuisance.psi.T @ nuisance.psi
+        B[ig, ib] = nuisance.psi.T @ psi_b
+        B[ib, ig] = B[ig, ib].T
+        B[ib, ib] = psi_b.T @ psi_b
     else:
-        Psi = np.hstack([psi_b, psi_m])
-    B = Psi.T @ Psi
+        B = psi_b.T @ psi_b
     Jinv = np.linalg.pinv(J)
     V = Jinv @ B @ Jinv.T
     est = _contrast(mu1, mu0, measure)
     if measure in ("difference", "risk difference"):
-        g = np.array([1.0, -1.0])
+        h1, h0 = 1.0, -1.0
     elif measure == "risk ratio":
-        g = np.array([1 / mu1, -1 / mu0])
+        h1, h0 = 1 / mu1, -1 / mu0
     else:
-        g = np.array([1 / (mu1 * (1 - mu1)), -1 / (mu0 * (1 - mu0))])
-    Vm = V[-2:, -2:]
-    return est, float(math.sqrt(max(g @ Vm @ g, 0.0))), V
+        h1, h0 = 1 / (mu1 * (1 - mu1)), -1 / (mu0 * (1 - mu0))
+    grad = (h1 * ((s * d1) @ X1) + h0 * ((s * d0) @ X0)) / S
+    Vb = V[ib, ib]
+    return est, float(math.sqrt(max(grad @ Vb @ grad, 0.0))), V
 
 
 # =========================================================================== result
@@ -697,11 +721,16 @@ class WeightResult:
             Outcome column (0/1 for binary outcomes).
         adjust : str or list of str, optional
             Covariates for the (doubly robust) weighted outcome model
-            ``y ~ t * (covariates)``; the effect is then averaged over the
-            weighted target population (g-computation).
+            ``y ~ t * (covariates)``; the effect is then averaged over the target
+            population (g-computation; all units for the ATE, the treated for the
+            ATT, the controls for the ATC, overlap-weighted for the ATO).
         se : {"sandwich", "robust", "bootstrap"}
             Inference (see the module notes). "sandwich" accounts for the
-            estimation of the weights.
+            estimation of the weights; "robust" (HC0) treats them as known. When an
+            arm has fewer than 20 units, the larger of the two sandwiches ("robust"
+            alone for se="robust") is inflated by ``n / (n - p)`` and a t reference
+            with ``n - p`` df is used (p = model parameters), calibrated by
+            simulation at n = 38.
         measure : {"difference", "risk difference", "risk ratio", "odds ratio"}, optional
             Default: "risk difference" for 0/1 outcomes, "difference" otherwise.
         conf_level : float
@@ -756,37 +785,17 @@ class WeightResult:
         if self.method == "ps" and self.estimand == "ATO":
             method_label = "overlap weighting"
         small = min(n1, n0) < SMALL_N
-        if se == "robust":
-            from causalpa.estimation import estimate_effect
-
-            frame = pd.DataFrame({"_y": y, "_t": t}, index=data.index)
-            adj = adjust
-            if adjust is not None:
-                adj_cols = [adjust] if isinstance(adjust, str) and adjust in data.columns else adjust
-                frame = pd.concat([frame, data.drop(columns=[c for c in ("_y", "_t") if c in data])],
-                                  axis=1)
-                adj = adj_cols
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                e = estimate_effect(frame, "_y", "_t", weights=w, adjust=adj,
-                                    estimand=self.estimand, se="robust", measure=measure,
-                                    conf_level=conf_level, method=method_label)
-            for c in caught:
-                warnings.warn(c.message, c.category, stacklevel=2)
-            return Effect(**{**e.__dict__, "outcome": outcome})
-
         from causalpa.estimation import _adjust_design
 
         Z, _ = _adjust_design(data, adjust)
         logit = measure != "difference" and (adjust is not None or measure != "risk difference")
-        focal = {"ATT": t == 1, "ATC": t == 0}.get(self.estimand, np.ones(len(t), dtype=bool))
-        focal = focal.astype(float)
+        focal = averaging_weights(t, w, self.estimand)
         log_scale = measure in ("risk ratio", "odds ratio")
         common: dict[str, Any] = dict(estimand=self.estimand, method=method_label, n_treated=n1, n_control=n0,
                       outcome=outcome, measure=measure, conf_level=conf_level)
         notes: list[str] = []
-        if se == "sandwich":
-            nuisance = None if len(self.trimmed) else self._fit.nuisance
+        if se in ("sandwich", "robust"):
+            nuisance = None if (se == "robust" or len(self.trimmed)) else self._fit.nuisance
             est, std, _ = stacked_sandwich(y, t, w, Z, focal, measure, logit=logit,
                                            nuisance=nuisance)
             if not np.isfinite(est):
@@ -795,10 +804,11 @@ class WeightResult:
             if nuisance is not None:
                 label = f"M-estimation sandwich (accounts for {nuisance.label})"
             else:
-                label = "robust sandwich (weights treated as known)"
-                why = ("the weights were trimmed" if len(self.trimmed)
-                       else "the propensity model is not a parametric logistic model")
-                notes.append(f"{why}: the sandwich treats the weights as known")
+                label = "robust (HC0) sandwich, weights treated as known"
+                if se == "sandwich":
+                    why = ("the weights were trimmed" if len(self.trimmed)
+                           else "the propensity model is not a parametric logistic model")
+                    notes.append(f"{why}: the sandwich treats the weights as known")
             df = math.inf
             if small:
                 # Small-sample rule (calibrated at n = 38, see tests/test_weighting.py): the
@@ -847,7 +857,8 @@ class WeightResult:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     wb = self._reweight(idx)
-                    reps.append(_point(y[idx], tb, wb, Z[idx], focal[idx], measure, logit)[0])
+                    sb = averaging_weights(tb, wb, self.estimand)
+                    reps.append(_point(y[idx], tb, wb, Z[idx], sb, measure, logit)[0])
             except (DataError, np.linalg.LinAlgError, ValueError):
                 continue
         reps_arr = np.asarray([r for r in reps if np.isfinite(r)])

@@ -45,7 +45,7 @@ w = cpa.weight(nhefs, ps_formula, estimand="ATE", stabilize=True)
 print("\nStabilised weights:")
 print(w.summary()[["n", "ess", "min", "mean", "max"]].round(2))
 
-# What If's analysis: weights treated as known, robust SE -> 3.4 (2.4, 4.5)
+# What If's analysis: weights treated as known, robust (HC0, as GEE) SE -> 3.4 (2.4, 4.5)
 robust = w.estimate("wt82_71", se="robust")
 print("\nWhat If ch. 12 (robust SE, weights treated as known):")
 print(robust.summary())

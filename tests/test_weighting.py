@@ -50,13 +50,13 @@ def test_nhefs_what_if_estimate_and_robust_ci(nhefs, ref):
     np.testing.assert_allclose(w.weights.to_numpy(), ref["weights_ate_stab"], rtol=1e-8)
     np.testing.assert_allclose(w.ps.coef.to_numpy(), ref["ps_coef"], rtol=1e-7)
     e = w.estimate("wt82_71", se="robust")
-    # What If: 3.4 kg (95% CI 2.4 to 4.5); R geeglm: 3.44 (2.41, 4.47)
+    # What If: 3.4 kg (95% CI 2.4 to 4.5); R geeglm (robust HC0): 3.44 (2.41, 4.47)
     assert e.estimate == pytest.approx(ref["gee"]["estimate"], rel=1e-8)
     assert round(e.estimate, 2) == 3.44
-    assert e.std_error == pytest.approx(ref["hc3"]["se"], rel=1e-6)
-    assert e.df == ref["hc3"]["df"]
-    assert e.conf_low == pytest.approx(ref["gee"]["conf_low"], abs=0.01)
-    assert e.conf_high == pytest.approx(ref["gee"]["conf_high"], abs=0.01)
+    assert e.std_error == pytest.approx(ref["gee"]["se"], rel=1e-7)
+    assert e.conf_low == pytest.approx(ref["gee"]["conf_low"], rel=1e-7)
+    assert e.conf_high == pytest.approx(ref["gee"]["conf_high"], rel=1e-7)
+    assert "HC0" in e.inference and e.df == np.inf
 
 
 CASES = [
@@ -82,18 +82,10 @@ def test_m_estimation_sandwich_matches_r(nhefs, ref, case, opts, outcome, adjust
     assert est == pytest.approx(r["estimate"], rel=1e-7, abs=1e-10)
     assert e.std_error == pytest.approx(r["se"], rel=1e-7)
     assert "M-estimation" in e.inference
-    # the sandwich with the weights treated as known (HC0) is the nuisance-free special case
-    from causalpa.estimation import _adjust_design
-    from causalpa.weighting import stacked_sandwich
-
-    y = nhefs[outcome].to_numpy(float)
-    t = nhefs["qsmk"].to_numpy(int)
-    Z = _adjust_design(nhefs, adjust)[0]
-    focal = {"ATT": t == 1, "ATC": t == 0}.get(opts["estimand"], np.ones(len(t), bool))
-    logit = measure is not None
-    _, se0, _ = stacked_sandwich(y, t, w.weights.to_numpy(), Z, focal.astype(float),
-                                 measure or "difference", logit=logit, nuisance=None)
-    assert se0 == pytest.approx(r["se_weights_known_hc0"], rel=1e-7)
+    # the sandwich with the weights treated as known (HC0) is se="robust"
+    robust = w.estimate(outcome, adjust=adjust, measure=measure, se="robust")
+    assert robust.std_error == pytest.approx(r["se_weights_known_hc0"], rel=1e-7)
+    assert robust.estimate == pytest.approx(e.estimate, rel=1e-12)
 
 
 def test_gee_hc0_equals_weights_known_sandwich(nhefs, ref):
@@ -103,7 +95,9 @@ def test_gee_hc0_equals_weights_known_sandwich(nhefs, ref):
     t = nhefs["qsmk"].to_numpy(int)
     _, se, _ = stacked_sandwich(nhefs.wt82_71.to_numpy(), t, w, np.zeros((len(t), 0)),
                                 np.ones(len(t)), "difference", logit=False, nuisance=None)
-    assert se == pytest.approx(ref["gee"]["se"], rel=1e-6)
+    assert se == pytest.approx(ref["gee"]["se"], rel=1e-7)
+    assert ref["ipw_ate_stab"]["se_weights_known_hc0"] == pytest.approx(ref["gee"]["se"],
+                                                                       rel=1e-7)
 
 
 def test_entropy_balancing_att_matches_r(nhefs, ref):

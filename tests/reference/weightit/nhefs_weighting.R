@@ -1,8 +1,9 @@
 # Reference values for causalpa.weighting on NHEFS (Hernan & Robins, What If, ch. 12).
 # WeightIt is not installed, so its vcov = "asympt" M-estimation sandwich is built by hand:
-# the unit estimating functions of (propensity model, weighted outcome model, g-computation
-# means) are stacked and the bread is a NUMERICAL Jacobian (central differences) - an
-# implementation independent of causalpa's analytic one. The weights-known ("robust") SEs
+# the unit estimating functions of (propensity model, weighted outcome model) are stacked and
+# the bread is a NUMERICAL Jacobian (five-point differences) - an implementation independent
+# of causalpa's analytic one; effects by g-computation with WeightIt's averaging convention
+# and a numerical delta method (as marginaleffects::avg_comparisons). The weights-known ("robust") SEs
 # come from geepack::geeglm (HC0, as What If) and sandwich::vcovHC(type = "HC3").
 # Entropy balancing weights: dual solved with optim (BFGS), then the same stacking.
 # Run: Rscript nhefs_weighting.R   (reads nhefs.csv, writes nhefs_weighting.json)
@@ -36,36 +37,39 @@ num_jac <- function(f, theta, scale = rep(1, length(theta))) {
   J
 }
 
-# generic stacked M-estimation: nuis_psi(theta_n) -> n x k matrix, wfun(theta_n) -> weights
+# generic stacked M-estimation as WeightIt's glm_weightit(vcov = "asympt") followed by
+# marginaleffects::avg_comparisons: theta = (nuisance, beta); the g-computation average uses
+# fixed averaging weights s (ATE: all units equally, ATT: treated, ATC: controls, ATO: the
+# weights), delta method on beta.
+# nuis_psi(theta_n) -> n x k matrix, wfun(theta_n) -> weights
 stack_se <- function(theta_n, nuis_psi, wfun, y, Z, estimand, measure, logit, nscale = NULL) {
   Xo <- if (is.null(Z)) cbind(1, tt) else cbind(1, tt, Z, tt * Z)
   X1 <- if (is.null(Z)) cbind(1, 1) else cbind(1, 1, Z, Z)
   X0 <- if (is.null(Z)) cbind(1, 0) else cbind(1, 0, Z, 0 * Z)
-  focal <- switch(estimand, ATT = tt, ATC = 1 - tt, rep(1, n))
   linv <- if (logit) plogis else identity
   w <- wfun(theta_n)
+  s <- switch(estimand, ATT = tt, ATC = 1 - tt, ATO = w, rep(1, n))
   fam <- if (logit) quasibinomial() else gaussian()
   beta <- coef(suppressWarnings(glm.fit(Xo, y, weights = w, family = fam,
                                         control = glm.control(epsilon = 1e-14, maxit = 100))))
-  s <- w * focal
-  mu1 <- sum(s * linv(drop(X1 %*% beta))) / sum(s); mu0 <- sum(s * linv(drop(X0 %*% beta))) / sum(s)
   kn <- length(theta_n); kb <- length(beta)
   psi <- function(theta) {
-    tn <- theta[seq_len(kn)]; b <- theta[kn + seq_len(kb)]; m1 <- theta[kn + kb + 1]; m0 <- theta[kn + kb + 2]
-    w <- wfun(tn); s <- w * focal
-    cbind(if (kn) nuis_psi(tn) else NULL, Xo * drop(w * (y - linv(drop(Xo %*% b)))),
-          s * (linv(drop(X1 %*% b)) - m1), s * (linv(drop(X0 %*% b)) - m0))
+    tn <- theta[seq_len(kn)]; b <- theta[kn + seq_len(kb)]
+    w <- wfun(tn)
+    cbind(if (kn) nuis_psi(tn) else NULL, Xo * drop(w * (y - linv(drop(Xo %*% b)))))
   }
-  theta <- c(theta_n, beta, mu1, mu0)
+  theta <- c(theta_n, beta)
   P <- psi(theta)
-  scale <- c(if (kn) nscale else NULL, pmax(1, apply(abs(Xo), 2, max)), 1, 1)
+  scale <- c(if (kn) nscale else NULL, pmax(1, apply(abs(Xo), 2, max)))
   J <- num_jac(function(th) colSums(psi(th)), theta, scale)
   Ji <- solve(J); V <- Ji %*% crossprod(P) %*% t(Ji)
-  k <- length(theta); Vm <- V[(k - 1):k, (k - 1):k]
-  if (measure == "difference") { est <- mu1 - mu0; gr <- c(1, -1) }
-  if (measure == "risk ratio") { est <- log(mu1 / mu0); gr <- c(1 / mu1, -1 / mu0) }
-  if (measure == "odds ratio") { est <- qlogis(mu1) - qlogis(mu0); gr <- c(1 / (mu1 * (1 - mu1)), -1 / (mu0 * (1 - mu0))) }
-  list(estimate = est, se = sqrt(drop(t(gr) %*% Vm %*% gr)), mu1 = mu1, mu0 = mu0,
+  Vb <- V[kn + seq_len(kb), kn + seq_len(kb)]
+  mus <- function(b) c(sum(s * linv(drop(X1 %*% b))), sum(s * linv(drop(X0 %*% b)))) / sum(s)
+  contrast <- function(m) switch(measure, difference = m[1] - m[2],
+    "risk ratio" = log(m[1] / m[2]), "odds ratio" = qlogis(m[1]) - qlogis(m[2]))
+  gr <- drop(num_jac(function(b) contrast(mus(b)), beta, pmax(1, apply(abs(Xo), 2, max))))
+  m <- mus(beta)
+  list(estimate = contrast(m), se = sqrt(drop(t(gr) %*% Vb %*% gr)), mu1 = m[1], mu0 = m[2],
        max_abs_mean_psi = max(abs(colMeans(P))))
 }
 
