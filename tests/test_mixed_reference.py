@@ -109,7 +109,13 @@ MODELS = {
     "sessions_intercept": dict(formula="phq9 ~ session * pa", groups="patient"),
     "sessions_nested_intercepts": dict(formula="phq9 ~ session * pa",
                                        groups=["therapist", "patient"]),
+    "pilot_slope": dict(formula="phq9 ~ session * pa", groups="patient", re_formula="~session"),
 }
+DATA = {"pilot_slope": "pilot_sessions.csv"}
+
+
+def case_data(case, default):
+    return pd.read_csv(REF / DATA[case]) if case in DATA else default
 
 
 @pytest.mark.parametrize("case", list(MODELS))
@@ -117,7 +123,7 @@ MODELS = {
                                         ("kenward-roger", "kenward_roger")])
 def test_unbalanced_small_sample_df(sess, case, method, key):
     ref = CASES[case]
-    fit = cpa.mixed(sess, **MODELS[case], df=method)
+    fit = cpa.mixed(case_data(case, sess), **MODELS[case], df=method)
     assert fit.converged and not fit.singular
     assert fit.deviance == pytest.approx(ref["deviance_or_remlcrit"], rel=1e-9)
     tab = fit.tidy()
@@ -135,7 +141,7 @@ def test_unbalanced_small_sample_df(sess, case, method, key):
 @pytest.mark.parametrize("case", list(MODELS))
 def test_unbalanced_contrast_arm_difference_at_session_7(sess, case):
     ref = CASES[case]
-    fit = cpa.mixed(sess, **MODELS[case])
+    fit = cpa.mixed(case_data(case, sess), **MODELS[case])
     L = np.asarray(ref["contrast_L"], float)
     for method, key in [("satterthwaite", "Satterthwaite"), ("kenward-roger", "Kenward-Roger")]:
         row = fit.contrast(L, df=method).iloc[0]

@@ -88,6 +88,12 @@ sng <- read.csv("sessions_singular.csv")
 f7 <- lmer(phq9 ~ session * pa + (session | patient), data = sng)
 out$boundary_singular <- describe(f7)
 
+# 8. the embedded (synthetic) pilot sessions, frozen here: Satterthwaite and Kenward-Roger
+#    disagree markedly for the slope terms (few patients with many sessions)
+pil <- read.csv("pilot_sessions.csv")
+f8 <- lmer(phq9 ~ session * pa + (session | patient), data = pil)
+out$pilot_slope <- describe(f8, L = c(0, 0, 1, 7))
+
 out$versions <- list(R = R.version.string, lme4 = as.character(packageVersion("lme4")),
                      lmerTest = as.character(packageVersion("lmerTest")),
                      pbkrtest = as.character(packageVersion("pbkrtest")),
