@@ -350,3 +350,17 @@ def test_a_replicate_seed_gives_the_same_data_every_time() -> None:
     pd.testing.assert_frame_equal(a, b)
     arr = d.generate_arrays(15, ss, ["phq9_change"])
     np.testing.assert_array_equal(arr["phq9_change"], a["phq9_change"].to_numpy(dtype=float))
+
+
+def test_mixed_analysis_accepts_formula_and_term_options() -> None:
+    opts = {"mixed": {"formula": "{score} ~ np.log1p(session) * {treatment}",
+                      "re_formula": "~np.log1p(session)",
+                      "term": "np.log1p(session):{treatment}"}}
+    d = power.LongitudinalTrial(effect=0.8, attrition=0.0, options=opts)
+    res = power.simulate(d, n=15, n_sims=3, seed=2, progress=False)
+    row = res.tidy().iloc[0]
+    assert row["n_failed"] == 0 and np.isfinite(row["mean_estimate"])
+    bad = power.LongitudinalTrial(effect=0.8, options={"mixed": {"term": "nonexistent"}})
+    with pytest.warns(CausalpaWarning, match="fits failed"):
+        res = power.simulate(bad, n=10, n_sims=2, seed=2, progress=False)
+    assert res.errors.loc[0, "error"] == "KeyError"

@@ -517,14 +517,23 @@ def _mixed_sessions(data: Any, outcome: str, ctx: AnalysisContext) -> Estimate:
     ``outcome`` is a session-level score column (``phq9`` or ``gad7``; the
     patient-level names ``phq9_change`` etc. map to it). The estimate is the
     arm difference in slope per session (Satterthwaite df by default).
+
+    ``options={"mixed": {...}}`` may set ``formula`` (a template with
+    ``{score}`` and ``{treatment}``, e.g. ``"{score} ~ np.log1p(session) *
+    {treatment}"``), ``term`` (the coefficient tested, e.g.
+    ``"np.log1p(session):pa"``) and any :func:`causalpa.mixed` argument
+    (``re_formula``, ``df``, ``reml``).
     """
     import causalpa as cpa
 
     score = outcome.split("_")[0]
     opts = {"df": "satterthwaite", "re_formula": "~session", **dict(ctx.options.get("mixed", {}))}
+    template = opts.pop("formula", "{score} ~ session * {treatment}")
+    term = opts.pop("term", "session:{treatment}")
     sess = data.sessions.dropna(subset=[score])
-    fit = cpa.mixed(sess, f"{score} ~ session * {ctx.treatment}", groups="patient", **opts)
-    return _mixed_row(fit, f"session:{ctx.treatment}")
+    fit = cpa.mixed(sess, template.format(score=score, treatment=ctx.treatment), groups="patient",
+                    **opts)
+    return _mixed_row(fit, term.format(score=score, treatment=ctx.treatment))
 
 
 def _mixed_cluster(data: Any, outcome: str, ctx: AnalysisContext) -> Estimate:

@@ -394,9 +394,8 @@ class RandomisedTrial(Design):
     icc : float
         Therapist share of outcome variance (therapists treat both arms).
     allocation : float
-        Probability of allocation to PA.
-    **kwargs
-        See :class:`Design`.
+        Probability of allocation to PA (the other parameters are those of
+        :class:`Design`).
 
     Examples
     --------
