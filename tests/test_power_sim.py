@@ -361,6 +361,5 @@ def test_mixed_analysis_accepts_formula_and_term_options() -> None:
     row = res.tidy().iloc[0]
     assert row["n_failed"] == 0 and np.isfinite(row["mean_estimate"])
     bad = power.LongitudinalTrial(effect=0.8, options={"mixed": {"term": "nonexistent"}})
-    with pytest.warns(CausalpaWarning, match="fits failed"):
-        res = power.simulate(bad, n=10, n_sims=2, seed=2, progress=False)
-    assert res.errors.loc[0, "error"] == "KeyError"
+    with pytest.raises(SpecificationError, match="nonexistent"):
+        power.simulate(bad, n=10, n_sims=2, seed=2, progress=False)

@@ -500,7 +500,10 @@ def _mixed_row(fit: Any, term: str) -> Estimate:
     col = "term" if "term" in tidy.columns else tidy.columns[0]
     rows = tidy.loc[tidy[col].astype(str) == term]
     if rows.empty:
-        raise KeyError(f"term {term!r} not in the mixed-model table: {list(tidy[col])}")
+        raise SpecificationError(
+            f"term {term!r} is not in the mixed model's table (terms: {list(tidy[col])}); "
+            "set options={'mixed': {'term': ...}}"
+        )
     r = rows.iloc[0]
     return Estimate(
         estimate=float(r["estimate"]),
