@@ -20,6 +20,15 @@ def test_mixed_models_tutorial_runs():
     assert fit.converged
     assert len(namespace["rows"]) == 4
     assert namespace["nested"].n_groups["patient"] == 38
+    # the figures quoted in the text
+    sat = fit.tidy().set_index("term")["df"]
+    assert 30 < sat["pa"] < 38 and 8 < sat["session:pa"] < 12
+    kr = namespace["table"].set_index("term")["df"]  # the Kenward-Roger table (last in loop)
+    assert 18 < kr["session:pa"] < 25
+    end = {r["df method"]: r["df"] for r in namespace["rows"]}
+    assert 7.5 < end["satterthwaite"] < 10 and 13 < end["kenward-roger"] < 17
+    assert (namespace["sessions"]["session"] == 7).sum() == 7
+    assert namespace["nested"].singular
     import matplotlib.pyplot as plt
 
     plt.close("all")
