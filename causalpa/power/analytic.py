@@ -291,7 +291,8 @@ def _t_core(
             raise SpecificationError(
                 f"`d` = {d} cannot give power above alpha with alternative={alternative!r}"
             )
-        n = _solve_increasing(lambda x: pw(d, x, n2), 2 + 1e-10 + df_lost / 2, power, "n")
+        d_fix = float(d)
+        n = _solve_increasing(lambda x: pw(d_fix, x, n2), 2 + 1e-10 + df_lost / 2, power, "n")
     else:
         assert n is not None and power is not None
         d = _solve_effect(lambda x: pw(x, n, n2), power, alternative, "d")
@@ -488,7 +489,7 @@ def two_proportions(
     >>> round(two_proportions(p1=0.63, p2=0.36, n=16, n2=22).power, 3)
     0.384
     """
-    alternative = _alternative(alternative)
+    alt = _alternative(alternative)
     alpha = _check_alpha(alpha)
     power = _check_power(power)
     n = check_number("n", n, low=1, low_inclusive=False, allow_none=True)
@@ -509,27 +510,28 @@ def two_proportions(
         solve_p2 = p2 is None
         details.update(p1=p1, p2=p2)
     target = _exactly_one_none(effect=h, n=n, power=power)
-    if alternative == "two-sided" and h is not None:
+    if alt == "two-sided" and h is not None:
         h = abs(h)
 
     def pw(hh: float, n1: float) -> float:
         m2 = n1 if n2 is None else n2
-        return _z_power(hh * math.sqrt(n1 * m2 / (n1 + m2)), alpha, alternative)
+        return _z_power(hh * math.sqrt(n1 * m2 / (n1 + m2)), alpha, alt)
 
     if target == "power":
         assert h is not None and n is not None
         power = pw(h, n)
     elif target == "n":
         assert h is not None and power is not None
-        if h == 0 or (alternative == "greater" and h < 0) or (alternative == "less" and h > 0):
+        if h == 0 or (alt == "greater" and h < 0) or (alt == "less" and h > 0):
             raise SpecificationError(
                 f"the proportions (h = {h:.4g}) cannot give power above alpha with "
-                f"alternative={alternative!r}"
+                f"alternative={alt!r}"
             )
-        n = _solve_increasing(lambda x: pw(h, x), 2 + 1e-10, power, "n")
+        h_fix = float(h)
+        n = _solve_increasing(lambda x: pw(h_fix, x), 2 + 1e-10, power, "n")
     else:
         assert n is not None and power is not None
-        h = _solve_effect(lambda x: pw(x, n), power, alternative, "h")
+        h = _solve_effect(lambda x: pw(x, n), power, alt, "h")
         if solve_p2:
             assert p1 is not None
             # h = 2 asin(sqrt(p1)) - 2 asin(sqrt(p2))  =>  p2 = sin(asin(sqrt(p1)) - h/2)^2
@@ -549,7 +551,7 @@ def two_proportions(
         power=float(power),
         effect=float(h),
         alpha=alpha,
-        alternative=alternative,
+        alternative=alt,
         details=details,
     )
 

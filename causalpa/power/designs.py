@@ -302,7 +302,7 @@ class Design:
         if self.attrition == 0:
             return np.zeros(first_phq9.shape[0], dtype=bool)
         if self.attrition_dependence == 0:
-            return u < self.attrition
+            return np.asarray(u < self.attrition)
         z = (first_phq9 - 15.4) / 5.5  # national mean / SD at referral (DOMAIN.md)
         b = self.attrition_dependence
         gh_x, gh_w = np.polynomial.hermite_e.hermegauss(40)
