@@ -363,3 +363,38 @@ def test_mixed_analysis_accepts_formula_and_term_options() -> None:
     bad = power.LongitudinalTrial(effect=0.8, options={"mixed": {"term": "nonexistent"}})
     with pytest.raises(SpecificationError, match="nonexistent"):
         power.simulate(bad, n=10, n_sims=2, seed=2, progress=False)
+
+
+def test_logistic_analysis_and_analysis_plan() -> None:
+    import statsmodels.api as sm
+
+    d = power.RandomisedTrial(effect=0.8, analyses={"recovered": "logistic",
+                                                    "phq9_change": "ancova"})
+    res = power.simulate(d, n=40, n_sims=8, seed=3, progress=False)
+    t = res.tidy().set_index("outcome")
+    assert set(t.index) == {"recovered", "phq9_change", "all", "any"}
+    assert t.loc["all", "analysis"] == "plan"
+    # the logistic estimate is the log odds ratio of arm adjusted for baseline PHQ-9
+    data = d.generate(40, np.random.SeedSequence(3).spawn(8)[0])
+    pts = data.patients
+    X = sm.add_constant(pts[["pa", "phq9_first"]].to_numpy(dtype=float))
+    fit = sm.GLM(pts["recovered"].to_numpy(dtype=float), X, family=sm.families.Binomial()).fit()
+    first = res.replicates.query("replicate == 0 and outcome == 'recovered'").iloc[0]
+    assert first["estimate"] == pytest.approx(fit.params[1], rel=1e-8)
+
+
+def test_progress_bar_reports_replicates(capsys) -> None:
+    d = power.RandomisedTrial(effect=0.5, analyses=("t-test",))
+    power.simulate(d, n=10, n_sims=20, seed=1, progress=True)
+    err = capsys.readouterr().err
+    assert "20/20" in err or "rep" in err
+
+
+def test_batched_blocks_respect_the_memory_budget() -> None:
+    from causalpa.power.batched import MEMORY_BUDGET, chunk_size
+
+    for n_total in (50, 400, 20_000, 10**6):
+        c = chunk_size(n_total, 10)
+        assert c >= 1
+        if c > 1:
+            assert 8 * n_total * (10 + 12) * c <= MEMORY_BUDGET
