@@ -406,10 +406,12 @@ def _covariate_matrix(spec: Spec, data: pd.DataFrame) -> np.ndarray:
     return X[:, keep]
 
 
-def _entropy_from_arrays(C: np.ndarray, t: np.ndarray, estimand: str, stabilize: bool) -> MethodFit:
+def _entropy_from_arrays(C: np.ndarray, t: np.ndarray, estimand: str, stabilize: bool,
+                         with_nuisance: bool = True) -> MethodFit:
     w, info = entropy_weights(C, t, estimand)
     w = w * _arm_constants(t, stabilize)
-    nuisance = _entropy_nuisance(_standardise(C), t, estimand, info, stabilize)
+    nuisance = (_entropy_nuisance(_standardise(C), t, estimand, info, stabilize)
+                if with_nuisance else None)
     return MethodFit(weights=w, nuisance=nuisance, info=info)
 
 
@@ -898,8 +900,10 @@ class WeightResult:
                 q = 1 - e
             w = _ps_from_arrays(e, tb, self.estimand, self.stabilize, None, q=q).weights
         else:
-            C = _covariate_matrix(self.spec, self._data)
-            w = _entropy_from_arrays(C[idx], tb, self.estimand, self.stabilize).weights
+            if "_C" not in opts:  # cache the model matrix across bootstrap replicates
+                opts["_C"] = _covariate_matrix(self.spec, self._data)
+            w = _entropy_from_arrays(opts["_C"][idx], tb, self.estimand, self.stabilize,
+                                     with_nuisance=False).weights
         if opts.get("trim") is not None:
             w = trim_weights(w, tb, opts["trim"], lower=opts["trim_lower"],
                              drop=opts["trim_drop"])[0]
