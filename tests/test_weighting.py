@@ -179,6 +179,15 @@ def test_bootstrap_reestimates_weights(nhefs):
     assert "re-estimating" in e1.inference
 
 
+def test_entropy_bootstrap_agrees_with_sandwich(nhefs):
+    w = _w(nhefs, "qsmk ~ age + wt71 + C(sex) + smokeintensity", method="entropy",
+           estimand="ATT")
+    b = w.estimate("wt82_71", se="bootstrap", n_boot=200, random_state=5)
+    s = w.estimate("wt82_71")
+    assert b.estimate == s.estimate
+    assert b.std_error == pytest.approx(s.std_error, rel=0.2)
+
+
 def test_registry_and_bad_options(nhefs):
     assert set(METHODS) == {"ps", "entropy"}
     with pytest.raises(SpecificationError, match="`method`"):
