@@ -192,6 +192,12 @@ def _check_params(
         n_therapists = check_number("n_therapists", n_therapists, low=1, integer=True)
     else:
         n_therapists = max(1, round(n / 10))
+    assignment = check_option("assignment", assignment, ["patient", "therapist"])
+    if assignment == "therapist" and n_therapists < 2:
+        raise SpecificationError(
+            "`n_therapists` must be >= 2 with assignment='therapist' (cluster randomisation "
+            f"needs therapists in both arms); got {n_therapists}"
+        )
     if not isinstance(cases_only, bool):
         raise SpecificationError(f"`cases_only` must be True or False; got {cases_only!r}")
     return {
@@ -204,7 +210,7 @@ def _check_params(
         "heterogeneity": float(check_number("heterogeneity", heterogeneity, low=0)),
         "n_therapists": n_therapists,
         "icc": float(check_number("icc", icc, low=0, high=1, high_inclusive=False)),
-        "assignment": check_option("assignment", assignment, ["patient", "therapist"]),
+        "assignment": assignment,
         "p_treated": float(
             check_number(
                 "p_treated", p_treated, low=0, high=1, low_inclusive=False, high_inclusive=False

@@ -330,6 +330,7 @@ def test_non_cases_and_single_sessions_when_asked():
         ({"selection": "strong"}, "selection"),
         ({"n_therapists": 0}, "n_therapists"),
         ({"sessions": "yes"}, "sessions"),
+        ({"assignment": "therapist", "n_therapists": 1}, "n_therapists"),
     ],
 )
 def test_invalid_arguments_name_the_argument(kwargs, name):
