@@ -734,7 +734,7 @@ def _build_result(
     x_names, z_names = state["x_names"], state["z_names"]
     theta_o = fit.extra["theta_lme4"]
     s2 = fit.sigma**2
-    Li, _ = _factors_lme4(theta_o, prob)
+    Li = _factors_lme4(theta_o, prob)
     Ci = s2 * Li[0] @ Li[0].T
     rows = _vc_rows(group_cols[-1], z_names, Ci)
     if prob.nested:
@@ -748,12 +748,15 @@ def _build_result(
         cors = vc[(vc["var2"] != "") & (vc["sdcor"].abs() > 0.9999)]
         what = [f"SD of {r.var1} | {r.grp} ~ 0" for r in zero.itertuples()]
         what += [f"correlation of {r.var1} and {r.var2} | {r.grp} = {r.sdcor:+.4f}" for r in cors.itertuples()]
+        if prob.nested and (zero["grp"] == group_cols[0]).any():
+            remedy = f"drop the {group_cols[0]!r} level (groups={group_cols[-1]!r})"
+        else:
+            remedy = "simplify `re_formula` (e.g. '~1')"
         msg = (
             "singular fit: the random-effects covariance is on the boundary ("
             + ("; ".join(what) or "a variance near 0")
-            + "). The model is over-parameterised for these data: consider a simpler "
-            "`re_formula` (e.g. '~1'); fixed-effect tests remain usable but check them with "
-            "df='kenward-roger'"
+            + f"). The model is over-parameterised for these data: {remedy}. Fixed-effect "
+            "tests remain usable; check them with df='kenward-roger'"
         )
         notes.append(msg)
         warnings.warn(msg, SingularFitWarning, stacklevel=3)
@@ -808,13 +811,14 @@ def _count_groups(state: dict[str, Any]) -> dict[str, int]:
     return out
 
 
-def _factors_lme4(theta: np.ndarray, prob: LmmProblem) -> tuple[list[np.ndarray], None]:
+def _factors_lme4(theta: np.ndarray, prob: LmmProblem) -> list[np.ndarray]:
+    """Relative covariance factors (inner, then top) from lme4-ordered ``theta``."""
     from causalpa.longitudinal._lmm_engine import _lower
 
     out = [_lower(theta[: prob.nti], prob.q)]
     if prob.nested:
         out.append(_lower(theta[prob.nti :], prob.qt))
-    return out, None
+    return out
 
 
 def _vc_rows(grp: str, names: list[str], C: np.ndarray) -> list[tuple[str, str, str, float, float]]:
