@@ -245,6 +245,10 @@ def test_therapist_icc():
     arr = patient_arrays(100_000, 14, selection=0.0, effect=0.0, icc=0.06)
     icc = one_way_icc(arr["phq9_change"].astype(float), arr["therapist"])
     assert icc == pytest.approx(0.06, abs=0.012)
+    # the therapist drift is additive, so the share stays close to icc with PA
+    arr1 = patient_arrays(100_000, 15, selection=0.0)
+    icc1 = one_way_icc(arr1["phq9_change_1"].astype(float), arr1["therapist"])
+    assert 0.04 <= icc1 <= 0.07
     arr0 = patient_arrays(50_000, 14, selection=0.0, effect=0.0, icc=0.0)
     assert abs(one_way_icc(arr0["phq9_change"].astype(float), arr0["therapist"])) < 0.01
 
