@@ -750,6 +750,9 @@ def _build_result(
         what += [f"correlation of {r.var1} and {r.var2} | {r.grp} = {r.sdcor:+.4f}" for r in cors.itertuples()]
         if prob.nested and (zero["grp"] == group_cols[0]).any():
             remedy = f"drop the {group_cols[0]!r} level (groups={group_cols[-1]!r})"
+        elif prob.q == 1:
+            remedy = (f"the {group_cols[-1]!r} groups explain no variance beyond the residual, "
+                      "so an ordinary regression gives the same fixed effects")
         else:
             remedy = "simplify `re_formula` (e.g. '~1')"
         msg = (
