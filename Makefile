@@ -26,7 +26,7 @@ demo: $(VENV)/.core-installed
 test: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check causalpa tests examples benchmarks
 	$(VENV)/bin/mypy
-	$(VENV)/bin/mkdocs build --strict --quiet --site-dir site
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet --site-dir site
 	MPLBACKEND=Agg $(PY) -m pytest -n 2 --durations=15 --doctest-modules causalpa tests
 
 lint: $(VENV)/.dev-installed
