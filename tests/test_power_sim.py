@@ -165,7 +165,7 @@ def test_type_one_error_near_alpha(analysis: str) -> None:
     outcome = "recovered" if analysis == "risk-difference" else "phq9_change"
     design = power.RandomisedTrial(effect=0.0, analyses=(analysis,), outcomes=(outcome,))
     n_sims = 2000
-    res = power.simulate(design, n=40, n_sims=n_sims, seed=13, progress=False)
+    res = power.simulate(design, n=30, n_sims=n_sims, seed=13, progress=False)
     assert res.power == pytest.approx(0.05, abs=_mc_tol(0.05, n_sims))
     assert res.tidy()["truth"].iloc[0] == 0.0
 
@@ -235,13 +235,13 @@ def test_curve_and_sample_size() -> None:
 
     matplotlib.use("Agg")
     design = power.RandomisedTrial(effect=1.0, analyses=("ancova",))
-    c = power.curve(design, ns=[30, 10, 20], n_sims=300, seed=2, progress=False)
+    c = power.curve(design, ns=[30, 10, 20], n_sims=200, seed=2, progress=False)
     f = c.to_frame()
     assert f["n"].tolist() == [10, 20, 30]
     assert f["power"].is_monotonic_increasing
     ax = c.plot(analytic=lambda n: 0.5)
     assert ax.get_xlabel() == "n"
-    s = power.sample_size(design, target=0.8, n_sims=300, seed=2, n_max=200)
+    s = power.sample_size(design, target=0.8, n_sims=200, seed=2, n_max=200)
     ev = s.evaluations.set_index("n")
     assert s.power >= 0.8
     below = ev[ev.index < s.n]
