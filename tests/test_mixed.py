@@ -337,3 +337,16 @@ def test_malformed_arguments_raise_causalpa_errors(df, groups, re_formula, conf_
         pass
     except Exception as exc:  # anything else is a bug in validation
         raise AssertionError(f"{type(exc).__name__}: {exc}") from exc
+
+
+def test_outcome_shift_and_scale_equivariance(data, fit):
+    """y -> a*y + c moves the estimates accordingly and leaves df and p-values unchanged."""
+    f2 = cpa.mixed(data.assign(phq9=1000 * data["phq9"] + 1e5), "phq9 ~ session * pa",
+                   groups="patient", re_formula="~session")
+    t1, t2 = fit.tidy(), f2.tidy()
+    np.testing.assert_allclose(t2["df"], t1["df"], rtol=1e-6)
+    np.testing.assert_allclose(t2["p_value"][1:], t1["p_value"][1:], rtol=1e-5)
+    np.testing.assert_allclose(t2["estimate"], 1000 * t1["estimate"] + np.r_[1e5, 0, 0, 0],
+                               rtol=1e-7)
+    np.testing.assert_allclose(f2.predict(level="subject"),
+                               1000 * fit.predict(level="subject") + 1e5, rtol=1e-8)

@@ -215,6 +215,8 @@ class LmmProblem:
         if self.nested:
             self.lower_bounds[[self.nti + k for k in _diag_index(self.qt)]] = 0.0
         self._design_stats()
+        consts = [j for j in range(p) if n and np.ptp(self.X[:, j]) == 0 and self.X[0, j] != 0]
+        self.const_col: int | None = consts[0] if consts else None
         self.set_y(y)
 
     # ------------------------------------------------------------------ statistics
@@ -241,6 +243,13 @@ class LmmProblem:
     def set_y(self, y: np.ndarray) -> None:
         """Set (or replace) the response; only the ``y`` cross-products are recomputed."""
         y = np.asarray(y, dtype=float)[self.row_order]
+        # with a constant column in X, shifting y only moves that coefficient: centre y so
+        # that y'V^-1y does not swamp the penalised residual sum of squares in rounding
+        self.beta_shift = np.zeros(self.p)
+        if self.const_col is not None:
+            shift = float(y.mean())
+            y = y - shift
+            self.beta_shift[self.const_col] = shift / self.X[0, self.const_col]
         self.y = y
         self.Zy = self._group_sum(self.Z * y[:, None])  # (m, q)
         self.Xy = self.X.T @ y
@@ -508,7 +517,7 @@ class LmmProblem:
         singular = bool(np.any(theta_o[np.isfinite(lb)] < 1e-4))
         converged = bool(ok and conv)
         msg = "" if converged else f"{message}; max scaled |gradient| {grad_max:.2g}"
-        fit = LmmFit(theta, ev.beta, sigma, reml, fbest, vcov, converged, singular, msg,
+        fit = LmmFit(theta, ev.beta + self.beta_shift, sigma, reml, fbest, vcov, converged, singular, msg,
                      count[0], grad_max)
         fit.extra["theta_lme4"] = theta_o
         return fit
@@ -581,7 +590,7 @@ class LmmProblem:
     def random_effects(self, theta: np.ndarray, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """Conditional modes ``b = Lambda u`` (inner: (m, q) in original group order; top: (T, qt))."""
         bl = self._blocks(theta)
-        v = np.r_[-beta, 1.0]
+        v = np.r_[-(np.asarray(beta) - self.beta_shift), 1.0]
         r_i = bl["R"] @ v  # Li'(Z'y - Z'X beta), (m, q)
         if self.nested:
             Rt_adj = bl["Rt"] @ v  # already r_t - sum B' A^-1 r_i
