@@ -350,3 +350,14 @@ def test_outcome_shift_and_scale_equivariance(data, fit):
                                rtol=1e-7)
     np.testing.assert_allclose(f2.predict(level="subject"),
                                1000 * fit.predict(level="subject") + 1e5, rtol=1e-8)
+
+
+def test_kenward_roger_refuses_huge_clusters(monkeypatch):
+    import causalpa.longitudinal._lmm_engine as eng
+
+    monkeypatch.setattr(eng, "KR_MAX_CLUSTER", 50)
+    d = simulate(n=30, seed=4, sd_therapist=1.0, n_therapists=2)
+    with pytest.raises(DataError, match="df='satterthwaite'"):
+        cpa.mixed(d, "phq9 ~ session * pa", groups=["therapist", "patient"], df="kenward-roger")
+    # single-level clusters (patients) are small: fine
+    cpa.mixed(d, "phq9 ~ session * pa", groups="patient", df="kenward-roger")

@@ -34,6 +34,7 @@ from scipy import optimize
 __all__ = ["LmmProblem", "LmmFit", "n_theta"]
 
 LOG2PI = math.log(2 * math.pi)
+KR_MAX_CLUSTER = 4000  # rows of the largest cluster (therapist when nested) for Kenward-Roger
 _CONTROLLER: list[Any] = []
 
 
@@ -699,6 +700,12 @@ class LmmProblem:
         Q = np.zeros((ng, ng, p, p))
         K = np.zeros((ng, ng))
         clusters = self._clusters()
+        biggest = max(len(c) for c in clusters)
+        if biggest > KR_MAX_CLUSTER:
+            raise MemoryError(
+                f"Kenward-Roger works on one dense block per independent cluster; the largest "
+                f"cluster here has {biggest} rows (> {KR_MAX_CLUSTER})"
+            )
         by_size: dict[int, list[np.ndarray]] = {}
         for rows in clusters:
             by_size.setdefault(len(rows), []).append(rows)

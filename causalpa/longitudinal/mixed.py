@@ -263,7 +263,13 @@ class MixedModelResult:
                     "`df`='kenward-roger' needs a REML fit (as pbkrtest); refit with reml=True"
                 )
             if "kr" not in st:
-                st["kr"] = prob.kenward_roger_setup(fit)
+                try:
+                    st["kr"] = prob.kenward_roger_setup(fit)
+                except MemoryError as exc:
+                    raise DataError(
+                        f"{exc}: with patients nested in few, very large therapist caseloads "
+                        "use df='satterthwaite' (Kenward-Roger needs a dense block per therapist)"
+                    ) from exc
             Va = st["kr"]["vcov_adj"]
             return float(L @ Va @ L), prob.kenward_roger_df(L, V, st["kr"])
         if method == "residual":
