@@ -224,7 +224,7 @@ def check_no_missing(data: pd.DataFrame, columns: Iterable[str]) -> None:
     >>> check_no_missing(df, ["age", "sex"])
     Traceback (most recent call last):
     ...
-    causalpa.errors.DataError: missing values in column 'age' (1 row), 'sex' (1 row); rows: 1, 2. causalpa does not drop rows silently: drop or impute them first (e.g. data.dropna(subset=[...]))
+    causalpa.errors.DataError: missing values in columns 'age' (1 row), 'sex' (1 row); rows: 1, 2. causalpa does not drop rows silently: drop or impute them first (e.g. data.dropna(subset=[...]))
     """
     columns = list(dict.fromkeys(columns))
     if not columns:
@@ -414,6 +414,14 @@ def _is_categorical(series: pd.Series) -> bool:
     )
 
 
+def _first_use(text: str, name: str) -> int:
+    """Position of the first whole-word use of ``name`` in a formula (for stable ordering)."""
+    import re
+
+    match = re.search(r"(?<![\w.])" + re.escape(name) + r"(?![\w])", text)
+    return match.start() if match else len(text)
+
+
 def make_spec(
     data: pd.DataFrame,
     formula: str | None = None,
@@ -504,7 +512,9 @@ def make_spec(
     lhs_text, rhs_text = formula.split("~", 1)
     rhs_text = rhs_text.strip() or "1"
     # keep first-use order of variables for stable output
-    order = [v for v in data.columns if v in rhs_vars_set]
+    order = sorted(
+        (v for v in data.columns if v in rhs_vars_set), key=lambda v: _first_use(rhs_text, v)
+    )
     unknown = sorted(v for v in rhs_vars_set if v not in data.columns)
     check_columns(data, [treatment_col], "formula")
     if unknown:

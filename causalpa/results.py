@@ -9,7 +9,7 @@ Examples
 >>> e = Effect(estimate=-2.5, std_error=1.0, conf_low=-4.5, conf_high=-0.5, p_value=0.02,
 ...            df=36.0, estimand="ATT", method="nearest matching", n_treated=16, n_control=22,
 ...            outcome="phq9_change")
->>> round(e.tidy().loc[0, "estimate"], 2)
+>>> float(e.tidy().loc[0, "estimate"])
 -2.5
 >>> e.to_dict()["estimand"]
 'ATT'

@@ -14,3 +14,7 @@ settings.register_profile(
     derandomize=True,
 )
 settings.load_profile("causalpa")
+
+# tests/reference holds the scripts that generated reference values (some need R or
+# write files); they are provenance, not tests, so pytest must not import them.
+collect_ignore_glob = ["reference/*"]
