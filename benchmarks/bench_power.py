@@ -213,7 +213,7 @@ def main() -> None:
     results["observational"] = bench_observational(200, 200 if q else 2000, 2)
     print(json.dumps(results["observational"], indent=2))
     print("== mixed model per replicate")
-    results["mixed"] = bench_mixed(20, 20 if q else 100)
+    results["mixed"] = bench_mixed(20, 20 if q else 40)
     print(json.dumps(results["mixed"], indent=2))
     path = OUT / "bench_power.json"
     path.write_text(json.dumps(results, indent=2))
