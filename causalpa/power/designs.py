@@ -118,7 +118,7 @@ def _confounder_columns(covariates: Sequence[str]) -> list[str]:
     return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Design:
     """Base class of the designs (use one of the subclasses).
 
@@ -376,12 +376,15 @@ class Design:
     def _describe_extra(self) -> str:
         return ""
 
+    def __repr__(self) -> str:
+        return self.describe()
+
     def with_(self, **changes: Any) -> Design:
         """Return a copy with some fields changed (designs are frozen)."""
         return replace(self, **changes)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class RandomisedTrial(Design):
     """Individually randomised trial: PA + therapy vs therapy alone.
 
@@ -445,7 +448,7 @@ class RandomisedTrial(Design):
         return f", icc={self.icc:g}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class ClusterTrial(RandomisedTrial):
     """Cluster-randomised trial: therapists randomised, each treats one arm only.
 
@@ -479,7 +482,7 @@ class ClusterTrial(RandomisedTrial):
         return f", icc={self.icc:g}, cluster_size={self.cluster_size}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class LongitudinalTrial(RandomisedTrial):
     """Randomised trial analysed session by session with a linear mixed model.
 
@@ -499,7 +502,7 @@ class LongitudinalTrial(RandomisedTrial):
     kind: ClassVar[str] = "longitudinal"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class ObservationalStudy(Design):
     """Routine-care cohort in which patients choose PA (self-selection).
 

@@ -153,6 +153,9 @@ class PilotEstimates:
             kwargs["icc"] = float(min(max(self.icc, 0.0), 0.5))
         if kind in ("longitudinal",) and "attrition" not in kwargs and np.isfinite(self.attrition):
             kwargs["attrition"] = float(min(self.attrition, 0.9))
+        if (np.isfinite(self.mean_sessions) and 2 < self.mean_sessions < 12
+                and "simulator" not in kwargs):
+            kwargs["simulator"] = {"mean_sessions": float(self.mean_sessions)}
         probe = cls(**kwargs)
         sim_kw = probe.simulator_kwargs(1000)
         for k in ("effect", "effect_gad7", "n_therapists"):
