@@ -398,3 +398,16 @@ def test_batched_blocks_respect_the_memory_budget() -> None:
         assert c >= 1
         if c > 1:
             assert 8 * n_total * (10 + 12) * c <= MEMORY_BUDGET
+
+
+def test_weighting_removes_the_selection_bias_of_the_naive_comparison() -> None:
+    d = power.ObservationalStudy(effect=0.43, selection=1.0, analyses=("t-test", "ipw"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = power.simulate(d, n=300, n_sims=60, seed=8, progress=False)
+    t = res.tidy().set_index("analysis")
+    se = t["empirical_se"] / math.sqrt(60)
+    # self-selection makes the naive difference too small (towards no benefit) ...
+    assert t.loc["t-test", "bias"] > 3 * se["t-test"]
+    # ... IPW on the recorded confounders is unbiased within Monte-Carlo error
+    assert abs(t.loc["ipw", "bias"]) < 3.5 * se["ipw"]
