@@ -15,7 +15,8 @@ Small-sample inference:
 * Satterthwaite as lmerTest (``varpar = c(theta, sigma)``, Hessian of the unprofiled deviance
   and Jacobian of ``vcov(beta)`` by Richardson-extrapolated central differences, as numDeriv).
 * Kenward-Roger as pbkrtest (``vcovAdj`` and ``Lb_ddf``), computed cluster by cluster
-  (patients, or therapists when nested) so memory stays linear in the number of rows.
+  (patients, or therapists when nested) in the space of the cluster's random effects via
+  the Woodbury identity, so no ``n x n`` (or even cluster-size) matrix is formed.
 
 This module is private; :func:`causalpa.longitudinal.mixed` is the public interface and
 :class:`LmmProblem` is the fast path for repeated fits (see :meth:`LmmProblem.refit`).
