@@ -411,3 +411,32 @@ def test_weighting_removes_the_selection_bias_of_the_naive_comparison() -> None:
     assert t.loc["t-test", "bias"] > 3 * se["t-test"]
     # ... IPW on the recorded confounders is unbiased within Monte-Carlo error
     assert abs(t.loc["ipw", "bias"]) < 3.5 * se["ipw"]
+
+
+def test_batched_cluster_t_equals_general_and_the_random_intercept_lmm() -> None:
+    c = power.ClusterTrial(effect=0.6, cluster_size=10, analyses=("cluster-t",), attrition=0.2)
+    a = power.simulate(c, n=40, n_sims=30, seed=3, progress=False)
+    b = power.simulate(c, n=40, n_sims=30, seed=3, progress=False, path="general")
+    assert a.path == "batched"
+    cols = ["estimate", "std_error", "p_value", "truth"]
+    np.testing.assert_allclose(a.replicates[cols].to_numpy(), b.replicates[cols].to_numpy(),
+                               rtol=1e-10, equal_nan=True)
+    # balanced clusters, no covariates: the t test on therapist means is the REML
+    # random-intercept model's Satterthwaite test (unless the variance is estimated at 0)
+    from causalpa.power.analyses import get_analysis
+
+    bal = power.ClusterTrial(effect=0.6, cluster_size=10, icc=0.2, analyses=("cluster-t",))
+    ctx = bal.context("phq9_change")
+    compared = 0
+    for seed in range(4):
+        data = bal.generate(40, seed)
+        est = get_analysis("cluster-t").func(data, "phq9_change", ctx)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit = cpa.mixed(data.patients, "phq9_change ~ pa", groups="therapist")
+        row = fit.tidy().query("term == 'pa'").iloc[0]
+        assert row["estimate"] == pytest.approx(est.estimate, rel=1e-8)
+        if row["df"] < 10:  # therapist variance not on the boundary
+            assert row["p_value"] == pytest.approx(est.p_value, rel=1e-5)
+            compared += 1
+    assert compared >= 2

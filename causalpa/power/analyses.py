@@ -107,6 +107,8 @@ class Analysis:
         Uses the session-level data.
     estimand : str
         What the estimate means (for the truth used in bias and coverage).
+    array_keys : tuple of str
+        Extra simulator arrays the batched kernel needs (e.g. ``therapist``).
     """
 
     name: str
@@ -114,6 +116,7 @@ class Analysis:
     batched: Callable[..., dict[str, np.ndarray]] | None = None
     needs_sessions: bool = False
     estimand: str = "ATE"
+    array_keys: tuple[str, ...] = ()
 
 
 ANALYSES: dict[str, Analysis] = {}
@@ -126,6 +129,7 @@ def register_analysis(
     batched: Callable[..., dict[str, np.ndarray]] | None = None,
     needs_sessions: bool = False,
     estimand: str = "ATE",
+    array_keys: tuple[str, ...] = (),
 ) -> Analysis:
     """Add an analysis to the registry (one line per method).
 
@@ -137,7 +141,7 @@ def register_analysis(
     'my-test'
     >>> _ = ANALYSES.pop("my-test")
     """
-    a = Analysis(name, func, batched, needs_sessions, estimand)
+    a = Analysis(name, func, batched, needs_sessions, estimand, tuple(array_keys))
     ANALYSES[name] = a
     return a
 
@@ -569,7 +573,34 @@ register_analysis("t-test", _ttest, batched=_batched_ttest)
 register_analysis("ancova", _ancova, batched=_batched_ancova)
 register_analysis("risk-difference", _riskdiff, batched=_batched_riskdiff)
 register_analysis("logistic", _logistic, estimand="log odds ratio")
-register_analysis("cluster-t", _cluster_t)
+def _batched_cluster_t(arrays: Mapping[str, np.ndarray], outcome: str,
+                       ctx: AnalysisContext) -> dict[str, np.ndarray]:
+    """Cluster-means t test on stacked replicates (therapist means by ``bincount``)."""
+    cluster = ctx.cluster or "therapist"
+    y = np.asarray(arrays[outcome], dtype=float)
+    lab = np.asarray(arrays[cluster]).astype(np.int64)
+    arm = np.asarray(arrays[ctx.treatment], dtype=float)
+    r = y.shape[0]
+    codes = lab - lab.min(axis=1, keepdims=True)
+    k = int(codes.max()) + 1
+    idx = (codes + k * np.arange(r)[:, None]).ravel()
+    obs = np.isfinite(y).ravel()
+    count = np.bincount(idx[obs], minlength=r * k).reshape(r, k)
+    total = np.bincount(idx[obs], weights=y.ravel()[obs], minlength=r * k).reshape(r, k)
+    arm_total = np.bincount(idx[obs], weights=arm.ravel()[obs], minlength=r * k).reshape(r, k)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        means = np.where(count > 0, total / count, np.nan)
+        arm_mean = np.where(count > 0, arm_total / count, np.nan)
+    mixed = np.isfinite(arm_mean) & (arm_mean != 0) & (arm_mean != 1)
+    if mixed.any():
+        raise SpecificationError(
+            "the cluster-level t test needs every cluster wholly in one arm "
+            "(randomise by therapist)"
+        )
+    return ttest_kernel(means, arm_mean, ctx.conf_level)
+
+
+register_analysis("cluster-t", _cluster_t, batched=_batched_cluster_t, array_keys=("therapist",))
 register_analysis("mixed", _mixed_sessions, needs_sessions=True, estimand="slope difference")
 register_analysis("mixed-cluster", _mixed_cluster)
 register_analysis("psm", _psm, estimand="ATT")

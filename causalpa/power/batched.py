@@ -8,7 +8,8 @@ aggregated warnings and errors. The batched path draws each replicate with
 :func:`causalpa.simulate.patient_arrays` (the simulator's vectorised core,
 same generator as the general path, so the same data), stacks the
 replicates into ``(replicates, n)`` arrays and runs the closed-form kernels of
-:mod:`causalpa.power.analyses` on all of them at once.
+:mod:`causalpa.power.analyses` on all of them at once (t test, ANCOVA, risk
+difference, and the therapist-means t test of cluster trials).
 
 Examples
 --------
@@ -109,7 +110,8 @@ def run_batched(design: Any, n: int, seeds: Sequence[np.random.SeedSequence]) ->
     if any(a.batched is None for a, _, _ in tests):
         raise SpecificationError("this design has analyses without a batched kernel")
     ctxs = {o: design.context(o) for _, o, _ in tests}
-    keys = list(dict.fromkeys([*ctxs, *(c.baseline for c in ctxs.values() if c.baseline)]))
+    keys = list(dict.fromkeys([*ctxs, *(c.baseline for c in ctxs.values() if c.baseline),
+                               *(k for a, _, _ in tests for k in a.array_keys)]))
     r = len(seeds)
     out = _empty(r, len(tests))
     n_total = design.n_total(n)
