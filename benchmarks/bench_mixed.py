@@ -4,6 +4,8 @@ Cases
 -----
 * sleepstudy (180 rows, 18 subjects), ``Reaction ~ Days + (Days | Subject)`` by REML.
 * 5,000 patients x 8 sessions (40,000 rows), ``y ~ session * pa + (session | patient)``.
+* 2,000 patients in 100 therapists x 8 sessions (16,000 rows), nested:
+  ``y ~ session * pa + (1 | therapist) + (session | therapist:patient)``.
 
 causalpa is timed through the public API (formula parsing included): the fit with
 ``df="normal"`` (no small-sample df: comparable to ``lmer`` and ``MixedLM.fit``), the default
@@ -55,21 +57,28 @@ def timed(fn, repeat: int = 5) -> tuple[float, object]:
     return float(np.median(times)), out
 
 
-def big_data(m: int = 5000, s: int = 8, seed: int = 1) -> pd.DataFrame:
+def big_data(m: int = 5000, s: int = 8, seed: int = 1, therapists: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     g = np.repeat(np.arange(m), s)
     t = np.tile(np.arange(s), m).astype(float)
     arm = rng.binomial(1, 0.5, m)[g]
     b = rng.multivariate_normal([0, 0], [[16, -0.5], [-0.5, 0.25]], m)
     y = 15 + b[g, 0] + (-0.5 + b[g, 1] - 0.3 * arm) * t + rng.normal(0, 2.5, m * s)
-    return pd.DataFrame({"patient": g, "session": t, "pa": arm, "y": y})
+    out = pd.DataFrame({"patient": g, "session": t, "pa": arm, "y": y})
+    if therapists:
+        ther = rng.integers(0, therapists, m)
+        out["therapist"] = ther[g]
+        out["y"] += rng.normal(0, 1.5, therapists)[ther[g]]
+    return out
 
 
 R_SCRIPT = r"""
 suppressPackageStartupMessages({library(lme4); library(lmerTest)})
 args <- commandArgs(TRUE)
 d <- read.csv(args[1]); reps <- as.integer(args[3])
-f <- if (args[2] == "sleep") Reaction ~ Days + (Days | Subject) else y ~ session * pa + (session | patient)
+f <- switch(args[2], sleep = Reaction ~ Days + (Days | Subject),
+            big = y ~ session * pa + (session | patient),
+            nested = y ~ session * pa + (1 | therapist) + (session | therapist:patient))
 tm <- function(expr) { t <- numeric(reps); for (i in seq_len(reps)) t[i] <- system.time(eval(expr))[["elapsed"]]; median(t) }
 fit <- lme4::lmer(f, data = d)
 t_fit <- tm(quote(lme4::lmer(f, data = d)))
@@ -227,6 +236,24 @@ def main() -> None:
         res["statsmodels_over_causalpa"] = t_sm / t_fit
     out["sessions_5000x8"] = res
     print("5000 x 8:", json.dumps(res, indent=1), flush=True)
+
+    # ---------------------------------------------------------------- nested 2,000 x 8
+    nest = big_data(m=2000, seed=3, therapists=100)
+    nargs = dict(groups=["therapist", "patient"], re_formula="~session")
+    t_fit, fit = timed(lambda: cpa.mixed(nest, "y ~ session * pa", **nargs, df="normal"), 3)
+    t_satt, _ = timed(lambda: cpa.mixed(nest, "y ~ session * pa", **nargs), 3)
+    t_kr, _ = timed(lambda: cpa.mixed(nest, "y ~ session * pa", **nargs, df="kenward-roger"), 3)
+    res = {"n_rows": len(nest), "causalpa_fit": t_fit, "causalpa_satterthwaite": t_satt,
+           "causalpa_kenward_roger": t_kr, "converged": bool(fit.converged),
+           "reml_criterion": fit.reml_criterion}
+    nest.to_csv(tmp / "nested.csv", index=False)
+    r = run_r(tmp / "nested.csv", "nested", 3)
+    res["lme4"] = r
+    if r and "lmer" in r:
+        res["causalpa_over_lme4"] = t_fit / r["lmer"]
+        res["causalpa_satt_over_lmerTest"] = t_satt / r["lmerTest_summary"]
+    out["nested_2000x8"] = res
+    print("nested 2000 x 8:", json.dumps(res, indent=1), flush=True)
     try:
         import resource
 
