@@ -45,6 +45,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from causalpa._glm import glm_logit
 from causalpa._spec import Spec, check_number, check_option, format_rows, make_spec
 from causalpa.errors import ConvergenceWarning, DataError, PositivityWarning, SpecificationError
 
@@ -144,6 +145,20 @@ def fit_logistic(
     """
     n, k = X.shape
     y = np.asarray(y, dtype=float)
+    if not firth:
+        # unpenalised: the package's single IRLS, a copy of R's glm.fit (same start,
+        # same stopping rule), so that scores and hence matched sets equal R's
+        glm = glm_logit(y, X, maxit=max_iter)
+        Xw = X * np.sqrt(glm.mu * (1 - glm.mu))[:, None]
+        return LogisticFit(
+            coef=glm.coef,
+            linear_predictor=glm.eta,
+            fitted=glm.mu,
+            information=Xw.T @ Xw,
+            converged=glm.converged,
+            n_iter=glm.n_iter,
+            loglik=_loglik(y, glm.eta),
+        )
     beta = np.zeros(k)
     # glm-like start: one weighted least-squares step from mu = (y + 0.5) / 2
     mu0 = (y + 0.5) / 2
@@ -151,9 +166,8 @@ def fit_logistic(
     w0 = mu0 * (1 - mu0)
     beta = _wls_solve(X, z0, w0)
     eta = X @ beta
-    p, obj = _eval_logistic(y, eta)
-    if firth:
-        obj = _firth_objective(y, eta, X)
+    p, _ = _eval_logistic(y, eta)
+    obj = _firth_objective(y, eta, X)
     converged = False
     it = 0
     for it in range(1, max_iter + 1):  # noqa: B007

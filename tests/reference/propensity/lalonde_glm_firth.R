@@ -7,7 +7,8 @@ data(lalonde, package = "MatchIt")
 lalonde$race <- as.character(lalonde$race)
 write.csv(lalonde, "lalonde.csv", row.names = FALSE)
 f <- treat ~ age + educ + race + married + nodegree + re74 + re75
-g <- glm(f, data = lalonde, family = binomial, control = glm.control(epsilon = 1e-14, maxit = 100))
+# default glm.control (epsilon = 1e-8), as MatchIt and WeightIt fit it
+g <- glm(f, data = lalonde, family = binomial)
 X <- model.matrix(f, lalonde); y <- lalonde$treat
 # optimise on standardised columns (the Jeffreys penalty is invariant to reparametrisation),
 # then map back: b = S %*% b_std
@@ -35,7 +36,7 @@ os <- optim(c(0, 0, 0), function(b) -pens(b), method = "BFGS", control = list(re
 os <- optim(os$par, function(b) -pens(b), method = "Nelder-Mead", control = list(reltol = 1e-16, maxit = 20000))
 out <- list(
   glm_coef = unname(coef(g)), glm_names = names(coef(g)), glm_fitted = unname(fitted(g)),
-  glm_deviance = deviance(g),
+  glm_deviance = deviance(g), glm_iter = g$iter,
   firth_coef = unname(firth_coef), firth_value = -o$value, firth_grad_norm_std = sqrt(sum(grad(o$par)^2)),
   sep_data = sep, sep_firth_coef = os$par, sep_firth_value = -os$value,
   versions = list(R = R.version.string, MatchIt = as.character(packageVersion("MatchIt"))))

@@ -13,7 +13,8 @@ for (v in c("sex", "race", "education", "exercise", "active")) d[[v]] <- factor(
 psf <- qsmk ~ sex + race + age + I(age^2) + education + smokeintensity + I(smokeintensity^2) +
   smokeyrs + I(smokeyrs^2) + exercise + active + wt71 + I(wt71^2)
 Xps <- model.matrix(psf, d); tt <- d$qsmk; n <- nrow(d)
-g <- glm(psf, data = d, family = binomial, control = glm.control(epsilon = 1e-14, maxit = 100))
+# default glm.control (epsilon = 1e-8), as WeightIt fits it
+g <- glm(psf, data = d, family = binomial)
 p1 <- mean(tt)
 
 ipw <- function(e, estimand, stabilize) {
