@@ -359,7 +359,7 @@ def test_outcome_shift_and_scale_equivariance(data, fit):
 def test_kenward_roger_refuses_huge_clusters(monkeypatch):
     import causalpa.longitudinal._lmm_engine as eng
 
-    monkeypatch.setattr(eng, "KR_MAX_CLUSTER", 50)
+    monkeypatch.setattr(eng, "KR_MAX_RE", 10)
     d = simulate(n=30, seed=4, sd_therapist=1.0, n_therapists=2)
     with pytest.raises(DataError, match="df='satterthwaite'"):
         cpa.mixed(d, "phq9 ~ session * pa", groups=["therapist", "patient"], df="kenward-roger")

@@ -35,7 +35,7 @@ from scipy import optimize
 __all__ = ["LmmProblem", "LmmFit", "n_theta"]
 
 LOG2PI = math.log(2 * math.pi)
-KR_MAX_CLUSTER = 4000  # rows of the largest cluster (therapist when nested) for Kenward-Roger
+KR_MAX_RE = 6000  # random effects of one cluster (therapist when nested) for Kenward-Roger
 _CONTROLLER: list[Any] = []
 
 
@@ -671,21 +671,11 @@ class LmmProblem:
         return 2.0 * var_con**2 / denom
 
     # ------------------------------------------------------------------ Kenward-Roger
-    def _clusters(self) -> list[np.ndarray]:
-        """Row indices (sorted order) of each independent cluster."""
-        if self.nested:
-            starts = self._row_top_starts()
-        else:
-            starts = self.starts
-        ends = np.r_[starts[1:], self.n]
-        return [np.arange(s, e) for s, e in zip(starts, ends, strict=True)]
-
     def kenward_roger_setup(self, fit: LmmFit) -> dict[str, Any]:
         """Pbkrtest's ``vcovAdj``: adjusted ``vcov(beta)`` plus the ``P`` and ``W`` matrices."""
         Li, Lt = self.factors(fit.theta)
         s2 = fit.sigma**2
-        MLi = self.M @ Li
-        Ci = s2 * MLi @ MLi.T
+        Ci = s2 * (self.M @ Li) @ (self.M @ Li).T
         pairs_i = [(a, b) for b in range(self.q) for a in range(b, self.q)]
         gam = [Ci[a, b] for a, b in pairs_i]
         pairs_t: list[tuple[int, int]] = []
@@ -700,45 +690,76 @@ class LmmProblem:
         P = np.zeros((ng, p, p))
         Q = np.zeros((ng, ng, p, p))
         K = np.zeros((ng, ng))
-        clusters = self._clusters()
-        biggest = max(len(c) for c in clusters)
-        if biggest > KR_MAX_CLUSTER:
-            raise MemoryError(
-                f"Kenward-Roger works on one dense block per independent cluster; the largest "
-                f"cluster here has {biggest} rows (> {KR_MAX_CLUSTER})"
-            )
-        by_size: dict[int, list[np.ndarray]] = {}
-        for rows in clusters:
-            by_size.setdefault(len(rows), []).append(rows)
-        for size, groups in by_size.items():
-            # limit memory: process in chunks of about 2e6 matrix entries per G
-            chunk = max(1, int(2_000_000 // (size * size)))
-            for c0 in range(0, len(groups), chunk):
-                idx = np.stack(groups[c0 : c0 + chunk])  # (mc, s)
-                Xb, Zb = self.X[idx], self.Z_orig[idx]
-                same = (self.inner[idx][:, :, None] == self.inner[idx][:, None, :]).astype(float)
-                Gs = []
+        # Everything is computed in the random-effects space of each independent cluster
+        # (a patient, or a therapist when nested): with Sigma_c = s (I + Z L L'Z') and
+        # M = I + L'Z'Z L, Sigma_c^-1 = (I - Z L M^-1 L'Z') / s, so P, Q and the traces of
+        # pbkrtest need only Z'Z, Z'X and Q x Q algebra (Q = random effects per cluster).
+        Lo = self.M @ Li  # relative factor for the original (unscaled) covariates
+        Zo = self.Z_orig
+        ZZo = self._group_sum(Zo[:, :, None] * Zo[:, None, :])  # (m, q, q)
+        ZXo = self._group_sum(Zo[:, :, None] * self.X[:, None, :])  # (m, q, p)
+        q = self.q
+        acc = {"P": np.zeros((ng - 1, p, p)), "Q": np.zeros((ng - 1, ng - 1, p, p)),
+               "K": np.zeros((ng - 1, ng - 1)), "Qres": np.zeros((ng - 1, p, p)),
+               "Kres": np.zeros(ng - 1), "AA": np.zeros((p, p)), "FLF": np.zeros((p, p)),
+               "tr": 0.0}
+        if not self.nested:
+            self._kr_batch(ZZo, ZXo, Lo, s2, [(np.array([a]), np.array([b])) for a, b in pairs_i], acc)
+        else:
+            assert Lt is not None and self.Zt is not None
+            Zt = self.Zt
+            ZZt = self._group_sum(Zo[:, :, None] * Zt[:, None, :])  # (m, q, qt)
+            tstarts = self._row_top_starts()
+            ZtZt = np.add.reduceat(Zt[:, :, None] * Zt[:, None, :], tstarts, axis=0)
+            ZtX = np.add.reduceat(Zt[:, :, None] * self.X[:, None, :], tstarts, axis=0)
+            qt = self.qt
+            counts = np.diff(np.r_[self.top_starts, self.m])
+            for mt in np.unique(counts):
+                Q_ = q * mt + qt
+                if Q_ > KR_MAX_RE:
+                    raise MemoryError(
+                        f"Kenward-Roger works on one dense block of random effects per "
+                        f"therapist; one has {Q_} (> {KR_MAX_RE})"
+                    )
+                tops = np.flatnonzero(counts == mt)
+                chunk = max(1, int(4_000_000 // (Q_ * Q_)))
+                Lam = np.zeros((Q_, Q_))
+                for i in range(mt):
+                    Lam[i * q : (i + 1) * q, i * q : (i + 1) * q] = Lo
+                Lam[q * mt :, q * mt :] = Lt
+                index = []
                 for a, b in pairs_i:
-                    o = Zb[:, :, a, None] * Zb[:, None, :, b]
-                    Gs.append((o + np.transpose(o, (0, 2, 1)) if a != b else o) * same)
-                if self.nested:
-                    assert self.Zt is not None
-                    Ztb = self.Zt[idx]
-                    for a, b in pairs_t:
-                        o = Ztb[:, :, a, None] * Ztb[:, None, :, b]
-                        Gs.append(o + np.transpose(o, (0, 2, 1)) if a != b else o)
-                Gs.append(np.broadcast_to(np.eye(size), (idx.shape[0], size, size)))
-                Sigma = sum(g * G for g, G in zip(gam, Gs, strict=True))
-                Sinv = np.linalg.inv(Sigma)
-                TT = Sinv @ Xb
-                HH = [G @ Sinv for G in Gs]
-                OO = [H @ Xb for H in HH]
-                SO = [Sinv @ oo for oo in OO]
-                for r in range(ng):
-                    P[r] -= np.einsum("mij,mik->jk", OO[r], TT)
-                    for s in range(r, ng):
-                        Q[r, s] += np.einsum("mij,mik->jk", OO[r], SO[s])
-                        K[r, s] += np.einsum("mjk,mkj->", HH[r], HH[s])
+                    index.append((np.arange(mt) * q + a, np.arange(mt) * q + b))
+                for a, b in pairs_t:
+                    index.append((np.array([q * mt + a]), np.array([q * mt + b])))
+                for c0 in range(0, len(tops), chunk):
+                    tt = tops[c0 : c0 + chunk]
+                    nb = len(tt)
+                    ZZc = np.zeros((nb, Q_, Q_))
+                    ZXc = np.zeros((nb, Q_, p))
+                    for k, t in enumerate(tt):
+                        g0 = self.top_starts[t]
+                        for i in range(mt):
+                            sl = slice(i * q, (i + 1) * q)
+                            ZZc[k, sl, sl] = ZZo[g0 + i]
+                            ZZc[k, sl, q * mt :] = ZZt[g0 + i]
+                            ZZc[k, q * mt :, sl] = ZZt[g0 + i].T
+                            ZXc[k, sl] = ZXo[g0 + i]
+                        ZZc[k, q * mt :, q * mt :] = ZtZt[t]
+                        ZXc[k, q * mt :] = ZtX[t]
+                    self._kr_batch(ZZc, ZXc, Lam, s2, index, acc)
+        nre = ng - 1
+        P[:nre] = acc["P"]
+        P[nre] = -(self.XX / s2**2 + acc["AA"])
+        AA_total = -P[nre]
+        for r in range(nre):
+            for t in range(r, nre):
+                Q[r, t] = acc["Q"][r, t]
+                K[r, t] = acc["K"][r, t]
+            Q[r, nre] = acc["Qres"][r]
+            K[r, nre] = acc["Kres"][r]
+        Q[nre, nre] = (AA_total - acc["FLF"]) / s2
+        K[nre, nre] = (self.n - 2 * acc["tr"]) / s2**2 + acc["tr2"] / s2**2
         for r in range(ng):
             P[r] = 0.5 * (P[r] + P[r].T)
             for s in range(r):
@@ -764,6 +785,60 @@ class LmmProblem:
             UU += W[i, i] * (Q[i, i] - P[i] @ Phi @ P[i])
         PhiA = Phi + 2 * Phi @ UU @ Phi
         return {"vcov_adj": PhiA, "P": P, "W": W, "condi": condi}
+
+    @staticmethod
+    def _kr_batch(
+        ZZ: np.ndarray, ZX: np.ndarray, Lam: np.ndarray, s: float,
+        index: list[tuple[np.ndarray, np.ndarray]], acc: dict[str, Any],
+    ) -> None:
+        """Accumulate pbkrtest's P, Q and traces over a batch of clusters (random-effects space).
+
+        ``ZZ`` (b, Q, Q) and ``ZX`` (b, Q, p) are the clusters' cross-products, ``Lam`` the
+        relative covariance factor (Q, Q), ``s`` the residual variance and ``index[r]`` the
+        positions (rows ``a`` and ``b``) selected by the r-th covariance parameter, whose
+        ``G_r = Z E_r Z'`` with ``E_r = sum (e_a e_b' + e_b e_a')`` (or ``e_a e_a'``).
+        """
+        Qn = ZZ.shape[1]
+        eye = np.eye(Qn)
+        N = Lam.T @ ZZ @ Lam
+        Minv = np.linalg.inv(eye + N)
+        LML = Lam @ Minv @ Lam.T  # (b, Q, Q)
+        T = eye - LML @ ZZ
+        Tt = np.transpose(T, (0, 2, 1))
+        C = ZZ @ T / s  # Z' Sigma^-1 Z
+        F = Tt @ ZX / s  # Z' Sigma^-1 X
+        U = LML @ ZX
+        ZZU = ZZ @ U
+        H = Tt @ (ZX - ZZU) / s**2  # Z' Sigma^-2 X
+        BB = Tt @ ZZ @ T / s**2  # Z' Sigma^-2 Z
+        ZXt = np.transpose(ZX, (0, 2, 1))
+        Ut = np.transpose(U, (0, 2, 1))
+        acc["AA"] += np.sum(-Ut @ ZX - ZXt @ U + Ut @ ZZU, axis=0) / s**2
+        Ft = np.transpose(F, (0, 2, 1))
+        acc["FLF"] += np.sum(Ft @ LML @ F, axis=0)
+        trMinv = np.trace(Minv, axis1=1, axis2=2)
+        acc["tr"] += float(np.sum(Qn - trMinv))
+        IM = eye - Minv
+        acc["tr2"] = acc.get("tr2", 0.0) + float(np.sum(IM * np.transpose(IM, (0, 2, 1))))
+
+        def apply_e(Y: np.ndarray, ia: np.ndarray, ib: np.ndarray) -> np.ndarray:
+            out = np.zeros_like(Y)
+            out[:, ia] = Y[:, ib]
+            if not np.array_equal(ia, ib):
+                out[:, ib] += Y[:, ia]
+            return out
+
+        EF = [apply_e(F, ia, ib) for ia, ib in index]
+        EC = [apply_e(C, ia, ib) for ia, ib in index]
+        nre = len(index)
+        for r in range(nre):
+            EFt = np.transpose(EF[r], (0, 2, 1))
+            acc["P"][r] -= np.sum(Ft @ EF[r], axis=0)
+            acc["Qres"][r] += np.sum(EFt @ H, axis=0)
+            acc["Kres"][r] += float(np.trace(apply_e(BB, *index[r]), axis1=1, axis2=2).sum())
+            for t in range(r, nre):
+                acc["Q"][r, t] += np.sum(EFt @ C @ EF[t], axis=0)
+                acc["K"][r, t] += float(np.sum(EC[r] * np.transpose(EC[t], (0, 2, 1))))
 
     @staticmethod
     def kenward_roger_df(L: np.ndarray, vcov: np.ndarray, setup: dict[str, Any]) -> float:
