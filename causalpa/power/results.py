@@ -244,7 +244,7 @@ class PowerResult:
             f"  n = {self.n} ({self.n_total} in all), {self.n_sims} replicates, "
             f"alpha = {self.alpha:g}"
             + (f", {self.multiplicity} adjustment" if self.multiplicity else "")
-            + f", {self.path} path, {self.elapsed:.2f} s",
+            + f", {self.path} path, seed {self.seed}, {self.elapsed:.2f} s",
         ]
         for _, r in self.tidy().iterrows():
             label = f"{r['analysis']} / {r['outcome']}"
