@@ -38,14 +38,13 @@ True
 
 from __future__ import annotations
 
-import sys
-import types
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from causalpa._callable_module import make_callable
 from causalpa._spec import check_number, check_option, check_weights, make_spec
 
 __all__ = ["BalanceTable", "balance", "balance_statistics"]
@@ -414,16 +413,4 @@ def balance(
     )
 
 
-class _CallableModule(types.ModuleType):
-    """Make ``causalpa.balance`` callable even after the submodule is imported.
-
-    Importing ``causalpa.balance`` binds the *module* to the package attribute of
-    the same name, shadowing the lazily exported function; calling the module
-    forwards to :func:`balance`, so ``cpa.balance(df, ...)`` always works.
-    """
-
-    def __call__(self, *args: Any, **kwargs: Any) -> BalanceTable:
-        return balance(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
+make_callable(__name__, "balance")

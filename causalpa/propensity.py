@@ -35,8 +35,6 @@ True
 
 from __future__ import annotations
 
-import sys
-import types
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,6 +43,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from causalpa._callable_module import make_callable
 from causalpa._glm import glm_logit
 from causalpa._spec import Spec, check_number, check_option, format_rows, make_spec
 from causalpa.errors import ConvergenceWarning, DataError, PositivityWarning, SpecificationError
@@ -588,16 +587,4 @@ def _check_design(X: np.ndarray, names: list[str], spec: Spec) -> None:
         )
 
 
-class _CallableModule(types.ModuleType):
-    """Make ``causalpa.propensity`` callable even after the submodule is imported.
-
-    Importing ``causalpa.propensity`` binds the *module* to the package attribute
-    of the same name, shadowing the lazily exported function; calling the module
-    forwards to :func:`propensity`, so ``cpa.propensity(df, ...)`` always works.
-    """
-
-    def __call__(self, *args: Any, **kwargs: Any) -> PropensityScore:
-        return propensity(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
+make_callable(__name__, "propensity")
