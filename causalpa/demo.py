@@ -161,12 +161,21 @@ def run(out: str | Path | None = "causalpa_report.html", *, quick: bool = False)
         report.note(msg)
 
     # 4. trajectories -----------------------------------------------------------
-    fit = cpa.mixed(sessions, "phq9 ~ session * pa", groups="patient", re_formula="~session")
+    # Symptoms fall fast early and level off, so time enters as log(1 + session); the
+    # linear-in-session model fits markedly worse (larger REML criterion) and predicts
+    # negative scores. Baseline covariates that drove the choice of PA are adjusted for.
+    fit = cpa.mixed(sessions.merge(patients[["patient", "age", "ltc"]], on="patient"),
+                    "phq9 ~ np.log1p(session) * pa + age + ltc", groups="patient",
+                    re_formula="~np.log1p(session)")
     results["mixed"] = fit
     tidy = fit.tidy()
-    print("\nPHQ-9 trajectories, mixed model (Satterthwaite df):")
+    print("\nPHQ-9 trajectories, mixed model with log(1 + session) time (Satterthwaite df):")
     print(tidy.round(3).to_string(index=False))
     report.heading("4. Session-by-session trajectories")
+    report.text("Linear mixed model, random intercept and slope per patient, REML; tests use "
+                "Satterthwaite degrees of freedom (as lmerTest), which keep the type-I error "
+                "near 5% with 38 patients. The np.log1p(session):pa row is the difference in "
+                "the rate of improvement between arms.")
     report.table(tidy)
     report.figure(_fig(fit.plot()), "Observed and fitted PHQ-9 trajectories by arm")
 
