@@ -553,13 +553,12 @@ class LmmProblem:
             elif self.nested:
                 H = _hessian(lambda t, idx=idx, base=base: f(_put(base, idx, t)), base[idx],
                              r=2, d=1e-3)
-            else:  # central differences of the analytic gradient
+            else:  # forward differences of the analytic gradient (inward at a bound)
                 H = np.empty((len(idx), len(idx)))
                 for a, j in enumerate(idx):
-                    h = 1e-4 * max(abs(base[j]), 0.1)
+                    h = 1e-5 * max(abs(base[j]), 0.1)
                     gp = self.deviance_grad(_put(base, np.array([j]), np.array([base[j] + h])), reml)[1]
-                    gm = self.deviance_grad(_put(base, np.array([j]), np.array([base[j] - h])), reml)[1]
-                    H[:, a] = (gp - gm)[idx] / (2 * h)
+                    H[:, a] = (gp - g)[idx] / h
                 H = 0.5 * (H + H.T)
             H_prev, idx_prev = H, idx
             try:

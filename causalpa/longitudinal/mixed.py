@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -86,8 +87,57 @@ def _formula_parts(formula: Any, argument: str, *, lhs: bool) -> tuple[list[str]
     return lhs_vars, rhs, rhs_vars
 
 
+class _ColumnsSpec:
+    """Model spec for a right-hand side that is an intercept plus plain numeric columns.
+
+    Avoids formulaic's (comparatively slow) machinery for the common ``re_formula`` values
+    ``"~1"`` and ``"~session"``; gives the same matrix and names.
+    """
+
+    def __init__(self, columns: list[str], intercept: bool) -> None:
+        self.columns, self.intercept = columns, intercept
+
+    def get_model_matrix(self, data: pd.DataFrame) -> np.ndarray:
+        cols = [np.ones(len(data))] if self.intercept else []
+        cols += [data[c].to_numpy(dtype=float) for c in self.columns]
+        return np.column_stack(cols) if cols else np.zeros((len(data), 0))
+
+
+_PLAIN = re.compile(r"^\s*(?:([01])\s*(?:\+\s*|$))?((?:[A-Za-z_]\w*\s*(?:\+\s*)?)*)$")
+
+
+def _simple_terms(rhs: str, data: pd.DataFrame) -> tuple[list[str], bool] | None:
+    """Columns and intercept flag if ``rhs`` is ``[1|0 +] col [+ col ...]`` of numeric columns."""
+    m = _PLAIN.match(rhs)
+    if not m:
+        return None
+    names = [t.strip() for t in m.group(2).split("+") if t.strip()]
+    if _keyword_in(names) or len(set(names)) != len(names):
+        return None
+    for c in names:
+        if c not in data.columns or not pd.api.types.is_numeric_dtype(data[c]) or pd.api.types.is_bool_dtype(data[c]):
+            return None
+    intercept = m.group(1) != "0"
+    if not intercept and not names:
+        return None
+    return names, intercept
+
+
+def _keyword_in(names: list[str]) -> bool:
+    """Whether a term is a Python keyword or formula builtin (then formulaic is used)."""
+    import keyword
+
+    return any(keyword.iskeyword(n) or n in ("C", "I", "Q") for n in names)
+
+
 def _model_matrix(rhs: str, data: pd.DataFrame) -> tuple[np.ndarray, list[str], Any]:
     import formulaic
+
+    simple = _simple_terms(rhs, data)
+    if simple is not None:
+        columns, intercept = simple
+        spec = _ColumnsSpec(columns, intercept)
+        return spec.get_model_matrix(data), (["Intercept"] if intercept else []) + columns, spec
 
     mm = formulaic.model_matrix(rhs, data, na_action="raise")
     return np.asarray(mm, dtype=float), [str(c) for c in mm.columns], mm.model_spec
