@@ -698,7 +698,7 @@ class LmmProblem:
         ZZo = self._group_sum(Zo[:, :, None] * Zo[:, None, :])  # (m, q, q)
         ZXo = self._group_sum(Zo[:, :, None] * self.X[:, None, :])  # (m, q, p)
         q = self.q
-        acc = {"P": np.zeros((ng - 1, p, p)), "Q": np.zeros((ng - 1, ng - 1, p, p)),
+        acc: dict[str, Any] = {"P": np.zeros((ng - 1, p, p)), "Q": np.zeros((ng - 1, ng - 1, p, p)),
                "K": np.zeros((ng - 1, ng - 1)), "Qres": np.zeros((ng - 1, p, p)),
                "Kres": np.zeros(ng - 1), "AA": np.zeros((p, p)), "FLF": np.zeros((p, p)),
                "tr": 0.0}
