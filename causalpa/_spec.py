@@ -21,8 +21,10 @@ True
 
 from __future__ import annotations
 
+import functools
 import keyword
 import numbers
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -229,6 +231,8 @@ def check_no_missing(data: pd.DataFrame, columns: Iterable[str]) -> None:
     columns = list(dict.fromkeys(columns))
     if not columns:
         return
+    if not _any_missing(data, columns):
+        return
     isna = data[columns].isna()
     counts = isna.sum()
     bad = counts[counts > 0]
@@ -240,6 +244,25 @@ def check_no_missing(data: pd.DataFrame, columns: Iterable[str]) -> None:
             f"missing values in {noun} {parts}; rows: {format_rows(rows)}. causalpa does "
             "not drop rows silently: drop or impute them first (e.g. data.dropna(subset=[...]))"
         )
+
+
+def _any_missing(data: pd.DataFrame, columns: list[str]) -> bool:
+    """Fast screen for missing values (the message is built by the slow path)."""
+    try:
+        for c in columns:
+            values = data[c].to_numpy()
+            kind = values.dtype.kind
+            if kind in "iub":
+                continue
+            if kind in "fc":
+                if np.isnan(values).any():
+                    return True
+                continue
+            if pd.isna(values).any():
+                return True
+    except Exception:  # duplicate or missing labels, extension types: let pandas decide
+        return True
+    return False
 
 
 def binary_treatment(values: pd.Series, name: str, treated: Any = None) -> np.ndarray:
@@ -367,12 +390,18 @@ class Spec:
         rhs = self.rhs if intercept else f"{self.rhs} - 1" if self.rhs != "1" else "0"
         if rhs == "0":
             return np.zeros((len(data), 0)), []
+        key = _plan_key(self.rhs, intercept, data)
+        plan = _DESIGN_PLANS.get(key) if key is not None else None
+        if plan is not None:
+            return _build_design(plan, data)
         mm = formulaic.model_matrix(rhs, data, na_action="raise")
         names = [str(c) for c in mm.columns]
         X = np.asarray(mm, dtype=float)
         if not intercept and "Intercept" in names:
             keep = [i for i, c in enumerate(names) if c != "Intercept"]
             X, names = X[:, keep], [names[i] for i in keep]
+        if key is not None and key not in _DESIGN_PLANS:
+            _remember_plan(key, X, names, data)
         return X, names
 
     def covariate_frame(self, data: pd.DataFrame) -> pd.DataFrame:
@@ -405,6 +434,114 @@ class Spec:
         return frame
 
 
+# --------------------------------------------------------------------------- design cache
+# Building a model matrix with formulaic costs milliseconds, which dominates power
+# simulations that fit thousands of small propensity models. For right-hand sides
+# made only of plain numeric columns and ``C(column)`` terms, the matrix is
+# rebuilt directly with numpy from a *plan* (intercept, numeric column, or
+# indicator of a level). A plan is cached per (rhs, intercept, column dtypes,
+# factor levels) -- the levels are re-derived from every data set, so a data set
+# with other levels gets its own entry -- and it is only stored after the numpy
+# matrix has been checked equal (values and column names) to formulaic's on the
+# data set that created the entry. Anything else goes through formulaic.
+_DESIGN_PLANS: dict[tuple[Any, ...], tuple[tuple[str, tuple[Any, ...]], ...] | None] = {}
+_PLAN_CACHE_SIZE = 512
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_FACTOR = re.compile(r"^C\(([A-Za-z_][A-Za-z0-9_]*)\)$")
+
+
+def _rhs_terms(rhs: str) -> tuple[tuple[str, str], ...] | None:
+    """Split a simple right-hand side into ``(kind, column)`` terms, or None if not simple."""
+    return _rhs_terms_cached(rhs)
+
+
+@functools.lru_cache(maxsize=256)
+def _rhs_terms_cached(rhs: str) -> tuple[tuple[str, str], ...] | None:
+    out: list[tuple[str, str]] = []
+    for raw in rhs.split("+"):
+        tok = raw.replace(" ", "")
+        if _NAME.match(tok) and not keyword.iskeyword(tok) and tok not in ("C", "I"):
+            out.append(("num", tok))
+            continue
+        m = _FACTOR.match(tok)
+        if m and not keyword.iskeyword(m.group(1)):
+            out.append(("fac", m.group(1)))
+            continue
+        return None
+    cols = [c for _, c in out]
+    if len(set(cols)) != len(cols):
+        return None
+    return tuple(out)
+
+
+def _plan_key(rhs: str, intercept: bool, data: pd.DataFrame) -> tuple[Any, ...] | None:
+    """Cache key of a simple design (None: use formulaic)."""
+    terms = _rhs_terms(rhs)
+    if terms is None or not isinstance(data, pd.DataFrame) or not data.columns.is_unique:
+        return None
+    sig: list[Any] = []
+    try:
+        for kind, col in terms:
+            if col not in data.columns:
+                return None
+            values = data[col].to_numpy()
+            dk = values.dtype.kind
+            if kind == "num":
+                if dk not in "iuf" or (dk == "f" and np.isnan(values).any()):
+                    return None
+                sig.append((kind, col, values.dtype.str))
+            else:
+                if dk not in "iuO" or pd.isna(values).any():
+                    return None
+                levels = tuple(sorted(pd.unique(values).tolist()))
+                if len(levels) < 2:
+                    return None
+                sig.append((kind, col, values.dtype.str, levels))
+    except Exception:  # unorderable levels and the like
+        return None
+    return (rhs, bool(intercept), tuple(sig))
+
+
+def _plan_from_key(key: tuple[Any, ...]) -> tuple[tuple[str, tuple[Any, ...]], ...]:
+    _, intercept, sig = key
+    plan: list[tuple[str, tuple[Any, ...]]] = []
+    if intercept:
+        plan.append(("Intercept", ("one",)))
+    for item in sig:
+        if item[0] == "num":
+            plan.append((item[1], ("num", item[1])))
+        else:
+            col, levels = item[1], item[3]
+            for lv in levels[1:]:
+                plan.append((f"C({col})[T.{lv}]", ("level", col, lv)))
+    return tuple(plan)
+
+
+def _build_design(plan: tuple[tuple[str, tuple[Any, ...]], ...],
+                  data: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
+    X = np.empty((len(data), len(plan)))
+    for j, (_, how) in enumerate(plan):
+        if how[0] == "one":
+            X[:, j] = 1.0
+        elif how[0] == "num":
+            X[:, j] = data[how[1]].to_numpy()
+        else:
+            X[:, j] = data[how[1]].to_numpy() == how[2]
+    return X, [name for name, _ in plan]
+
+
+def _remember_plan(key: tuple[Any, ...], X: np.ndarray, names: list[str],
+                   data: pd.DataFrame) -> None:
+    """Store the numpy plan for ``key`` if it reproduces formulaic's matrix exactly."""
+    if len(_DESIGN_PLANS) >= _PLAN_CACHE_SIZE:
+        _DESIGN_PLANS.clear()
+    plan: Any = _plan_from_key(key)
+    X2, names2 = _build_design(plan, data)
+    if names2 != names or X2.shape != X.shape or not np.array_equal(X2, X):
+        plan = None
+    _DESIGN_PLANS[key] = plan
+
+
 def _is_categorical(series: pd.Series) -> bool:
     return bool(
         isinstance(series.dtype, pd.CategoricalDtype)
@@ -420,6 +557,16 @@ def _first_use(text: str, name: str) -> int:
 
     match = re.search(r"(?<![\w.])" + re.escape(name) + r"(?![\w])", text)
     return match.start() if match else len(text)
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_formula(formula: str) -> tuple[tuple[str, ...], frozenset[str]]:
+    """Variables of both sides of a formula (parsed once per formula string)."""
+    import formulaic
+
+    parsed = formulaic.Formula(formula)
+    return (tuple(sorted(parsed.lhs.required_variables)),
+            frozenset(parsed.rhs.required_variables))
 
 
 def make_spec(
@@ -466,8 +613,6 @@ def make_spec(
     >>> make_spec(df, "pa ~ age + C(sex)").variables
     ('age', 'sex')
     """
-    import formulaic
-
     data = check_frame(data, data_name)
     if formula is not None and (treatment is not None or covariates is not None):
         raise SpecificationError(
@@ -499,9 +644,9 @@ def make_spec(
             f"`formula` must be a string like 'pa ~ age + C(sex)'; got {formula!r}"
         )
     try:
-        parsed = formulaic.Formula(formula)
-        lhs_vars = sorted(parsed.lhs.required_variables)
-        rhs_vars_set = set(parsed.rhs.required_variables)
+        lhs_vars_t, rhs_vars_fs = _parse_formula(formula)
+        lhs_vars = list(lhs_vars_t)
+        rhs_vars_set = set(rhs_vars_fs)
     except Exception as exc:  # formulaic raises several parser error types
         raise SpecificationError(f"could not parse `formula` {formula!r}: {exc}") from exc
     if len(lhs_vars) != 1:
