@@ -365,3 +365,15 @@ def test_kenward_roger_refuses_huge_clusters(monkeypatch):
         cpa.mixed(d, "phq9 ~ session * pa", groups=["therapist", "patient"], df="kenward-roger")
     # single-level clusters (patients) are small: fine
     cpa.mixed(d, "phq9 ~ session * pa", groups="patient", df="kenward-roger")
+
+
+def test_joint_test_reduces_to_contrast_for_one_row(fit):
+    for method in ["satterthwaite", "kenward-roger", "residual", "normal"]:
+        one = fit.test({"slope": {"session:pa": 1}}, df=method).iloc[0]
+        c = fit.contrast({"session:pa": 1}, df=method).iloc[0]
+        assert one["num_df"] == 1
+        assert one["p_value"] == pytest.approx(c["p_value"], rel=1e-6)
+        if method != "kenward-roger":  # KR scales F (pbkrtest); its t uses the adjusted SE
+            assert one["statistic"] == pytest.approx(c["statistic"] ** 2, rel=1e-8)
+    both = fit.test([[0, 0, 1, 0], [0, 0, 0, 1]], df="normal").iloc[0]
+    assert both["num_df"] == 2 and np.isinf(both["den_df"])

@@ -205,3 +205,19 @@ def test_singular_fit_agrees_with_lme4():
         kr = cpa.mixed(d, "phq9 ~ session * pa", groups="patient", re_formula="~session",
                        df="kenward-roger")
     assert rel(kr.tidy()["df"], ref["kenward_roger"]["df"]) < 1e-3
+
+
+# --------------------------------------------------------------------------- joint F tests
+@pytest.mark.parametrize("case", list(CASES["ftests"]))
+def test_joint_f_tests(sess, case):
+    ref = CASES["ftests"][case]
+    model = case.rsplit("_", 1)[0]
+    fit = cpa.mixed(case_data(model, sess), **MODELS[model])
+    L = np.asarray(ref["L"], float)
+    for method, key in [("satterthwaite", "satterthwaite"), ("kenward-roger", "kenward_roger")]:
+        row = fit.test(L, df=method).iloc[0]
+        r = ref[key]
+        assert row["num_df"] == r["num_df"]
+        assert row["den_df"] == pytest.approx(r["den_df"], rel=1e-3)
+        assert row["statistic"] == pytest.approx(r["statistic"], rel=1e-4)
+        assert row["p_value"] == pytest.approx(r["p_value"], rel=1e-3)

@@ -840,6 +840,70 @@ class LmmProblem:
                 acc["K"][r, t] += float(np.sum(EC[r] * np.transpose(EC[t], (0, 2, 1))))
 
     @staticmethod
+    def kenward_roger_ftest(
+        L: np.ndarray, beta: np.ndarray, vcov: np.ndarray, setup: dict[str, Any]
+    ) -> tuple[float, float, float]:
+        """F test of ``L beta = 0`` as pbkrtest's ``KRmodcomp``: (scaled F, q, denominator df)."""
+        L2 = np.atleast_2d(L)
+        Phi, PhiA = vcov, setup["vcov_adj"]
+        Theta = L2.T @ np.linalg.solve(L2 @ Phi @ L2.T, L2)
+        P, W = setup["P"], setup["W"]
+        ThetaPhi = Theta @ Phi
+        ng = len(P)
+        us = [ThetaPhi @ P[i] @ Phi for i in range(ng)]
+        A1 = A2 = 0.0
+        for i in range(ng):
+            for j in range(i, ng):
+                e = 1.0 if i == j else 2.0
+                A1 += e * W[i, j] * (np.trace(us[i]) * np.trace(us[j]))
+                A2 += e * W[i, j] * np.sum(us[i] * us[j].T)
+        q = float(np.linalg.matrix_rank(L2))
+        B = (1 / (2 * q)) * (A1 + 6 * A2)
+        g = ((q + 1) * A1 - (q + 4) * A2) / ((q + 2) * A2)
+        c1 = g / (3 * q + 2 * (1 - g))
+        c2 = (q - g) / (3 * q + 2 * (1 - g))
+        c3 = (q + 2 - g) / (3 * q + 2 * (1 - g))
+        V0 = 1 + c1 * B
+        V1 = 1 - c2 * B
+        V2 = 1 - c3 * B
+        V0 = 0.0 if abs(V0) < 1e-10 else V0
+        x, y = 1 - A2 / q, V1
+        ratio = 1.0 if (abs(x) < 1e-14 and abs(y) < 1e-14) else x / y
+        rho = 1 / q * ratio**2 * V0 / V2
+        df2 = 4 + (q + 2) / (q * rho - 1)
+        scaling = 1.0 if abs(df2 - 2) < 1e-2 else df2 * (1 - A2 / q) / (df2 - 2)
+        Lb = L2 @ beta
+        wald = float(Lb @ np.linalg.solve(L2 @ PhiA @ L2.T, Lb))
+        return scaling * wald / q, q, float(df2)
+
+    @staticmethod
+    def satterthwaite_ftest(
+        L: np.ndarray, beta: np.ndarray, vcov: np.ndarray, setup: dict[str, Any]
+    ) -> tuple[float, float, float]:
+        """F test of ``L beta = 0`` as lmerTest's ``contestMD``: (F, q, denominator df)."""
+        L2 = np.atleast_2d(L)
+        VL = L2 @ vcov @ L2.T
+        d, Pm = np.linalg.eigh(VL)
+        order = np.argsort(d)[::-1]
+        d, Pm = d[order], Pm[:, order]
+        tol = max(np.sqrt(np.finfo(float).eps) * d[0], 0.0)
+        q = int(np.sum(d > tol))
+        PtL = (Pm.T @ L2)[:q]
+        t2 = (PtL @ beta) ** 2 / d[:q]
+        F = float(np.sum(t2) / q)
+        nu = np.array([
+            LmmProblem.satterthwaite_df(PtL[m], vcov, setup) for m in range(q)
+        ])
+        if q == 1 or np.all(np.abs(np.diff(nu)) < 1e-8):
+            ddf = float(np.mean(nu))
+        elif np.any(nu <= 2):
+            ddf = 2.0
+        else:
+            E = float(np.sum(nu / (nu - 2)))
+            ddf = 2 * E / (E - q)
+        return F, float(q), ddf
+
+    @staticmethod
     def kenward_roger_df(L: np.ndarray, vcov: np.ndarray, setup: dict[str, Any]) -> float:
         """Pbkrtest's ``Lb_ddf`` for one contrast ``L``."""
         L2 = np.atleast_2d(L)

@@ -381,6 +381,71 @@ class MixedModelResult:
             out.append([label, est, se, d, t, _sf_t(t, d), est - qq * se, est + qq * se])
         return pd.DataFrame(out, columns=_TIDY)
 
+    def test(
+        self,
+        L: Mapping[str, Mapping[str, float]] | np.ndarray | Sequence[Sequence[float]],
+        *,
+        df: str | None = None,
+    ) -> pd.DataFrame:
+        """Joint F test that several linear combinations of the fixed effects are all zero.
+
+        Satterthwaite as lmerTest's ``contestMD`` (F of the eigen-decomposed contrasts with
+        pooled denominator df), Kenward-Roger as pbkrtest's ``KRmodcomp`` (scaled F with the
+        adjusted covariance), "residual" as an F test with ``n - p`` df and "normal" as a Wald
+        chi-square test divided by its df.
+
+        Parameters
+        ----------
+        L : 2-D array or dict of dicts
+            One row per combination (``{label: {term: weight}}`` or an array with one column
+            per fixed effect).
+        df : str, optional
+            Degrees-of-freedom method; default the fit's.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row: ``term`` (the hypothesis), ``num_df``, ``den_df``, ``statistic`` (F),
+            ``p_value``.
+
+        Examples
+        --------
+        Do the arms differ at all (level or slope)?
+
+        >>> import numpy as np, pandas as pd
+        >>> import causalpa as cpa
+        >>> rng = np.random.default_rng(2)
+        >>> d = pd.DataFrame({"patient": np.repeat(np.arange(20), 5), "session": np.tile(np.arange(5), 20)})
+        >>> d["pa"] = (d["patient"] < 10).astype(int)
+        >>> d["phq9"] = 15 - 0.5 * d["session"] + rng.normal(0, 2, 20)[d["patient"]] + rng.normal(0, 1, 100)
+        >>> fit = cpa.mixed(d, "phq9 ~ session * pa", groups="patient")
+        >>> fit.test({"level": {"pa": 1}, "slope": {"session:pa": 1}})[["num_df", "den_df"]].round(1)
+           num_df  den_df
+        0     2.0    35.4
+        """
+        method = self._check_df(df) if df is not None else self.df_method
+        rows, labels = self._contrast_rows(L)
+        L2 = np.vstack(rows)
+        st = self._state
+        prob: LmmProblem = st["problem"]
+        fit: LmmFit = st["fit"]
+        beta = self.coef.to_numpy()
+        if method == "satterthwaite":
+            self._df_for(L2[0], method)  # computes and caches the Satterthwaite setup
+            F, q, ddf = prob.satterthwaite_ftest(L2, beta, fit.vcov, st["satt"])
+        elif method == "kenward-roger":
+            self._df_for(L2[0], method)
+            F, q, ddf = prob.kenward_roger_ftest(L2, beta, fit.vcov, st["kr"])
+        else:
+            VL = L2 @ fit.vcov @ L2.T
+            q = float(np.linalg.matrix_rank(VL))
+            Lb = L2 @ beta
+            F = float(Lb @ np.linalg.pinv(VL) @ Lb) / q
+            ddf = float(prob.n - prob.p) if method == "residual" else math.inf
+        p = float(stats.chi2.sf(F * q, q) if not np.isfinite(ddf) else stats.f.sf(F, q, ddf))
+        return pd.DataFrame([{"term": "; ".join(labels), "num_df": q, "den_df": ddf,
+                              "statistic": F, "p_value": p}])
+
     @staticmethod
     def _check_df(df: Any) -> str:
         if isinstance(df, str) and df.lower() in _DF_ALIASES:

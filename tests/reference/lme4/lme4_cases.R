@@ -94,6 +94,21 @@ pil <- read.csv("pilot_sessions.csv")
 f8 <- lmer(phq9 ~ session * pa + (session | patient), data = pil)
 out$pilot_slope <- describe(f8, L = c(0, 0, 1, 7))
 
+# 9. joint F tests (lmerTest::contestMD; Kenward-Roger via pbkrtest::KRmodcomp)
+ftest <- function(fit, L) {
+  one <- function(ddf) {
+    r <- lmerTest::contestMD(fit, L, ddf = ddf)
+    list(num_df = r$NumDF, den_df = r$DenDF, statistic = r$`F value`, p_value = r$`Pr(>F)`)
+  }
+  list(L = L, satterthwaite = one("Satterthwaite"), kenward_roger = one("Kenward-Roger"))
+}
+out$ftests <- list(
+  sessions_slope_2 = ftest(f2, rbind(c(0, 0, 1, 0, 0), c(0, 0, 0, 0, 1))),
+  sessions_slope_3 = ftest(f2, rbind(c(0, 1, 0, 0, 0), c(0, 0, 1, 0, 0), c(0, 0, 0, 0, 1))),
+  sessions_nested_2 = ftest(f3, rbind(c(0, 0, 1, 0), c(0, 0, 0, 1))),
+  pilot_slope_2 = ftest(f8, rbind(c(0, 0, 1, 0), c(0, 0, 0, 1)))
+)
+
 out$versions <- list(R = R.version.string, lme4 = as.character(packageVersion("lme4")),
                      lmerTest = as.character(packageVersion("lmerTest")),
                      pbkrtest = as.character(packageVersion("pbkrtest")),
