@@ -290,6 +290,10 @@ def binary_treatment(values: pd.Series, name: str, treated: Any = None) -> np.nd
     >>> binary_treatment(pd.Series(["PA", "control", "PA"]), "arm", treated="PA")
     array([1, 0, 1])
     """
+    if treated is None and isinstance(values, pd.Series):
+        raw = values.to_numpy()
+        if raw.dtype.kind in "iuf" and raw.size and bool(((raw == 0) | (raw == 1)).all()):
+            return raw.astype(int)  # 0/1 numbers: what the checks below conclude
     if values.isna().any():
         rows = values.index[values.isna().to_numpy()]
         raise DataError(

@@ -43,7 +43,7 @@ from causalpa._spec import check_number, check_option
 from causalpa.errors import SpecificationError
 from causalpa.outcomes import outcome_arrays
 
-__all__ = ["SimulatedCohort", "cohort", "patient_arrays", "CALIBRATION", "PATIENT_COLUMNS"]
+__all__ = ["SimulatedCohort", "cohort", "cohort_from_arrays", "patient_arrays", "CALIBRATION", "PATIENT_COLUMNS"]
 
 Assignment = Literal["patient", "therapist"]
 
@@ -575,9 +575,12 @@ def _truth(arrays: dict[str, np.ndarray]) -> pd.DataFrame:
             "mean_y1": float(y1[ok].mean()) if ok.any() else float("nan"),
             "smd": ate / sd0 if sd0 > 0 else float("nan"),
         }
-    truth = pd.DataFrame.from_dict(rows, orient="index")
-    truth.index.name = "outcome"
-    return truth
+    columns = ["ATE", "ATT", "ATC", "mean_y0", "mean_y1", "smd"]
+    return pd.DataFrame(
+        np.array([[r[c] for c in columns] for r in rows.values()], dtype=float),
+        index=pd.Index(list(rows), name="outcome"),
+        columns=columns,
+    )
 
 
 def cohort(
@@ -713,6 +716,35 @@ def cohort(
     )
     if not isinstance(sessions, bool):
         raise SpecificationError(f"`sessions` must be True or False; got {sessions!r}")
+    params = {
+        "n": len(arrays["pa"]),
+        "seed": seed if not isinstance(seed, np.random.Generator) else None,
+        "selection": selection,
+        "effect": effect,
+        "effect_gad7": effect if effect_gad7 is None else effect_gad7,
+        "heterogeneity": heterogeneity,
+        "n_therapists": (max(1, round(len(arrays["pa"]) / 10)) if n_therapists is None
+                         else n_therapists),
+        "icc": icc,
+        "assignment": assignment,
+        "p_treated": p_treated,
+        "mean_sessions": mean_sessions,
+        "max_sessions": max_sessions,
+        "min_sessions": min_sessions,
+        "attrition": attrition,
+        "hidden": hidden,
+        "cases_only": cases_only,
+    }
+    return cohort_from_arrays(arrays, params, sessions=sessions)
+
+
+def cohort_from_arrays(arrays: dict[str, np.ndarray], params: dict[str, Any], *,
+                       sessions: bool = True) -> SimulatedCohort:
+    """Build a :class:`SimulatedCohort` from one cohort's :func:`patient_arrays` output.
+
+    :func:`cohort` is ``patient_arrays`` followed by this; the power harness
+    uses it on one replicate sliced from ``patient_arrays(..., replicates=R)``.
+    """
     n = len(arrays["pa"])
     patient_id = np.arange(1, n + 1, dtype=np.int64)
     cols: dict[str, Any] = {
@@ -758,22 +790,5 @@ def cohort(
                 "gad7": arrays["gad7_sessions"][i, s],
             }
         )
-    params = {
-        "n": n,
-        "seed": seed if not isinstance(seed, np.random.Generator) else None,
-        "selection": selection,
-        "effect": effect,
-        "effect_gad7": effect if effect_gad7 is None else effect_gad7,
-        "heterogeneity": heterogeneity,
-        "n_therapists": max(1, round(n / 10)) if n_therapists is None else n_therapists,
-        "icc": icc,
-        "assignment": assignment,
-        "p_treated": p_treated,
-        "mean_sessions": mean_sessions,
-        "max_sessions": max_sessions,
-        "min_sessions": min_sessions,
-        "attrition": attrition,
-        "hidden": hidden,
-        "cases_only": cases_only,
-    }
-    return SimulatedCohort(patients=patients, sessions=sess, truth=_truth(arrays), params=params)
+    return SimulatedCohort(patients=patients, sessions=sess, truth=_truth(arrays),
+                           params=dict(params))

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from scipy import special, stats
 
 from causalpa.errors import SpecificationError
@@ -444,7 +445,15 @@ def _complete(data: Any, outcome: str, ctx: AnalysisContext, extra: tuple[str, .
     """Complete cases (outcome observed) of the patient table."""
     cols = [ctx.treatment, outcome, *(_covariate_columns(ctx) if covariates else []), *extra]
     pts = data.patients
-    return pts.loc[pts[list(dict.fromkeys(cols))].notna().all(axis=1)]
+    cols = list(dict.fromkeys(cols))
+    ok = np.ones(len(pts), dtype=bool)
+    for c in cols:
+        v = pts[c].to_numpy()
+        if v.dtype.kind == "f":
+            ok &= ~np.isnan(v)
+        elif v.dtype.kind not in "iub":
+            ok &= ~pd.isna(v)
+    return pts if ok.all() else pts.loc[ok]
 
 
 def _logistic(data: Any, outcome: str, ctx: AnalysisContext) -> Estimate:

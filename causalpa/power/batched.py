@@ -4,9 +4,10 @@ Both functions take a block of per-replicate seeds and return the same
 structure: arrays of shape ``(replicates, tests)`` (one test = an analysis of an
 outcome) for the
 estimate, standard error, interval, p-value, failure flag and truth, plus
-aggregated warnings and errors. The batched path draws each replicate with
-:func:`causalpa.simulate.patient_arrays` (the simulator's vectorised core,
-same generator as the general path, so the same data), stacks the
+aggregated warnings and errors. Both paths simulate the replicates in
+generator blocks with :meth:`Design.draw <causalpa.power.designs.Design.draw>`
+(one vectorised :func:`causalpa.simulate.patient_arrays` call per block, so
+both paths see the same data). The batched path stacks the
 replicates into ``(replicates, n)`` arrays and runs the closed-form kernels of
 :mod:`causalpa.power.analyses` on all of them at once (t test, ANCOVA, risk
 difference, and the therapist-means t test of cluster trials).
@@ -116,12 +117,18 @@ def run_batched(design: Any, n: int, seeds: Sequence[np.random.SeedSequence]) ->
     out = _empty(r, len(tests))
     n_total = design.n_total(n)
     stacked: dict[str, np.ndarray] = {}
-    for i, ss in enumerate(seeds):
-        arr = design.generate_arrays(n, ss, keys)
+    for pos, arrays, lost, rows in design.draw(n, seeds):
+        sel = design.select_arrays(arrays, lost, rows, keys)
+        del arrays
         if not stacked:
-            stacked = {k: np.empty((r, n_total)) for k in arr}
-        for k, v in arr.items():
-            stacked[k][i] = v
+            stacked = {k: np.empty((r, n_total)) for k in sel}
+        idx = np.asarray(pos, dtype=np.intp)
+        contiguous = bool(np.all(np.diff(idx) == 1)) if len(idx) > 1 else True
+        for k, v in sel.items():
+            if contiguous:
+                stacked[k][idx[0]:idx[0] + len(idx)] = v
+            else:
+                stacked[k][idx] = v
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         for j, (a, o, _) in enumerate(tests):
@@ -142,8 +149,8 @@ def run_batched(design: Any, n: int, seeds: Sequence[np.random.SeedSequence]) ->
 def run_general(design: Any, n: int, seeds: Sequence[np.random.SeedSequence]) -> dict[str, Any]:
     """Run a block of replicates one data set at a time (any analysis).
 
-    Each replicate is simulated with :meth:`Design.generate` and every analysis
-    is fitted on it. An analysis that raises (other than a
+    Each replicate is sliced from its generator block (:meth:`Design.draw`) into a
+    :class:`~causalpa.simulate.SimulatedCohort` and every analysis is fitted on it. An analysis that raises (other than a
     :class:`~causalpa.errors.SpecificationError`, which means the set-up is
     wrong and is re-raised) is recorded as a failed fit with its error type
     and message; warnings are recorded and counted.
@@ -152,26 +159,33 @@ def run_general(design: Any, n: int, seeds: Sequence[np.random.SeedSequence]) ->
     ctxs = {o: design.context(o) for _, o, _ in tests}
     r = len(seeds)
     out = _empty(r, len(tests))
-    for i, ss in enumerate(seeds):
-        data = design.generate(n, ss)
-        for j, (a, o, _) in enumerate(tests):
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                try:
-                    est = a.func(data, o, ctxs[o])
-                except SpecificationError:
-                    raise
-                except Exception as exc:  # a failed fit: counted and reported
-                    out["failed"][i, j] = True
-                    out["errors"][(a.name, o, type(exc).__name__, str(exc)[:300])] += 1
-                    est = None
-            _record_warnings(out["warnings"], caught)
-            if est is None:
-                continue
-            for f in FIELDS[:-1]:
-                out[f][i, j] = getattr(est, f)
-            out["truth"][i, j] = design.truth(data.truth, o, a.estimand)
-            if not np.isfinite(est.p_value):
-                out["failed"][i, j] = True
-                out["errors"][(a.name, o, "UndefinedStatistic", "p-value is not finite")] += 1
+    for pos, arrays, lost, rows in design.draw(n, seeds):
+        for i, row in zip(pos, rows, strict=True):
+            data = design.cohort_at(n, arrays, lost, row, seeds[i])
+            _fit_replicate(out, tests, ctxs, design, data, i)
     return out
+
+
+def _fit_replicate(out: dict[str, Any], tests: list[tuple[Any, str, str]],
+                   ctxs: dict[str, Any], design: Any, data: Any, i: int) -> None:
+    """Fit every analysis on one replicate and record the results in row ``i``."""
+    for j, (a, o, _) in enumerate(tests):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                est = a.func(data, o, ctxs[o])
+            except SpecificationError:
+                raise
+            except Exception as exc:  # a failed fit: counted and reported
+                out["failed"][i, j] = True
+                out["errors"][(a.name, o, type(exc).__name__, str(exc)[:300])] += 1
+                est = None
+        _record_warnings(out["warnings"], caught)
+        if est is None:
+            continue
+        for f in FIELDS[:-1]:
+            out[f][i, j] = getattr(est, f)
+        out["truth"][i, j] = design.truth(data.truth, o, a.estimand)
+        if not np.isfinite(est.p_value):
+            out["failed"][i, j] = True
+            out["errors"][(a.name, o, "UndefinedStatistic", "p-value is not finite")] += 1

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
@@ -60,6 +60,8 @@ __all__ = [
     "realised_smd",
     "DEFAULT_BASELINES",
     "DEFAULT_CONFOUNDERS",
+    "GENERATOR_PATIENTS",
+    "replicates_per_draw",
 ]
 
 #: Baseline column adjusted for by ANCOVA, per outcome.
@@ -106,6 +108,53 @@ _TRUTH_ROW = {
 }
 # arrays needed for the truth in the batched path
 _POTENTIAL = ("phq9_change", "gad7_change", "recovered")
+
+
+#: Patients simulated per call of :func:`causalpa.simulate.patient_arrays` in a
+#: power simulation (fixed, so that the data of a replicate never depend on
+#: n_jobs, the backend or the task size; about 100 MB of working memory).
+GENERATOR_PATIENTS = 2**15
+#: Most replicates simulated in one call.
+GENERATOR_REPLICATES = 64
+# spawn-key tag of generator blocks (block b of root r: spawn_key (*r, tag, b); replicate
+# seeds have spawn_key (*r, i), so the two never coincide)
+_BLOCK_TAG = 0xB10C
+
+
+def replicates_per_draw(n_total: int) -> int:
+    """Replicates per generator block: ``min(64, 2**15 // n_total)``, at least 1.
+
+    Examples
+    --------
+    >>> replicates_per_draw(400), replicates_per_draw(2000), replicates_per_draw(10**6)
+    (64, 16, 1)
+    """
+    return max(1, min(GENERATOR_REPLICATES, GENERATOR_PATIENTS // max(1, int(n_total))))
+
+
+def replicate_position(seed: Any) -> tuple[tuple[Any, tuple[int, ...], int], int] | None:
+    """``((entropy, parent spawn key, pool size), i)`` of a spawned seed, else None."""
+    if isinstance(seed, np.random.SeedSequence) and len(seed.spawn_key) > 0:
+        return (seed.entropy, tuple(seed.spawn_key[:-1]), seed.pool_size), int(seed.spawn_key[-1])
+    return None
+
+
+def block_seed(entropy: Any, parent_key: tuple[int, ...], pool_size: int,
+               block: int) -> np.random.SeedSequence:
+    """Seed of generator block ``block`` of a root (replicates ``block*K .. block*K+K-1``)."""
+    return np.random.SeedSequence(entropy, spawn_key=(*parent_key, _BLOCK_TAG, int(block)),
+                                  pool_size=pool_size)
+
+
+@functools.lru_cache(maxsize=1)
+def _cohort_defaults() -> dict[str, Any]:
+    import inspect
+
+    from causalpa.simulate import cohort
+
+    skip = {"n", "seed", "sessions"}
+    return {k: p.default for k, p in inspect.signature(cohort).parameters.items()
+            if k not in skip}
 
 
 def _confounder_columns(covariates: Sequence[str]) -> list[str]:
@@ -298,9 +347,9 @@ class Design:
 
     def _lost(self, rng: np.random.Generator, first_phq9: np.ndarray) -> np.ndarray:
         """Boolean mask of participants lost to follow-up."""
-        u = rng.random(first_phq9.shape[0])
+        u = rng.random(first_phq9.shape)
         if self.attrition == 0:
-            return np.zeros(first_phq9.shape[0], dtype=bool)
+            return np.zeros(first_phq9.shape, dtype=bool)
         if self.attrition_dependence == 0:
             return np.asarray(u < self.attrition)
         z = (first_phq9 - 15.4) / 5.5  # national mean / SD at referral (DOMAIN.md)
@@ -312,33 +361,119 @@ class Design:
         )
         return u < special.expit(a + b * z)
 
+    def draw(self, n: int, seeds: Sequence[Any]) -> Iterator[tuple[list[int], dict[str, np.ndarray],
+                                                               np.ndarray, list[int]]]:
+        """Simulate the replicates of ``seeds`` in generator blocks.
+
+        A replicate seed spawned from a root (``root.spawn(k)[i]``, as
+        :func:`causalpa.power.simulate` does) is replicate ``i`` of that root:
+        its data are row ``i % K`` of one vectorised
+        :func:`causalpa.simulate.patient_arrays` call with ``replicates=K``,
+        ``K = replicates_per_draw(n_total)``, seeded by block ``i // K`` of the
+        root (see :func:`block_seed`). The data of a replicate therefore depend
+        only on its seed, never on how replicates are grouped into tasks. Any
+        other seed (an int, a root SeedSequence) simulates one cohort on its own.
+
+        Yields
+        ------
+        positions : list of int
+            Indices into ``seeds`` served by this block.
+        arrays : dict of ndarray
+            ``patient_arrays`` output with a leading replicate axis.
+        lost : ndarray of bool
+            Lost to follow-up, shape ``(replicates, n_total)``.
+        rows : list of int
+            Row of ``arrays`` for each position.
+        """
+        from causalpa.simulate import patient_arrays
+
+        n_total = self.n_total(n)
+        kw = self.simulator_kwargs(n)
+        size = replicates_per_draw(n_total)
+        groups: dict[tuple[Any, ...], list[tuple[int, int]]] = {}
+        for i, ss in enumerate(seeds):
+            where = replicate_position(ss)
+            if where is None:
+                rng_sim, rng_design = self._rngs(ss)
+                arr = patient_arrays(n_total, rng_sim, **kw)
+                lost = self._lost(rng_design, arr["phq9_first"].astype(float))
+                yield [i], {k: v[None] for k, v in arr.items()}, lost[None], [0]
+                continue
+            parent, index = where
+            groups.setdefault((*parent, index // size), []).append((i, index % size))
+        for (entropy, key, pool, b), members in groups.items():
+            rng_sim, rng_design = self._rngs(block_seed(entropy, key, pool, b))
+            arr = patient_arrays(n_total, rng_sim, replicates=size, **kw)
+            lost = self._lost(rng_design, arr["phq9_first"].astype(float))
+            yield [m[0] for m in members], arr, lost, [m[1] for m in members]
+
+    def cohort_at(self, n: int, arrays: Mapping[str, np.ndarray], lost: np.ndarray, row: int,
+                  seed: Any = None) -> Any:
+        """One replicate of a :meth:`draw` block as a :class:`~causalpa.simulate.SimulatedCohort`."""
+        from causalpa.simulate import cohort_from_arrays
+
+        a = {k: v[row] for k, v in arrays.items()}
+        lost_row = lost[row]
+        any_lost = bool(lost_row.any())
+        if any_lost:
+            for c in _FOLLOW_UP:
+                if c in a:
+                    a[c] = np.where(lost_row, np.nan, a[c].astype(float))
+        params = {**_cohort_defaults(), "n": self.n_total(n), "seed": seed,
+                  **self.simulator_kwargs(n)}
+        if params.get("effect_gad7") is None:
+            params["effect_gad7"] = params["effect"]
+        if params.get("n_therapists") is None:
+            params["n_therapists"] = max(1, round(params["n"] / 10))
+        sim = cohort_from_arrays(a, params, sessions=self.needs_sessions)
+        if not any_lost:
+            return sim
+        from causalpa.simulate import SimulatedCohort
+
+        sessions = sim.sessions
+        if sessions is not None:
+            lost_ids = sim.patients["patient"].to_numpy()[lost_row]
+            keep = ~(sessions["patient"].isin(lost_ids).to_numpy() & (sessions["session"] > 0))
+            sessions = sessions.loc[keep].reset_index(drop=True)
+        params = {**sim.params, "lost_to_follow_up": int(lost_row.sum())}
+        return SimulatedCohort(patients=sim.patients, sessions=sessions, truth=sim.truth,
+                               params=params)
+
+    def select_arrays(self, arrays: Mapping[str, np.ndarray], lost: np.ndarray,
+                      rows: Sequence[int], keys: Sequence[str] = ()) -> dict[str, np.ndarray]:
+        """Rows of a :meth:`draw` block as float arrays ``(len(rows), n_total)`` (batched path).
+
+        Returns the requested ``keys`` (outcomes as float with NaN for lost
+        participants) plus ``pa`` and the potential outcomes needed for the truth.
+        """
+        idx = np.asarray(rows, dtype=np.intp)
+        lost_rows = lost[idx]
+        any_lost = bool(lost_rows.any())
+        out: dict[str, np.ndarray] = {"pa": arrays["pa"][idx].astype(float)}
+        for k in keys:
+            if k not in arrays:
+                raise SpecificationError(
+                    f"{k!r} is not produced by the simulator; available: {sorted(arrays)}"
+                )
+            v = arrays[k][idx].astype(float)
+            if k in _FOLLOW_UP and any_lost:
+                v[lost_rows] = np.nan
+            out[k] = v
+        for k in _POTENTIAL:
+            out[f"{k}_0"] = arrays[f"{k}_0"][idx].astype(float)
+            out[f"{k}_1"] = arrays[f"{k}_1"][idx].astype(float)
+        return out
+
     def generate(self, n: int, seed: Any = None) -> Any:
         """Simulate one data set (a :class:`causalpa.simulate.SimulatedCohort`).
 
-        ``seed`` is an int or a :class:`numpy.random.SeedSequence` (one per
-        replicate); the same seed gives the same data here and in
-        :meth:`generate_arrays`.
+        ``seed`` is an int or a :class:`numpy.random.SeedSequence`; a seed
+        spawned from a root is a replicate of a power simulation with that root
+        (see :meth:`draw`), and gives the same data here, in
+        :meth:`generate_arrays` and in :func:`causalpa.power.simulate`.
         """
-        from causalpa.simulate import SimulatedCohort, cohort
-
-        rng_sim, rng_design = self._rngs(seed)
-        sim = cohort(self.n_total(n), rng_sim, sessions=self.needs_sessions,
-                     **self.simulator_kwargs(n))
-        lost = self._lost(rng_design, sim.patients["phq9_first"].to_numpy(dtype=float))
-        if not lost.any():
-            return sim
-        patients = sim.patients.copy()
-        cols = [c for c in _FOLLOW_UP if c in patients.columns]
-        patients[cols] = patients[cols].astype(float)
-        patients.loc[lost, cols] = np.nan
-        sessions = sim.sessions
-        if sessions is not None:
-            lost_ids = patients.loc[lost, "patient"].to_numpy()
-            keep = ~(sessions["patient"].isin(lost_ids).to_numpy() & (sessions["session"] > 0))
-            sessions = sessions.loc[keep].reset_index(drop=True)
-        params = {**sim.params, "lost_to_follow_up": int(lost.sum())}
-        return SimulatedCohort(patients=patients, sessions=sessions, truth=sim.truth,
-                               params=params)
+        _, arr, lost, rows = next(self.draw(n, [seed]))
+        return self.cohort_at(n, arr, lost, rows[0], seed)
 
     def generate_arrays(self, n: int, seed: Any = None, keys: Sequence[str] = ()) -> dict[str, np.ndarray]:
         """Simulate one data set as numpy arrays (batched path; same data as :meth:`generate`).
@@ -346,25 +481,8 @@ class Design:
         Returns the requested ``keys`` (outcomes as float with NaN for lost
         participants) plus ``pa`` and the potential outcomes needed for the truth.
         """
-        from causalpa.simulate import patient_arrays
-
-        rng_sim, rng_design = self._rngs(seed)
-        arr = patient_arrays(self.n_total(n), rng_sim, **self.simulator_kwargs(n))
-        lost = self._lost(rng_design, arr["phq9_first"].astype(float))
-        out: dict[str, np.ndarray] = {"pa": arr["pa"].astype(float)}
-        for k in keys:
-            if k not in arr:
-                raise SpecificationError(
-                    f"{k!r} is not produced by the simulator; available: {sorted(arr)}"
-                )
-            v = arr[k].astype(float)
-            if k in _FOLLOW_UP and lost.any():
-                v = np.where(lost, np.nan, v)
-            out[k] = v
-        for k in _POTENTIAL:
-            out[f"{k}_0"] = arr[f"{k}_0"].astype(float)
-            out[f"{k}_1"] = arr[f"{k}_1"].astype(float)
-        return out
+        _, arr, lost, rows = next(self.draw(n, [seed]))
+        return {k: v[0] for k, v in self.select_arrays(arr, lost, rows[:1], keys).items()}
 
     def describe(self) -> str:
         """One-line description used in results."""

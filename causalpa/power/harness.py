@@ -1,7 +1,14 @@
 """Simulated power: :func:`simulate`, :func:`curve` and :func:`sample_size`.
 
 Every replicate has its own seed, spawned from one root
-:class:`numpy.random.SeedSequence` (``SeedSequence(seed).spawn(n_sims)``), so
+:class:`numpy.random.SeedSequence` (``SeedSequence(seed).spawn(n_sims)``).
+Data are simulated in generator blocks of a fixed number of replicates
+(``K = min(64, 2**15 // n_total)``, see
+:func:`causalpa.power.designs.replicates_per_draw`), one vectorised
+:func:`causalpa.simulate.patient_arrays` call per block seeded from the root
+and the block number, and replicate ``i`` is row ``i % K`` of block
+``i // K``. ``K`` depends only on the design size, never on ``n_jobs``, the
+backend or the task size, so
 
 * the result is identical whatever ``n_jobs``, ``backend`` or block size;
 * the batched and general paths see the same data (and give the same numbers
@@ -40,7 +47,7 @@ from causalpa.errors import CausalpaWarning, SpecificationError
 from causalpa.power.analyses import adjust_pvalues, get_analysis
 from causalpa.power.backends import run_blocks
 from causalpa.power.batched import FIELDS, chunk_size, run_batched, run_general
-from causalpa.power.designs import Design
+from causalpa.power.designs import Design, replicates_per_draw
 from causalpa.power.results import PowerCurve, PowerResult, clopper_pearson
 
 __all__ = ["simulate", "curve", "sample_size", "SampleSizeResult"]
@@ -211,6 +218,12 @@ def simulate(
     if block_size is None:
         target = math.ceil(n_sims / (4 * workers)) if workers > 1 else max(1, math.ceil(n_sims / 20))
         block_size = max(1, min(cap, target))
+        # whole generator blocks per task (each generator block is simulated once)
+        per_draw = replicates_per_draw(n_total)
+        if block_size >= per_draw or cap >= per_draw:
+            block_size = max(per_draw, (block_size // per_draw) * per_draw)
+            if path == "batched" and block_size > cap:
+                block_size = max(per_draw, (cap // per_draw) * per_draw)
     blocks = [(design, n, seeds[i:i + block_size]) for i in range(0, n_sims, block_size)]
 
     start = time.perf_counter()
