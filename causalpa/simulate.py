@@ -329,6 +329,7 @@ def patient_arrays(
     hidden: float = 0.0,
     cases_only: bool = True,
     replicates: int | None = None,
+    keys: Any = None,
 ) -> dict[str, np.ndarray]:
     """Simulate one cohort as plain numpy arrays (the vectorised core of :func:`cohort`).
 
@@ -339,6 +340,10 @@ def patient_arrays(
     leading axis of length ``R`` (therapists, their effects and, for
     ``assignment="therapist"``, the randomisation are drawn per replicate).
     ``replicates=None`` (one cohort, no leading axis) is what :func:`cohort` uses.
+    ``keys`` (a collection of array names) returns only those arrays and skips
+    the work that feeds nothing else (e.g. GAD-7 trajectories); the random
+    draws are the same, so the returned values are identical to those of a
+    call without ``keys``.
 
     Returns
     -------
@@ -385,6 +390,10 @@ def patient_arrays(
     )
     if replicates is not None:
         p["replicates"] = check_number("replicates", replicates, low=1, integer=True)
+    if keys is not None:
+        if isinstance(keys, str):
+            keys = [keys]
+        p["keys"] = frozenset(str(k) for k in keys)
     if not isinstance(rng, np.random.Generator):
         rng = np.random.default_rng(rng)
     return _simulate(p, rng)
@@ -467,13 +476,20 @@ def _simulate(p: dict[str, Any], rng: np.random.Generator) -> dict[str, np.ndarr
     delta_g = p["effect_gad7"] * c["gad7_effect_scale"] / span * modifier
 
     # -- session scores for both potential outcomes (same noise) -------------------------
+    # `keys` (optional) names the arrays wanted: work that only feeds other arrays is
+    # skipped, every random draw is still made, so the values do not change.
+    keys = p.get("keys")
+    need = _needs(keys)
+    need_g = need["gad7"]
     t = np.arange(M, dtype=float)
     e = rng.standard_normal((2, n, M))
     rn = c["noise_corr"]
     noise_p = c["phq9_noise_sd"] * e[0]
-    noise_g = c["gad7_noise_sd"] * (rn * e[0] + math.sqrt(1 - rn * rn) * e[1])
     noise_p[:, 0] = first_p - base["level_p"]  # first scores are already drawn
-    noise_g[:, 0] = first_g - base["level_g"]
+    if need_g:
+        noise_g = c["gad7_noise_sd"] * (rn * e[0] + math.sqrt(1 - rn * rn) * e[1])
+        noise_g[:, 0] = first_g - base["level_g"]
+    del e
     stay = rng.random((n, M))
     h0 = _dropout_hazard(p["mean_sessions"], p["min_sessions"], M)
     logit_h0 = special.logit(h0) if h0 > 0 else -np.inf
@@ -482,45 +498,56 @@ def _simulate(p: dict[str, Any], rng: np.random.Generator) -> dict[str, np.ndarr
     level_g = np.maximum(base["level_g"], 0.5)[:, None]
     # expected control-arm change after t sessions given the first score
     expected = first_p[:, None] * np.expm1(c["phq9_rate"] * t[None, :-1])
+    # arm-independent parts, computed once (same operations as in the arm loop before)
+    drift_p = drift * t
+    drift_g = c["gad7_therapist"] * drift * t if need_g else None
+    stay_late = stay[:, 1:]
+    rows = np.arange(n)
+    first_p_col = first_p[:, None]
+    min_s = p["min_sessions"]
 
+    shortfall = np.empty((n, M - 1))
+    drop = np.zeros((n, M), dtype=bool)
     result: dict[str, np.ndarray] = {}
     for arm in (0, 1):
         rate_p = (rate0_p - arm * delta_p)[:, None]
-        rate_g = (rate0_g - arm * delta_g)[:, None]
-        sp = np.clip(np.rint(level_p * np.exp(rate_p * t) + drift * t + noise_p), 0, 27)
-        sg = np.clip(
-            np.rint(level_g * np.exp(rate_g * t) + c["gad7_therapist"] * drift * t + noise_g),
-            0,
-            21,
-        )
-        sp[:, 0], sg[:, 0] = first_p, first_g
+        sp = _scores(level_p, rate_p, t, drift_p, noise_p, 27)
+        sp[:, 0] = first_p
+        if need_g:
+            rate_g = (rate0_g - arm * delta_g)[:, None]
+            sg = _scores(level_g, rate_g, t, drift_g, noise_g, 21)
+            sg[:, 0] = first_g
         # attrition: hazard of not attending session s rises with a shortfall in
         # observed improvement up to session s - 1 (missing at random)
-        shortfall = ((sp[:, :-1] - first_p[:, None]) - expected) / c["response_scale"]
-        hazard = special.expit(logit_h0 + p["attrition"] * shortfall)
-        drop = np.zeros((n, M), dtype=bool)
-        drop[:, 1:] = stay[:, 1:] < hazard
-        drop[:, : p["min_sessions"]] = False
-        n_sess = np.where(drop.any(axis=1), drop.argmax(axis=1), M)
-        last_p = sp[np.arange(n), n_sess - 1]
-        last_g = sg[np.arange(n), n_sess - 1]
-        out = outcome_arrays(first_p, last_p, first_g, last_g)
+        np.subtract(sp[:, :-1], first_p_col, out=shortfall)
+        shortfall -= expected
+        shortfall /= c["response_scale"]
+        shortfall *= p["attrition"]
+        shortfall += logit_h0  # now logit_h0 + attrition * shortfall
+        hazard = special.expit(shortfall, out=shortfall)
+        np.less(stay_late, hazard, out=drop[:, 1:])
+        drop[:, :min_s] = False
+        first_drop = drop.argmax(axis=1)  # 0 when no drop-out (drop[:, 0] is False)
+        n_sess = np.where(first_drop > 0, first_drop, M)
+        last_p = sp[rows, n_sess - 1]
         result[f"phq9_change_{arm}"] = last_p - first_p
-        result[f"gad7_change_{arm}"] = last_g - first_g
-        result[f"recovered_{arm}"] = out["recovered"]
         result[f"n_sessions_{arm}"] = n_sess
-        result[f"_sp_{arm}"] = sp
-        result[f"_sg_{arm}"] = sg
-        result[f"_last_{arm}"] = np.stack([last_p, last_g])
+        result[f"_last_p_{arm}"] = last_p
+        if need["sessions"]:
+            result[f"_sp_{arm}"] = sp
+        if need_g:
+            last_g = sg[rows, n_sess - 1]
+            result[f"gad7_change_{arm}"] = last_g - first_g
+            result[f"_last_g_{arm}"] = last_g
+            if need["sessions"]:
+                result[f"_sg_{arm}"] = sg
+            if need["recovered_po"]:
+                out = outcome_arrays(first_p, last_p, first_g, last_g)
+                result[f"recovered_{arm}"] = out["recovered"]
 
     treated = pa.astype(bool)
     n_sessions = np.where(treated, result["n_sessions_1"], result["n_sessions_0"])
-    last_p = np.where(treated, result["_last_1"][0], result["_last_0"][0])
-    last_g = np.where(treated, result["_last_1"][1], result["_last_0"][1])
-    mask = t[None, :] < n_sessions[:, None]
-    phq9_sessions = np.where(treated[:, None], result["_sp_1"], result["_sp_0"])
-    gad7_sessions = np.where(treated[:, None], result["_sg_1"], result["_sg_0"])
-    observed = outcome_arrays(first_p, last_p, first_g, last_g)
+    last_p = np.where(treated, result["_last_p_1"], result["_last_p_0"])
     arrays: dict[str, np.ndarray] = {
         "therapist": therapist.astype(np.int64),
         "pa": pa,
@@ -534,22 +561,66 @@ def _simulate(p: dict[str, Any], rng: np.random.Generator) -> dict[str, np.ndarr
         "phq9_first": first_p.astype(np.int64),
         "phq9_last": last_p.astype(np.int64),
         "gad7_first": first_g.astype(np.int64),
-        "gad7_last": last_g.astype(np.int64),
-        "n_sessions": n_sessions.astype(np.int64),
-        "phq9_change": (last_p - first_p).astype(np.int64),
-        "gad7_change": (last_g - first_g).astype(np.int64),
-        **observed,
-        "phq9_sessions": np.where(mask, phq9_sessions, -1).astype(np.int64),
-        "gad7_sessions": np.where(mask, gad7_sessions, -1).astype(np.int64),
     }
+    if need_g:
+        last_g = np.where(treated, result["_last_g_1"], result["_last_g_0"])
+        arrays["gad7_last"] = last_g.astype(np.int64)
+    arrays["n_sessions"] = n_sessions.astype(np.int64)
+    arrays["phq9_change"] = (last_p - first_p).astype(np.int64)
+    if need_g:
+        arrays["gad7_change"] = (last_g - first_g).astype(np.int64)
+        if need["observed"]:
+            arrays.update(outcome_arrays(first_p, last_p, first_g, last_g))
+    if need["sessions"]:
+        mask = t[None, :] < n_sessions[:, None]
+        phq9_sessions = np.where(treated[:, None], result["_sp_1"], result["_sp_0"])
+        arrays["phq9_sessions"] = np.where(mask, phq9_sessions, -1).astype(np.int64)
+        if need_g:
+            gad7_sessions = np.where(treated[:, None], result["_sg_1"], result["_sg_0"])
+            arrays["gad7_sessions"] = np.where(mask, gad7_sessions, -1).astype(np.int64)
     for key in ("phq9_change", "gad7_change", "n_sessions"):
         for arm in (0, 1):
-            arrays[f"{key}_{arm}"] = result[f"{key}_{arm}"].astype(np.int64)
+            if f"{key}_{arm}" in result:
+                arrays[f"{key}_{arm}"] = result[f"{key}_{arm}"].astype(np.int64)
     for arm in (0, 1):
-        arrays[f"recovered_{arm}"] = result[f"recovered_{arm}"]
+        if f"recovered_{arm}" in result:
+            arrays[f"recovered_{arm}"] = result[f"recovered_{arm}"]
+    if keys is not None:
+        arrays = {k: v for k, v in arrays.items() if k in keys}
     if p.get("replicates") is not None:
         arrays = {key: v.reshape((R, n_cohort, *v.shape[1:])) for key, v in arrays.items()}
     return arrays
+
+
+_OBSERVED = ("case_first", "case_last", "recovered", "reliable_improvement",
+             "reliable_deterioration", "reliable_recovery")
+
+
+def _needs(keys: Any) -> dict[str, bool]:
+    """Which groups of work the requested arrays need (all of them when ``keys`` is None)."""
+    if keys is None:
+        return {"gad7": True, "sessions": True, "observed": True, "recovered_po": True}
+    observed = any(k in keys for k in _OBSERVED)
+    recovered_po = "recovered_0" in keys or "recovered_1" in keys
+    gad7 = observed or recovered_po or any(
+        k in keys for k in ("gad7_last", "gad7_change", "gad7_change_0", "gad7_change_1",
+                            "gad7_sessions"))
+    sessions = "phq9_sessions" in keys or "gad7_sessions" in keys
+    return {"gad7": gad7, "sessions": sessions, "observed": observed,
+            "recovered_po": recovered_po}
+
+
+def _scores(level: np.ndarray, rate: np.ndarray, t: np.ndarray, drift_t: np.ndarray,
+            noise: np.ndarray, top: float) -> np.ndarray:
+    """``clip(rint(level * exp(rate * t) + drift_t + noise), 0, top)`` with one buffer."""
+    out = np.multiply(rate, t)
+    np.exp(out, out=out)
+    np.multiply(level, out, out=out)
+    out += drift_t
+    out += noise
+    np.rint(out, out=out)
+    np.clip(out, 0, top, out=out)
+    return out
 
 
 def _truth(arrays: dict[str, np.ndarray]) -> pd.DataFrame:

@@ -65,3 +65,64 @@ def test_cached_formula_parse_keeps_messages() -> None:
             make_spec(df, "pa ~ x +* (")
         with pytest.raises(cpa.errors.DataError, match="missing values in column 'x'"):
             make_spec(df.assign(x=[1.0, None, 3, 4]), "pa ~ x")
+
+
+@pytest.mark.parametrize("kw", [{}, {"selection": 0.0, "attrition": 0.0},
+                                {"assignment": "therapist", "n_therapists": 6}])
+@pytest.mark.parametrize("replicates", [None, 5])
+def test_patient_arrays_keys_give_the_same_values(kw, replicates) -> None:
+    from causalpa.simulate import patient_arrays
+
+    full = patient_arrays(80, 3, replicates=replicates, **kw)
+    for keys in (["pa", "phq9_change", "phq9_first", "phq9_change_0", "phq9_change_1"],
+                 ["recovered", "gad7_change_1"], ["phq9_sessions"], ["gad7_sessions", "pa"]):
+        part = patient_arrays(80, 3, replicates=replicates, keys=keys, **kw)
+        assert set(part) == set(keys)
+        for k in keys:
+            np.testing.assert_array_equal(part[k], full[k])
+            assert part[k].dtype == full[k].dtype
+
+
+# ----------------------------------------------------------------------------- block seeding
+def test_generator_block_size_is_fixed_by_the_design_size() -> None:
+    from causalpa.power.designs import GENERATOR_PATIENTS, replicates_per_draw
+
+    assert replicates_per_draw(200) == 64
+    assert replicates_per_draw(600) == GENERATOR_PATIENTS // 600 == 54
+    assert replicates_per_draw(10**7) == 1
+
+
+def test_replicate_data_do_not_depend_on_n_sims_or_task_size() -> None:
+    d = cpa.power.RandomisedTrial(effect=0.4, analyses=("ancova",), attrition=0.1)
+    # n = 300 per arm: 54 replicates per generator block, so 130 replicates span 3 blocks
+    big = cpa.power.simulate(d, n=300, n_sims=130, seed=9, progress=False)
+    small = cpa.power.simulate(d, n=300, n_sims=60, seed=9, progress=False, block_size=7)
+    odd = cpa.power.simulate(d, n=300, n_sims=130, seed=9, progress=False, block_size=50)
+    pd.testing.assert_frame_equal(big.replicates, odd.replicates)
+    pd.testing.assert_frame_equal(big.replicates.iloc[:60].reset_index(drop=True),
+                                  small.replicates)
+
+
+def test_general_path_slices_the_same_blocks_as_the_batched_path() -> None:
+    d = cpa.power.RandomisedTrial(effect=0.4, analyses=("t-test",), attrition=0.2)
+    a = cpa.power.simulate(d, n=300, n_sims=60, seed=4, progress=False, path="batched")
+    b = cpa.power.simulate(d, n=300, n_sims=60, seed=4, progress=False, path="general",
+                           block_size=13)
+    cols = ["estimate", "std_error", "p_value", "truth"]
+    np.testing.assert_allclose(a.replicates[cols].to_numpy(), b.replicates[cols].to_numpy(),
+                               rtol=1e-10, equal_nan=True)
+    # one replicate seed gives that replicate's data on its own
+    seeds = np.random.SeedSequence(4).spawn(60)
+    one = d.generate(300, seeds[57]).patients
+    y, arm = one["phq9_change"], one["pa"]
+    ok = y.notna()
+    diff = y[ok & (arm == 1)].mean() - y[ok & (arm == 0)].mean()
+    assert b.replicates["estimate"].iloc[57] == pytest.approx(diff, rel=1e-12)
+
+
+def test_integer_seed_still_simulates_one_cohort() -> None:
+    d = cpa.power.RandomisedTrial(effect=0.4, analyses=("t-test",))
+    sim = d.generate(30, 5)
+    rng_sim, _ = d._rngs(5)
+    ref = cpa.simulate.cohort(60, rng_sim, sessions=False, **d.simulator_kwargs(30))
+    pd.testing.assert_frame_equal(sim.patients, ref.patients)

@@ -117,8 +117,13 @@ def run_batched(design: Any, n: int, seeds: Sequence[np.random.SeedSequence]) ->
     out = _empty(r, len(tests))
     n_total = design.n_total(n)
     stacked: dict[str, np.ndarray] = {}
-    for pos, arrays, lost, rows in design.draw(n, seeds):
-        sel = design.select_arrays(arrays, lost, rows, keys)
+    from causalpa.power.designs import _TRUTH_ROW
+
+    potentials = sorted({_TRUTH_ROW[o] for a, o, _ in tests
+                         if o in _TRUTH_ROW and a.estimand in ("ATE", "ATT", "ATC")})
+    wanted = [*keys, *(f"{p}_{arm}" for p in potentials for arm in (0, 1))]
+    for pos, arrays, lost, rows in design.draw(n, seeds, wanted):
+        sel = design.select_arrays(arrays, lost, rows, keys, potentials)
         del arrays
         if not stacked:
             stacked = {k: np.empty((r, n_total)) for k in sel}

@@ -147,6 +147,13 @@ def block_seed(entropy: Any, parent_key: tuple[int, ...], pool_size: int,
 
 
 @functools.lru_cache(maxsize=1)
+def _simulator_arrays() -> list[str]:
+    from causalpa.simulate import patient_arrays
+
+    return sorted(patient_arrays(20, 0))
+
+
+@functools.lru_cache(maxsize=1)
 def _cohort_defaults() -> dict[str, Any]:
     import inspect
 
@@ -361,8 +368,8 @@ class Design:
         )
         return u < special.expit(a + b * z)
 
-    def draw(self, n: int, seeds: Sequence[Any]) -> Iterator[tuple[list[int], dict[str, np.ndarray],
-                                                               np.ndarray, list[int]]]:
+    def draw(self, n: int, seeds: Sequence[Any], keys: Sequence[str] | None = None,
+             ) -> Iterator[tuple[list[int], dict[str, np.ndarray], np.ndarray, list[int]]]:
         """Simulate the replicates of ``seeds`` in generator blocks.
 
         A replicate seed spawned from a root (``root.spawn(k)[i]``, as
@@ -373,6 +380,9 @@ class Design:
         root (see :func:`block_seed`). The data of a replicate therefore depend
         only on its seed, never on how replicates are grouped into tasks. Any
         other seed (an int, a root SeedSequence) simulates one cohort on its own.
+
+        ``keys`` limits the simulated arrays to those named (plus ``pa`` and
+        ``phq9_first``); the values are the same as without it.
 
         Yields
         ------
@@ -389,6 +399,8 @@ class Design:
 
         n_total = self.n_total(n)
         kw = self.simulator_kwargs(n)
+        if keys is not None:
+            kw["keys"] = {*keys, "pa", "phq9_first"}
         size = replicates_per_draw(n_total)
         groups: dict[tuple[Any, ...], list[tuple[int, int]]] = {}
         for i, ss in enumerate(seeds):
@@ -440,11 +452,13 @@ class Design:
                                params=params)
 
     def select_arrays(self, arrays: Mapping[str, np.ndarray], lost: np.ndarray,
-                      rows: Sequence[int], keys: Sequence[str] = ()) -> dict[str, np.ndarray]:
+                      rows: Sequence[int], keys: Sequence[str] = (),
+                      potentials: Sequence[str] = _POTENTIAL) -> dict[str, np.ndarray]:
         """Rows of a :meth:`draw` block as float arrays ``(len(rows), n_total)`` (batched path).
 
         Returns the requested ``keys`` (outcomes as float with NaN for lost
-        participants) plus ``pa`` and the potential outcomes needed for the truth.
+        participants) plus ``pa`` and the potential outcomes (``potentials``)
+        needed for the truth.
         """
         idx = np.asarray(rows, dtype=np.intp)
         lost_rows = lost[idx]
@@ -453,13 +467,13 @@ class Design:
         for k in keys:
             if k not in arrays:
                 raise SpecificationError(
-                    f"{k!r} is not produced by the simulator; available: {sorted(arrays)}"
+                    f"{k!r} is not produced by the simulator; available: {_simulator_arrays()}"
                 )
             v = arrays[k][idx].astype(float)
             if k in _FOLLOW_UP and any_lost:
                 v[lost_rows] = np.nan
             out[k] = v
-        for k in _POTENTIAL:
+        for k in potentials:
             out[f"{k}_0"] = arrays[f"{k}_0"][idx].astype(float)
             out[f"{k}_1"] = arrays[f"{k}_1"][idx].astype(float)
         return out
