@@ -2,10 +2,12 @@
 
 1. Batched ANCOVA / t test / risk difference on stacked replicates vs a
    per-replicate statsmodels loop on the *same* replicates (target >= 50x).
-2. 20,000 ANCOVA replicates of n = 200 patients (100 per arm): the analysis
-   kernel alone (target < 1 s) and the whole `cpa.power.simulate` call
-   (data generation by cpa.simulate included).
-3. PSM and IPW power, 2,000 replicates at n = 200 (observational design).
+2. 20,000 ANCOVA replicates of n = 200 patients (100 per arm): the whole
+   `cpa.power.simulate` call (end to end, n_jobs 1 and 2), the data generation
+   alone (the harness's generator blocks: one vectorised
+   `cpa.simulate.patient_arrays` call per block) and the analysis kernel alone.
+3. PSM, IPW and AIPW power, 2,000 replicates at n = 200 (observational design),
+   on one and on two workers.
 4. Mixed-model power per replicate: cpa.mixed vs statsmodels MixedLM (and lme4 /
    lmerTest through Rscript when available) on the same simulated data sets.
 
@@ -35,15 +37,17 @@ OUT = Path(__file__).parent / "results"
 
 
 def stacked_replicates(design, n, n_sims, seed):
-    """The harness's own replicate generation (same seeds as simulate())."""
+    """The harness's own replicate generation (same generator blocks and seeds as simulate())."""
     seeds = np.random.SeedSequence(seed).spawn(n_sims)
     keys = ["phq9_change", "phq9_first", "recovered"]
-    first = design.generate_arrays(n, seeds[0], keys)
-    out = {k: np.empty((n_sims, len(first["pa"]))) for k in first}
-    for i, ss in enumerate(seeds):
-        arr = design.generate_arrays(n, ss, keys)
-        for k, v in arr.items():
-            out[k][i] = v
+    wanted = [*keys, "phq9_change_0", "phq9_change_1"]
+    out: dict = {}
+    for pos, arrays, lost, rows in design.draw(n, seeds, wanted):
+        sel = design.select_arrays(arrays, lost, rows, keys, ("phq9_change",))
+        if not out:
+            out = {k: np.empty((n_sims, v.shape[1])) for k, v in sel.items()}
+        for k, v in sel.items():
+            out[k][pos] = v
     return out
 
 
@@ -104,19 +108,31 @@ def bench_batched_vs_statsmodels(n_per_arm: int, n_sims: int, n_loop: int) -> di
 
 
 def bench_simulate_end_to_end(n_per_arm: int, n_sims: int) -> dict:
+    """Whole ``cpa.power.simulate`` call, with its data generation timed on its own."""
     design = cpa.power.RandomisedTrial(effect=0.43, analyses=("ancova",))
-    out = {}
+    cpa.power.simulate(design, n=n_per_arm, n_sims=50, seed=2, progress=False)  # warm-up
+    t = time.perf_counter()
+    arr = stacked_replicates(design, n_per_arm, n_sims, seed=1)
+    generation = time.perf_counter() - t
+    t = time.perf_counter()
+    ancova_kernel(arr["phq9_change"], arr["pa"], arr["phq9_first"])
+    kernel = time.perf_counter() - t
+    del arr
+    out: dict = {"n_sims": n_sims, "n_patients_per_replicate": 2 * n_per_arm,
+                 "data_generation_seconds_1_process": generation,
+                 "ancova_kernel_seconds": kernel}
     for jobs in (1, 2):
         t = time.perf_counter()
         res = cpa.power.simulate(design, n=n_per_arm, n_sims=n_sims, seed=1, n_jobs=jobs,
                                  progress=False)
-        out[f"n_jobs={jobs}"] = {"seconds": time.perf_counter() - t, "power": res.power}
+        out[f"n_jobs={jobs}"] = {"end_to_end_seconds": time.perf_counter() - t,
+                                 "power": res.power}
     return out
 
 
 def bench_observational(n: int, n_sims: int, n_jobs: int) -> dict:
     out = {}
-    for analysis in ("psm", "ipw"):
+    for analysis in ("psm", "ipw", "aipw"):
         design = cpa.power.ObservationalStudy(effect=0.43, selection=1.0, analyses=(analysis,))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -125,7 +141,7 @@ def bench_observational(n: int, n_sims: int, n_jobs: int) -> dict:
                                      progress=False)
         sec = time.perf_counter() - t
         row = res.tidy().iloc[0]
-        out[analysis] = {"seconds": sec, "ms_per_replicate_per_job": 1e3 * sec * n_jobs / n_sims,
+        out[f"{analysis} (n_jobs={n_jobs})"] = {"seconds": sec, "ms_per_replicate_per_job": 1e3 * sec * n_jobs / n_sims,
                          "n_jobs": n_jobs, "power": float(row["power"]),
                          "n_failed": int(row["n_failed"]), "bias": float(row["bias"]),
                          "coverage": float(row["coverage"])}
@@ -209,12 +225,22 @@ def main() -> None:
     print("== simulate() end to end, ANCOVA, n = 100 per arm")
     results["simulate_end_to_end"] = bench_simulate_end_to_end(100, 2000 if q else 20000)
     print(json.dumps(results["simulate_end_to_end"], indent=2))
-    print("== observational PSM / IPW, n = 200")
-    results["observational"] = bench_observational(200, 200 if q else 2000, 2)
+    print("== observational PSM / IPW / AIPW, n = 200")
+    results["observational"] = {}
+    for jobs in (1, 2):
+        results["observational"].update(bench_observational(200, 200 if q else 2000, jobs))
     print(json.dumps(results["observational"], indent=2))
     print("== mixed model per replicate")
     results["mixed"] = bench_mixed(20, 20 if q else 40)
     print(json.dumps(results["mixed"], indent=2))
+    b, e = results["batched_vs_loop"], results["simulate_end_to_end"]
+    print("== summary: ANCOVA, {} replicates of n = {}".format(e["n_sims"],
+                                                              e["n_patients_per_replicate"]))
+    print(f"  end to end (simulate, n_jobs=1): {e['n_jobs=1']['end_to_end_seconds']:.2f} s; "
+          f"n_jobs=2: {e['n_jobs=2']['end_to_end_seconds']:.2f} s")
+    print(f"  data generation alone:           {e['data_generation_seconds_1_process']:.2f} s")
+    print(f"  ANCOVA kernel alone:             {e['ancova_kernel_seconds']:.3f} s")
+    print(f"  kernel vs statsmodels OLS loop:  {b['speedup']['ancova']:.0f}x")
     path = OUT / "bench_power.json"
     path.write_text(json.dumps(results, indent=2))
     print(f"written to {path}")

@@ -58,7 +58,7 @@ from causalpa.errors import (
     SmallSampleWarning,
     SpecificationError,
 )
-from causalpa.propensity import fit_logistic, propensity
+from causalpa.propensity import _propensity_from_spec, fit_logistic
 from causalpa.results import Effect, effect_from_estimate
 
 __all__ = ["aipw", "aipw_arrays"]
@@ -328,8 +328,7 @@ def aipw(
             "2 per arm (and far more for trustworthy inference)"
         )
     # the full-data propensity fit gives validation (separation, positivity warning)
-    ps = propensity(data, spec.formula, model=ps_model if not isinstance(ps_model, str)
-                    else ps_model, treated=treated)
+    ps = _propensity_from_spec(data, spec, model=ps_model)
     X = ps.design
     if outcome_covariates is None:
         W = X

@@ -459,6 +459,19 @@ def propensity(
     (True, 100)
     """
     spec = make_spec(data, formula, treatment=treatment, covariates=covariates, treated=treated)
+    return _propensity_from_spec(data, spec, model=model, positivity=positivity,
+                                 max_iter=max_iter)
+
+
+def _propensity_from_spec(
+    data: pd.DataFrame,
+    spec: Spec,
+    *,
+    model: Any = "logistic",
+    positivity: tuple[float, float] | None = (0.01, 0.99),
+    max_iter: int = 100,
+) -> PropensityScore:
+    """:func:`propensity` for a :class:`Spec` already validated on ``data`` (no second pass)."""
     max_iter = check_number("max_iter", max_iter, low=1, integer=True)
     if positivity is not None:
         try:
@@ -507,7 +520,7 @@ def propensity(
                 f"the {model_name} propensity model did not converge in {max_iter} iterations; "
                 "increase `max_iter` or simplify the model",
                 ConvergenceWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
         converged = fit.converged
         e = fit.fitted
@@ -538,7 +551,7 @@ def propensity(
                 "overlap with .overlap()/.plot(), restrict to common support, trim the "
                 "weights, or target the ATT/ATO instead of the ATE.",
                 PositivityWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
     return PropensityScore(
         scores=scores,

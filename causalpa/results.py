@@ -179,11 +179,14 @@ def effect_from_estimate(
     >>> round(e.conf_low, 4), round(e.p_value, 4)
     (0.02, 0.0455)
     """
-    ref = stats.norm if not np.isfinite(df) else stats.t(df)
-    q = float(ref.ppf(0.5 + conf_level / 2))
+    # the unfrozen distribution with df as an argument: same values as stats.t(df), without
+    # building a frozen distribution (about 1 ms) on every call
+    args = () if not np.isfinite(df) else (df,)
+    ref = stats.norm if not args else stats.t
+    q = float(ref.ppf(0.5 + conf_level / 2, *args))
     lo, hi = estimate - q * std_error, estimate + q * std_error
     if std_error > 0 and np.isfinite(std_error):
-        p = float(2 * ref.sf(abs(estimate / std_error)))
+        p = float(2 * ref.sf(abs(estimate / std_error), *args))
     else:
         p = float("nan")
     if log_scale:

@@ -93,7 +93,12 @@ from causalpa.errors import (
     SmallSampleWarning,
     SpecificationError,
 )
-from causalpa.propensity import PropensityScore, _check_design, propensity
+from causalpa.propensity import (
+    PropensityScore,
+    _check_design,
+    _propensity_from_spec,
+    propensity,
+)
 from causalpa.results import Effect, effect_from_estimate
 
 __all__ = ["weight", "WeightResult", "METHODS", "ipw_weights", "entropy_weights", "trim_weights"]
@@ -357,8 +362,8 @@ def _method_ps(
     **_: Any,
 ) -> MethodFit:
     """Propensity-score weights (registry entry "ps")."""
-    ps = propensity(data, spec.formula, model=ps_model, treated=spec.treated,
-                    positivity=positivity)
+    # `spec` was validated on `data` by weight(): no second validation pass
+    ps = _propensity_from_spec(data, spec, model=ps_model, positivity=positivity)
     return _ps_from_arrays(ps.scores.to_numpy(), t, estimand, stabilize, ps,
                            q=special.expit(-ps.linear_predictor.to_numpy()))
 

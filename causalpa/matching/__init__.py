@@ -240,12 +240,12 @@ def match(
         distance = check_option("distance", distance, ["ps", "logit", "mahalanobis"])
         dist_label = distance
         if distance in ("ps", "logit"):
-            from causalpa.propensity import propensity
+            from causalpa.propensity import _propensity_from_spec
 
             # positivity is judged by the caliper / balance here: a control with a score
-            # near 0 is harmless for the ATT, so propensity()'s ATE-oriented check is off
-            ps_obj = propensity(data, spec.formula, model=ps_model, treated=spec.treated,
-                                positivity=None)
+            # near 0 is harmless for the ATT, so propensity()'s ATE-oriented check is off.
+            # `spec` was validated on `data` above (same spec as propensity(data, spec.formula))
+            ps_obj = _propensity_from_spec(data, spec, model=ps_model, positivity=None)
             src = ps_obj.scores if distance == "ps" else ps_obj.linear_predictor
             d = np.asarray(src, dtype=float)
         else:
@@ -325,9 +325,9 @@ def match(
     weights = pd.Series(w, index=index, name="weights")
     subclass = None
     if sub is not None:
-        subclass = pd.Series(pd.array(np.where(sub > 0, sub, 0), dtype="Int64"), index=index,
-                             name="subclass")
-        subclass[sub == 0] = pd.NA
+        subclass = pd.Series(
+            pd.arrays.IntegerArray(np.where(sub > 0, sub, 0).astype(np.int64), sub == 0),
+            index=index, name="subclass")
     dist_series = None if d is None else pd.Series(d, index=index, name="distance")
     rows, cols = np.nonzero(mm >= 0)
     fpos = focal_pos[rows]
