@@ -111,12 +111,20 @@ def bench_simulate_end_to_end(n_per_arm: int, n_sims: int) -> dict:
     """Whole ``cpa.power.simulate`` call, with its data generation timed on its own."""
     design = cpa.power.RandomisedTrial(effect=0.43, analyses=("ancova",))
     cpa.power.simulate(design, n=n_per_arm, n_sims=50, seed=2, progress=False)  # warm-up
+    # data generation as the harness does it (generator blocks, nothing kept)
+    seeds = np.random.SeedSequence(1).spawn(n_sims)
+    keys = ["phq9_change", "phq9_first"]
     t = time.perf_counter()
-    arr = stacked_replicates(design, n_per_arm, n_sims, seed=1)
+    for _, arrays, lost, rows in design.draw(n_per_arm, seeds,
+                                             [*keys, "phq9_change_0", "phq9_change_1"]):
+        design.select_arrays(arrays, lost, rows, keys, ("phq9_change",))
     generation = time.perf_counter() - t
-    t = time.perf_counter()
-    ancova_kernel(arr["phq9_change"], arr["pa"], arr["phq9_first"])
-    kernel = time.perf_counter() - t
+    arr = stacked_replicates(design, n_per_arm, n_sims, seed=1)
+    kernel = np.inf
+    for _ in range(3):  # best of 3 (the first pass also pays for touching fresh memory)
+        t = time.perf_counter()
+        ancova_kernel(arr["phq9_change"], arr["pa"], arr["phq9_first"])
+        kernel = min(kernel, time.perf_counter() - t)
     del arr
     out: dict = {"n_sims": n_sims, "n_patients_per_replicate": 2 * n_per_arm,
                  "data_generation_seconds_1_process": generation,
