@@ -523,7 +523,9 @@ def _plan_from_key(key: tuple[Any, ...]) -> tuple[tuple[str, tuple[Any, ...]], .
 
 def _build_design(plan: tuple[tuple[str, tuple[Any, ...]], ...],
                   data: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
-    X = np.empty((len(data), len(plan)))
+    # column-major like the matrix formulaic returns (via pandas), so that BLAS/LAPACK see the
+    # same memory layout and give bit-identical fits
+    X = np.empty((len(data), len(plan)), order="F")
     for j, (_, how) in enumerate(plan):
         if how[0] == "one":
             X[:, j] = 1.0
@@ -541,7 +543,9 @@ def _remember_plan(key: tuple[Any, ...], X: np.ndarray, names: list[str],
         _DESIGN_PLANS.clear()
     plan: Any = _plan_from_key(key)
     X2, names2 = _build_design(plan, data)
-    if names2 != names or X2.shape != X.shape or not np.array_equal(X2, X):
+    if (names2 != names or X2.shape != X.shape or not np.array_equal(X2, X)
+            or X2.flags.f_contiguous != X.flags.f_contiguous
+            or X2.flags.c_contiguous != X.flags.c_contiguous):
         plan = None
     _DESIGN_PLANS[key] = plan
 

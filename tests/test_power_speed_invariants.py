@@ -39,6 +39,23 @@ def test_cached_design_equals_formulaic(formula: str, intercept: bool) -> None:
         assert n0 == n1 == n2
         np.testing.assert_array_equal(X0, X1)
         np.testing.assert_array_equal(X0, X2)
+        # same memory layout too: BLAS/LAPACK results depend on it in the last bits
+        assert X1.flags.f_contiguous == X0.flags.f_contiguous
+        assert X1.flags.c_contiguous == X0.flags.c_contiguous
+
+
+def test_fits_are_bit_identical_with_and_without_the_design_cache() -> None:
+    pts = cpa.simulate.cohort(150, seed=3, sessions=False).patients
+    f = "pa ~ age + C(sex) + employed + ltc + imd_decile + phq9_first + gad7_first"
+    _spec._DESIGN_PLANS.clear()
+    first = cpa.propensity(pts, f)  # formulaic
+    w_first = cpa.weight(pts, f).estimate("phq9_change")
+    assert any(v is not None for v in _spec._DESIGN_PLANS.values())
+    again = cpa.propensity(pts, f)  # cached numpy plan
+    w_again = cpa.weight(pts, f).estimate("phq9_change")
+    assert first.coef.to_numpy().tobytes() == again.coef.to_numpy().tobytes()
+    assert first.scores.to_numpy().tobytes() == again.scores.to_numpy().tobytes()
+    assert (w_first.estimate, w_first.std_error) == (w_again.estimate, w_again.std_error)
 
 
 def test_design_cache_rederives_levels_from_each_data_set() -> None:

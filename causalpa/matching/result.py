@@ -236,10 +236,24 @@ class MatchResult:
             check_columns(self.data, [outcome], "outcome")
         if se is None:
             se = "cluster" if self.subclass is not None else "robust"
-        md = self.matched_data(weights="__w__", subclass="__s__", distance="__d__")
         cluster = "__s__" if self.subclass is not None else None
-        if cluster is not None:
-            md["__s__"] = md["__s__"].astype("int64")
+        plain = all(isinstance(self.data[c].dtype, np.dtype) and self.data[c].dtype.kind in "biuf"
+                    for c in dict.fromkeys([outcome, self.spec.treatment]))
+        if plain and adjust is None and outcome != self.spec.treatment and not (
+                {"__w__", "__s__", "__d__"} & set(self.data.columns)):
+            # only the columns estimate_effect reads without `adjust` (same rows, values and
+            # dtypes as matched_data(), without copying every other column)
+            keep = self.weights.to_numpy() > 0
+            cols = {outcome: self.data[outcome].to_numpy()[keep],
+                    self.spec.treatment: self.data[self.spec.treatment].to_numpy()[keep],
+                    "__w__": self.weights.to_numpy()[keep]}
+            if cluster is not None:
+                cols["__s__"] = self.subclass.to_numpy()[keep].astype("int64")
+            md = pd.DataFrame(cols, index=self.data.index[keep])
+        else:
+            md = self.matched_data(weights="__w__", subclass="__s__", distance="__d__")
+            if cluster is not None:
+                md["__s__"] = md["__s__"].astype("int64")
         return estimate_effect(
             md, outcome, self.spec.treatment, weights="__w__", cluster=cluster, adjust=adjust,
             estimand=self.estimand, se=se, se_type=se_type, measure=measure,
