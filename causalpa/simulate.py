@@ -370,6 +370,8 @@ def patient_arrays(
     True
     >>> patient_arrays(200, 1, replicates=50)["recovered"].shape
     (50, 200)
+    >>> sorted(patient_arrays(200, 1, keys=["pa", "phq9_change"]))
+    ['pa', 'phq9_change']
     """
     p = _check_params(
         n,
@@ -815,6 +817,26 @@ def cohort_from_arrays(arrays: dict[str, np.ndarray], params: dict[str, Any], *,
 
     :func:`cohort` is ``patient_arrays`` followed by this; the power harness
     uses it on one replicate sliced from ``patient_arrays(..., replicates=R)``.
+
+    Parameters
+    ----------
+    arrays : dict of numpy.ndarray
+        One cohort's arrays (no replicate axis).
+    params : dict
+        Stored as :attr:`SimulatedCohort.params`.
+    sessions : bool
+        Build the session-level frame.
+
+    Returns
+    -------
+    SimulatedCohort
+
+    Examples
+    --------
+    >>> arr = patient_arrays(30, 4, replicates=3)
+    >>> sim = cohort_from_arrays({k: v[1] for k, v in arr.items()}, {"n": 30})
+    >>> sim.patients.shape
+    (30, 22)
     """
     n = len(arrays["pa"])
     patient_id = np.arange(1, n + 1, dtype=np.int64)

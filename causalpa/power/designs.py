@@ -2,10 +2,12 @@
 
 A design says how participants are recruited and allocated, which outcomes are
 tested with which analyses, and how much follow-up is lost. The data come from
-:func:`causalpa.simulate.cohort` (general path) or its vectorised core
-:func:`causalpa.simulate.patient_arrays` (batched path), called with the same
-random generator so both paths see identical data; nothing here re-implements
-the data-generating model.
+the simulator's vectorised core :func:`causalpa.simulate.patient_arrays`, called
+once per generator block of replicates (:meth:`Design.draw`); the general path
+turns each replicate into a :class:`~causalpa.simulate.SimulatedCohort` with
+:func:`causalpa.simulate.cohort_from_arrays` (what :func:`~causalpa.simulate.cohort`
+does), the batched path stacks the arrays, so both paths see identical data;
+nothing here re-implements the data-generating model.
 
 =======================  =====================================  ====================
 design                   allocation                              ``n`` counts
