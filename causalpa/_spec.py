@@ -44,8 +44,12 @@ __all__ = [
     "check_no_missing",
     "binary_treatment",
     "check_weights",
+    "check_outcome",
     "format_rows",
+    "MEASURES",
 ]
+
+MEASURES: tuple[str, ...] = ("difference", "risk difference", "risk ratio", "odds ratio")
 
 T = TypeVar("T")
 
@@ -345,6 +349,53 @@ def check_weights(weights: Any, n: int, name: str = "weights") -> np.ndarray:
     if not (w > 0).any():
         raise DataError(f"`{name}` are all zero")
     return w
+
+
+def check_outcome(
+    data: pd.DataFrame, outcome: str, measure: str | None = None
+) -> tuple[np.ndarray, bool, str]:
+    """Validate an outcome column and the effect measure asked for it.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        The data (not modified).
+    outcome : str
+        Outcome column: numeric, or 0/1 / bool for a binary outcome.
+    measure : str, optional
+        One of :data:`MEASURES`; default "risk difference" for a 0/1 outcome,
+        "difference" otherwise. Ratio measures need a 0/1 outcome.
+
+    Returns
+    -------
+    y : ndarray
+        The outcome as floats.
+    binary : bool
+        Whether every value is 0 or 1.
+    measure : str
+        The resolved measure.
+
+    Examples
+    --------
+    >>> y, binary, measure = check_outcome(pd.DataFrame({"rec": [0, 1, 1]}), "rec")
+    >>> binary, measure
+    (True, 'risk difference')
+    """
+    if not isinstance(outcome, str):
+        raise SpecificationError(f"`outcome` must be a column name; got {outcome!r}")
+    check_columns(data, [outcome], "outcome")
+    check_no_missing(data, [outcome])
+    y_raw = data[outcome]
+    if not (pd.api.types.is_numeric_dtype(y_raw) or pd.api.types.is_bool_dtype(y_raw)):
+        raise DataError(f"outcome column {outcome!r} must be numeric (0/1 for binary outcomes)")
+    y = y_raw.to_numpy(dtype=float)
+    binary = bool(np.isin(y, [0.0, 1.0]).all())
+    if measure is None:
+        measure = "risk difference" if binary else "difference"
+    measure = check_option("measure", measure, MEASURES)
+    if measure != "difference" and not binary:
+        raise DataError(f"measure {measure!r} needs a 0/1 outcome; {outcome!r} has other values")
+    return y, binary, measure
 
 
 # --------------------------------------------------------------------------- spec

@@ -46,10 +46,9 @@ import pandas as pd
 from scipy import special
 
 from causalpa._spec import (
-    check_columns,
-    check_no_missing,
     check_number,
     check_option,
+    check_outcome,
     make_spec,
 )
 from causalpa.errors import (
@@ -63,7 +62,6 @@ from causalpa.results import Effect, effect_from_estimate
 
 __all__ = ["aipw", "aipw_arrays"]
 
-MEASURES = ("difference", "risk difference", "risk ratio", "odds ratio")
 SMALL_N = 20
 
 
@@ -290,24 +288,11 @@ def aipw(
     if cross_fit is not None:
         cross_fit = check_number("cross_fit", cross_fit, low=2, integer=True)
     spec = make_spec(data, formula, treatment=treatment, covariates=covariates, treated=treated)
-    if not isinstance(outcome, str):
-        raise SpecificationError(f"`outcome` must be a column name; got {outcome!r}")
-    check_columns(data, [outcome], "outcome")
-    check_no_missing(data, [outcome])
+    y, binary, measure = check_outcome(data, outcome, measure)
     if outcome == spec.treatment or outcome in spec.variables:
         raise SpecificationError(
             f"`outcome` {outcome!r} is also the treatment or a covariate"
         )
-    y_raw = data[outcome]
-    if not (pd.api.types.is_numeric_dtype(y_raw) or pd.api.types.is_bool_dtype(y_raw)):
-        raise DataError(f"outcome column {outcome!r} must be numeric (0/1 for binary outcomes)")
-    y = y_raw.to_numpy(dtype=float)
-    binary = bool(np.isin(y, [0.0, 1.0]).all())
-    if measure is None:
-        measure = "risk difference" if binary else "difference"
-    measure = check_option("measure", measure, MEASURES)
-    if measure != "difference" and not binary:
-        raise DataError(f"measure {measure!r} needs a 0/1 outcome; {outcome!r} has other values")
     if outcome_model is None:
         outcome_model = "logistic" if binary else "linear"
     elif isinstance(outcome_model, str):

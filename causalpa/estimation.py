@@ -63,12 +63,14 @@ import numpy as np
 import pandas as pd
 
 from causalpa._spec import (
+    MEASURES,
     binary_treatment,
     check_columns,
     check_frame,
     check_no_missing,
     check_number,
     check_option,
+    check_outcome,
     check_weights,
 )
 from causalpa.errors import DataError, SmallSampleWarning, SpecificationError
@@ -81,14 +83,13 @@ from causalpa.inference import (
     sandwich_vcov,
     wls,
 )
-from causalpa.results import Effect, effect_from_estimate
+from causalpa.results import Effect, effect_from_bootstrap, effect_from_estimate
 
 __all__ = ["estimate_effect", "SE_METHODS", "MEASURES"]
 
 SEMethod = Literal["cluster", "robust", "bootstrap", "permutation"]
 Measure = Literal["difference", "risk difference", "risk ratio", "odds ratio"]
 SE_METHODS: tuple[str, ...] = ("cluster", "robust", "bootstrap", "permutation")
-MEASURES: tuple[str, ...] = ("difference", "risk difference", "risk ratio", "odds ratio")
 ESTIMANDS: tuple[str, ...] = ("ATT", "ATC", "ATE", "ATO")
 
 
@@ -285,16 +286,7 @@ def estimate_effect(
     n_boot = check_number("n_boot", n_boot, low=2, integer=True)
     n_perm = check_number("n_perm", n_perm, low=2, integer=True)
     t_all = binary_treatment(data[treatment], treatment, treated)
-    y_raw = data[outcome]
-    if not (pd.api.types.is_numeric_dtype(y_raw) or pd.api.types.is_bool_dtype(y_raw)):
-        raise DataError(f"outcome column {outcome!r} must be numeric (or 0/1 for binary outcomes)")
-    y_all = y_raw.to_numpy(dtype=float)
-    binary = bool(np.isin(y_all, [0.0, 1.0]).all())
-    if measure is None:
-        measure = "risk difference" if binary else "difference"
-    measure = check_option("measure", measure, MEASURES)
-    if measure != "difference" and not binary:
-        raise DataError(f"measure {measure!r} needs a 0/1 outcome; {outcome!r} has other values")
+    y_all, binary, measure = check_outcome(data, outcome, measure)
     w_all = np.ones(len(data)) if weights is None else check_weights(
         _column_or_array(data, weights, "weights"), len(data))
     cl_all = _column_or_array(data, cluster, "cluster")
@@ -372,9 +364,6 @@ def estimate_effect(
         reps = cluster_bootstrap(stat, len(y), cluster=cl, n_boot=n_boot, random_state=random_state)
         if len(reps) < 10:
             raise DataError("too few successful bootstrap replicates; the sample is too small")
-        std = float(np.std(reps, ddof=1))
-        a = (1 - conf_level) / 2
-        lo, hi = np.quantile(reps, [a, 1 - a])
         unit = "cluster" if cl is not None else "unit"
         label = f"{unit} bootstrap ({len(reps)} replicates), percentile CI"
         if small:
@@ -383,10 +372,8 @@ def estimate_effect(
                    "se='cluster' (CR2, t) or se='permutation'")
             warnings.warn(msg, SmallSampleWarning, stacklevel=2)
             notes.append(msg)
-        e = effect_from_estimate(est, std, df=math.inf, log_scale=log_scale, inference=label,
-                                 notes=tuple(notes), **common)
-        f = math.exp if log_scale else float
-        return Effect(**{**e.__dict__, "conf_low": f(lo), "conf_high": f(hi)})
+        return effect_from_bootstrap(est, reps, log_scale=log_scale,
+                                     inference=label, notes=tuple(notes), **common)
 
     # permutation
     if cl is None:

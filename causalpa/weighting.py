@@ -80,10 +80,9 @@ from scipy import special
 
 from causalpa._spec import (
     Spec,
-    check_columns,
-    check_no_missing,
     check_number,
     check_option,
+    check_outcome,
     format_rows,
     make_spec,
 )
@@ -99,14 +98,13 @@ from causalpa.propensity import (
     _propensity_from_spec,
     propensity,
 )
-from causalpa.results import Effect, effect_from_estimate
+from causalpa.results import Effect, effect_from_bootstrap, effect_from_estimate
 
 __all__ = ["weight", "WeightResult", "METHODS", "ipw_weights", "entropy_weights", "trim_weights"]
 
 Estimand = Literal["ATE", "ATT", "ATC", "ATO"]
 ESTIMANDS: tuple[str, ...] = ("ATE", "ATT", "ATC", "ATO")
 SE_CHOICES: tuple[str, ...] = ("sandwich", "robust", "bootstrap")
-MEASURES: tuple[str, ...] = ("difference", "risk difference", "risk ratio", "odds ratio")
 SMALL_N = 20
 
 
@@ -760,23 +758,8 @@ class WeightResult:
         conf_level = check_number("conf_level", conf_level, low=0, high=1, low_inclusive=False,
                                   high_inclusive=False)
         n_boot = check_number("n_boot", n_boot, low=10, integer=True)
-        if not isinstance(outcome, str):
-            raise SpecificationError(f"`outcome` must be a column name; got {outcome!r}")
         data = self._data
-        check_columns(data, [outcome], "outcome")
-        check_no_missing(data, [outcome])
-        y_raw = data[outcome]
-        if not (pd.api.types.is_numeric_dtype(y_raw) or pd.api.types.is_bool_dtype(y_raw)):
-            raise DataError(f"outcome column {outcome!r} must be numeric (0/1 for binary outcomes)")
-        y = y_raw.to_numpy(dtype=float)
-        binary = bool(np.isin(y, [0.0, 1.0]).all())
-        if measure is None:
-            measure = "risk difference" if binary else "difference"
-        measure = check_option("measure", measure, MEASURES)
-        if measure != "difference" and not binary:
-            raise DataError(
-                f"measure {measure!r} needs a 0/1 outcome; {outcome!r} has other values"
-            )
+        y, binary, measure = check_outcome(data, outcome, measure)
         t = self._t
         w = self.weights.to_numpy()
         n1, n0 = int(np.sum((t == 1) & (w > 0))), int(np.sum((t == 0) & (w > 0)))
@@ -871,9 +854,6 @@ class WeightResult:
         reps_arr = np.asarray([r for r in reps if np.isfinite(r)])
         if len(reps_arr) < 10:
             raise DataError("too few successful bootstrap replicates; the sample is too small")
-        std = float(np.std(reps_arr, ddof=1))
-        a = (1 - conf_level) / 2
-        lo, hi = np.quantile(reps_arr, [a, 1 - a])
         label = f"bootstrap re-estimating the weights ({len(reps_arr)} replicates), percentile CI"
         if small:
             msg = (f"an arm has fewer than {SMALL_N} units ({n1} treated, {n0} control): the "
@@ -881,10 +861,8 @@ class WeightResult:
                    "se='sandwich' (small-sample t)")
             warnings.warn(msg, SmallSampleWarning, stacklevel=2)
             notes.append(msg)
-        e = effect_from_estimate(est, std, df=math.inf, log_scale=log_scale, inference=label,
-                                 notes=tuple(notes), **common)
-        f = math.exp if log_scale else float
-        return Effect(**{**e.__dict__, "conf_low": f(lo), "conf_high": f(hi)})
+        return effect_from_bootstrap(est, reps_arr, log_scale=log_scale, inference=label,
+                                     notes=tuple(notes), **common)
 
     def _reweight(self, idx: np.ndarray) -> np.ndarray:
         """Weights re-estimated on the rows ``idx`` (bootstrap)."""
