@@ -502,7 +502,7 @@ def _simulate(p: dict[str, Any], rng: np.random.Generator) -> dict[str, np.ndarr
     expected = first_p[:, None] * np.expm1(c["phq9_rate"] * t[None, :-1])
     # arm-independent parts, computed once (same operations as in the arm loop before)
     drift_p = drift * t
-    drift_g = c["gad7_therapist"] * drift * t if need_g else None
+    drift_g = c["gad7_therapist"] * drift * t if need_g else np.empty(0)  # unused unless need_g
     stay_late = stay[:, 1:]
     rows = np.arange(n)
     first_p_col = first_p[:, None]

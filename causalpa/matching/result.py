@@ -247,7 +247,7 @@ class MatchResult:
             cols = {outcome: self.data[outcome].to_numpy()[keep],
                     self.spec.treatment: self.data[self.spec.treatment].to_numpy()[keep],
                     "__w__": self.weights.to_numpy()[keep]}
-            if cluster is not None:
+            if self.subclass is not None:  # exactly when cluster is set
                 cols["__s__"] = self.subclass.to_numpy()[keep].astype("int64")
             md = pd.DataFrame(cols, index=self.data.index[keep])
         else:
