@@ -185,10 +185,8 @@ def _fit(
     pairs = _pairs(lay) if corr != "independence" else None
     alpha = 0.0
     scale = 1.0
-    converged = False
-    it = 0
-    for _ in range(max_iter):
-        it += 1
+    def working(beta: np.ndarray, alpha: float) -> tuple[Any, ...]:
+        """Scale, correlation and whitened quantities at ``beta`` (one geepack update)."""
         eta = Xp @ beta
         mu, dmu, v = _mean(eta, family)
         v = np.where(lay.mask, v, 1.0)
@@ -204,6 +202,13 @@ def _fit(
         Dt[~lay.mask] = 0.0
         et = np.sqrt(Wp) * pr
         RinvD = np.linalg.solve(R, Dt)
+        return eta, mu, pr, scale, alpha, R, Dt, et, RinvD
+
+    converged = False
+    it = 0
+    for _ in range(max_iter):
+        it += 1
+        eta, mu, pr, scale, alpha, R, Dt, et, RinvD = working(beta, alpha)
         H = np.einsum("gmp,gmq->pq", Dt, RinvD)
         G = np.einsum("gmp,gm->p", RinvD, et)
         try:
@@ -220,19 +225,7 @@ def _fit(
             converged = True
             break
     # final quantities at beta
-    eta = Xp @ beta
-    mu, dmu, v = _mean(eta, family)
-    v = np.where(lay.mask, v, 1.0)
-    rs = 1.0 / np.sqrt(v)
-    pr = np.where(lay.mask, (Yp - mu) * rs, 0.0)
-    scale = float(np.sum(Wp * pr**2) / np.sum(Wp))
-    if pairs is not None:
-        alpha = _estimate_alpha(pr / np.sqrt(scale), Wp, lay, pairs, corr, alpha)
-    R = _working_corr(alpha, corr, lay)
-    Dt = (np.sqrt(Wp) * dmu * rs)[:, :, None] * Xp
-    Dt[~lay.mask] = 0.0
-    et = np.sqrt(Wp) * pr
-    RinvD = np.linalg.solve(R, Dt)
+    eta, mu, pr, scale, alpha, R, Dt, et, RinvD = working(beta, alpha)
     bread = np.einsum("gmp,gmq->pq", Dt, RinvD)
     U = np.einsum("gmp,gm->gp", RinvD, et)
     meat = U.T @ U
