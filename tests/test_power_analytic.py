@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from causalpa.errors import SpecificationError
+from causalpa.errors import CausalpaWarning, ConvergenceWarning, SpecificationError
 from causalpa.power import analytic
+from causalpa.power._uniroot import R_TOL, _r_value, uniroot
 
 REF = Path(__file__).parent / "reference" / "pwr"
 CASES = pd.read_csv(REF / "pwr_cases.csv")
-RTOL = 1e-6
+UNIROOT = pd.read_csv(REF / "uniroot_cases.csv")
+# causalpa evaluates pwr's power expressions with scipy (R's pt/pnorm agree to
+# ~1e-11) and solves with a port of R's uniroot on pwr's intervals, so solved
+# values equal pwr's own to ~1e-10 (measured max 5.5e-11)
+RTOL = 1e-9
 
 
 def _alt(a: str) -> str:
@@ -26,44 +32,145 @@ def _num(v):
     return None if pd.isna(v) else float(v)
 
 
-def _compute(row: pd.Series) -> float:
+def _compute(row: pd.Series, exact: bool = False) -> float:
     alt = _alt(row["alternative"])
     alpha = float(row["sig.level"])
     fun, target = row["fun"], row["target"]
     if fun == "pwr.t.test":
         r = analytic.two_sample_t(d=_num(row["d"]), n=_num(row["n"]), power=_num(row["power"]),
-                                  alpha=alpha, alternative=alt)
+                                  alpha=alpha, alternative=alt, exact=exact)
         return {"power": r.power, "n": r.n, "d": r.effect}[target]
     if fun == "pwr.t2n.test":
         r = analytic.two_sample_t(d=_num(row["d"]), n=_num(row["n1"]), n2=_num(row["n2"]),
-                                  power=_num(row["power"]), alpha=alpha, alternative=alt)
+                                  power=_num(row["power"]), alpha=alpha, alternative=alt,
+                                  exact=exact)
         return {"power": r.power, "n1": r.n, "d": r.effect}[target]
     if fun == "pwr.2p.test":
         if target == "h":
-            # solving for h: p1 given, p2 solved; the effect reported is h
-            r = analytic.two_proportions(p1=0.5, n=_num(row["n"]), power=_num(row["power"]),
-                                         alpha=alpha, alternative=alt)
+            # Cohen's h solved for directly, and via p2 given p1: same h
+            r = analytic.two_proportions(n=_num(row["n"]), power=_num(row["power"]),
+                                         alpha=alpha, alternative=alt, exact=exact)
+            via_p2 = analytic.two_proportions(p1=0.5, n=_num(row["n"]), power=_num(row["power"]),
+                                              alpha=alpha, alternative=alt, exact=exact)
+            assert via_p2.effect == r.effect and r.solved_for == "h"
             return r.effect
-        r = analytic.two_proportions(p1=_num(row["p1"]), p2=_num(row["p2"]), n=_num(row["n"]),
-                                     power=_num(row["power"]), alpha=alpha, alternative=alt)
-        # the proportions must reproduce pwr's h exactly
-        assert math.isclose(r.effect, row["h"], rel_tol=1e-12)
+        if pd.isna(row["p1"]):
+            r = analytic.two_proportions(h=float(row["h"]), n=_num(row["n"]),
+                                         power=_num(row["power"]), alpha=alpha, alternative=alt,
+                                         exact=exact)
+        else:
+            r = analytic.two_proportions(p1=_num(row["p1"]), p2=_num(row["p2"]), n=_num(row["n"]),
+                                         power=_num(row["power"]), alpha=alpha, alternative=alt,
+                                         exact=exact)
+            # the proportions must reproduce pwr's h exactly
+            assert math.isclose(r.effect, row["h"], rel_tol=1e-12)
         return {"power": r.power, "n": r.n}[target]
     if fun == "pwr.2p2n.test":
-        r = analytic.two_proportions(h=float(row["h"]), n=_num(row["n1"]), n2=_num(row["n2"]),
-                                     power=_num(row["power"]), alpha=alpha, alternative=alt)
-        return {"power": r.power, "n1": r.n}[target]
+        r = analytic.two_proportions(h=_num(row["h"]), n=_num(row["n1"]), n2=_num(row["n2"]),
+                                     power=_num(row["power"]), alpha=alpha, alternative=alt,
+                                     exact=exact)
+        return {"power": r.power, "n1": r.n, "h": r.effect}[target]
     raise AssertionError(fun)
 
 
+@pytest.fixture
+def uniroot_calls(monkeypatch):
+    """Record every root search analytic.py makes (results of the uniroot port)."""
+    calls: list = []
+    real = analytic.uniroot
+
+    def spy(*args, **kwargs):
+        res = real(*args, **kwargs)
+        calls.append(res)
+        return res
+
+    monkeypatch.setattr(analytic, "uniroot", spy)
+    return calls
+
+
 @pytest.mark.parametrize("case", CASES["case"].tolist())
-def test_matches_pwr(case: str) -> None:
+def test_matches_pwr(case: str, uniroot_calls) -> None:
+    """Default solves reproduce pwr's own answers, along uniroot's iteration path."""
     row = CASES.set_index("case").loc[case].copy()
     row["case"] = case
     got = _compute(row)
-    assert got == pytest.approx(row["value_tight"], rel=RTOL)
-    # pwr's own (default-tolerance uniroot) answer agrees to its tolerance
+    assert got == pytest.approx(row["value_pwr"], rel=RTOL, abs=0)
+    if row["target"] == "power":
+        assert uniroot_calls == []
+    else:
+        # same number of Brent iterations as R's uniroot took inside pwr
+        assert uniroot_calls, "a solved value must come from the uniroot port"
+        assert {c.iterations for c in uniroot_calls} == {int(row["iter_pwr"])}
+        assert all(c.root == uniroot_calls[0].root for c in uniroot_calls)
+
+
+@pytest.mark.parametrize("case", CASES.loc[CASES["target"] != "power", "case"].tolist())
+def test_exact_solves_match_tight_roots(case: str) -> None:
+    """exact=True solves to machine precision: R's uniroot(tol = 1e-12) root."""
+    row = CASES.set_index("case").loc[case].copy()
+    row["case"] = case
+    got = _compute(row, exact=True)
+    assert got == pytest.approx(row["value_tight"], rel=RTOL, abs=0)
+    # and pwr's default-tolerance answer is distinguishable from it in general
     assert got == pytest.approx(row["value_pwr"], rel=1e-3, abs=5e-4)
+
+
+def test_default_and_exact_differ_by_pwr_tolerance() -> None:
+    solved = CASES[CASES["target"] != "power"]
+    gap = (solved["value_pwr"] - solved["value_tight"]).abs()
+    # pwr's answers are off the exact roots by up to uniroot's tolerance (2^-13)
+    assert gap.max() > 1e-6 and gap.max() < 2**-13
+    r_default = analytic.two_sample_t(d=0.43, power=0.8)
+    r_exact = analytic.two_sample_t(d=0.43, power=0.8, exact=True)
+    assert r_default.n != r_exact.n
+    assert abs(r_default.n - r_exact.n) < 2**-13
+    assert analytic.two_sample_t(d=0.43, n=r_exact.n).power == pytest.approx(0.8, rel=1e-12)
+
+
+@pytest.mark.parametrize("i", range(len(UNIROOT)))
+def test_uniroot_port_matches_r(i: int) -> None:
+    row = UNIROOT.iloc[i]
+    fns = {
+        "sq2": lambda x: x * x - 2,
+        "cos": lambda x: math.cos(x) - x,
+        "exp": lambda x: math.exp(x) - 5,
+        "tanh": lambda x: math.tanh(x - 0.3),
+    }
+    res = uniroot(fns[row["fun"]], float(row["lower"]), float(row["upper"]),
+                  tol=float(row["tol"]))
+    assert res.root == pytest.approx(row["root"], rel=1e-14, abs=0)
+    assert res.iterations == row["iter"]
+    assert res.estim_prec == pytest.approx(row["estim_prec"], rel=1e-12)
+    assert res.converged
+
+
+def test_uniroot_edge_cases() -> None:
+    assert R_TOL == 2.0**-13
+    # a root at an end point is returned without iterating
+    r = uniroot(lambda x: x - 1.0, 1.0, 3.0)
+    assert (r.root, r.iterations, r.estim_prec) == (1.0, 0, 0.0)
+    r = uniroot(lambda x: x - 3.0, 1.0, 3.0)
+    assert (r.root, r.iterations) == (3.0, 0)
+    # end points of one sign, NaN, reversed interval: R's errors
+    with pytest.raises(ValueError, match="not of opposite sign"):
+        uniroot(lambda x: x * x + 1, -1.0, 1.0)
+    with pytest.raises(ValueError, match="f.lower"):
+        uniroot(lambda x: math.nan if x < 0 else x, -1.0, 1.0)
+    with pytest.raises(ValueError, match="lower < upper"):
+        uniroot(lambda x: x, 1.0, -1.0)
+    # maxiter reached: a warning, iterations -1, last iterate returned
+    with pytest.warns(ConvergenceWarning, match="converged"):
+        r = uniroot(lambda x: math.tanh(x - 0.3), -4.0, 1000.0, maxiter=2)
+    assert r.iterations == -1 and not r.converged
+    # tol = 0 gives the root to machine precision
+    assert uniroot(lambda x: x * x - 2, 0.0, 2.0, tol=0.0).root == pytest.approx(
+        math.sqrt(2), rel=4e-16)
+    # R's zeroin2 driver replaces non-finite values by -/+ DBL_MAX, with a warning
+    for value, expected in [(math.inf, sys.float_info.max), (math.nan, sys.float_info.max),
+                            (-math.inf, -sys.float_info.max)]:
+        with pytest.warns(CausalpaWarning, match="replaced"):
+            assert _r_value(lambda x, v=value: v, 0.0) == expected
+    assert _r_value(lambda x: x - 1, 3.0) == 2.0
 
 
 def test_reference_covers_every_solver() -> None:
@@ -71,7 +178,8 @@ def test_reference_covers_every_solver() -> None:
     assert {("pwr.t.test", "n"), ("pwr.t.test", "power"), ("pwr.t.test", "d"),
             ("pwr.t2n.test", "n1"), ("pwr.t2n.test", "power"), ("pwr.t2n.test", "d"),
             ("pwr.2p.test", "n"), ("pwr.2p.test", "power"), ("pwr.2p.test", "h"),
-            ("pwr.2p2n.test", "power"), ("pwr.2p2n.test", "n1")} <= kinds
+            ("pwr.2p2n.test", "power"), ("pwr.2p2n.test", "n1"),
+            ("pwr.2p2n.test", "h")} <= kinds
     assert set(CASES["alternative"]) == {"two.sided", "greater", "less"}
     versions = json.loads((REF / "pwr_versions.json").read_text())
     assert versions["pwr"]
@@ -86,17 +194,22 @@ def test_seed_questions() -> None:
 
 
 def test_t2n_unequal_d_solve_roundtrip() -> None:
-    r = analytic.two_sample_t(n=40, n2=70, power=0.8)
+    r = analytic.two_sample_t(n=40, n2=70, power=0.8, exact=True)
     back = analytic.two_sample_t(d=r.effect, n=40, n2=70)
-    assert back.power == pytest.approx(0.8, rel=1e-9)
+    assert back.power == pytest.approx(0.8, rel=1e-12)
+    # pwr's default-tolerance root is within uniroot's tolerance of it
+    assert abs(analytic.two_sample_t(n=40, n2=70, power=0.8).effect - r.effect) < 2**-13
 
 
 def test_proportions_solve_p2_roundtrip() -> None:
-    r = analytic.two_proportions(p1=0.63, n=60, power=0.8)
+    r = analytic.two_proportions(p1=0.63, n=60, power=0.8, exact=True)
     p2 = r.details["p2"]
     assert p2 < 0.63
     back = analytic.two_proportions(p1=0.63, p2=p2, n=60)
-    assert back.power == pytest.approx(0.8, rel=1e-9)
+    assert back.power == pytest.approx(0.8, rel=1e-12)
+    # the default (pwr's path) solves the same h to uniroot's tolerance
+    default = analytic.two_proportions(p1=0.63, n=60, power=0.8)
+    assert abs(default.effect - r.effect) < 2**-13 and default.solved_for == "p2"
 
 
 def test_ancova_is_t_with_scaled_effect_and_one_df_less() -> None:
@@ -134,9 +247,12 @@ def test_design_effect_and_inflation() -> None:
 
 
 def test_minimum_detectable_effect_inverts_power() -> None:
-    d = analytic.minimum_detectable_effect(60, attrition=0.25, design_effect=1.2)
+    d = analytic.minimum_detectable_effect(60, attrition=0.25, design_effect=1.2, exact=True)
     eff_n = 60 * 0.75 / 1.2
-    assert analytic.two_sample_t(d=d, n=eff_n).power == pytest.approx(0.8, rel=1e-9)
+    assert analytic.two_sample_t(d=d, n=eff_n).power == pytest.approx(0.8, rel=1e-12)
+    default = analytic.minimum_detectable_effect(60, attrition=0.25, design_effect=1.2)
+    assert default == analytic.two_sample_t(n=eff_n, power=0.8).effect
+    assert abs(default - d) < 2**-13
 
 
 @pytest.mark.parametrize(

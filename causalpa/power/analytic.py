@@ -2,10 +2,18 @@
 
 Each solver takes the quantities of a calculation and exactly one of them set to
 ``None``; that one is solved for. The formulas are those of R's ``pwr`` package
-(Champely et al.), evaluated with the same noncentral t / normal distributions,
-and solved with Brent's method at a much tighter tolerance than ``pwr``'s
-``uniroot`` default (so causalpa's solved ``n`` is the exact root; ``pwr``'s is
-within about 1e-4 of it).
+1.3.0 (Champely et al.), written operation for operation as ``pwr`` writes them
+and evaluated with the same noncentral t / normal distributions.
+
+Solved values (``n``, ``d``, ``h``) reproduce ``pwr``'s own answers, not just
+the roots they approximate: ``pwr`` calls R's ``uniroot`` with its default
+tolerance (``.Machine$double.eps^0.25``, about 1.2e-4), so its answers sit up
+to about 1e-4 away from the exact roots. causalpa solves with a port of
+``uniroot`` (:mod:`causalpa.power._uniroot`, Brent's zeroin exactly as R runs
+it) on ``pwr``'s search intervals at that tolerance, so it takes the same
+iterations and returns ``pwr``'s numbers (measured: within 6e-11 relative of
+``pwr`` on 126 solved reference cases). Pass ``exact=True`` to solve to machine
+precision instead.
 
 - ``two_sample_t``: two-sample t test, equal or unequal n (``pwr.t.test``,
   ``pwr.t2n.test``);
@@ -37,10 +45,11 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+from scipy import stats
 
 from causalpa._spec import check_number, check_option
 from causalpa.errors import SpecificationError
+from causalpa.power._uniroot import R_TOL, uniroot
 
 __all__ = [
     "AnalyticResult",
@@ -55,7 +64,6 @@ __all__ = [
 
 Alternative = Literal["two-sided", "greater", "less"]
 _ALTERNATIVES: tuple[str, ...] = ("two-sided", "greater", "less")
-_XTOL = 1e-12
 
 
 @dataclass(frozen=True)
@@ -192,50 +200,95 @@ def _tail(q: float, df: float, ncp: float, *, upper: bool) -> float:
 def _z_power(ncp: float, alpha: float, alternative: str) -> float:
     """Power of a z test with mean shift ``ncp`` (pwr.2p.test's formulas)."""
     if alternative == "two-sided":
-        q = stats.norm.isf(alpha / 2)
-        return float(stats.norm.sf(q - ncp) + stats.norm.cdf(-q - ncp))
+        return float(stats.norm.sf(stats.norm.isf(alpha / 2) - ncp)
+                     + stats.norm.cdf(stats.norm.ppf(alpha / 2) - ncp))
     if alternative == "greater":
         return float(stats.norm.sf(stats.norm.isf(alpha) - ncp))
     return float(stats.norm.cdf(stats.norm.ppf(alpha) - ncp))
 
 
-def _solve_increasing(f: Callable[[float], float], lower: float, target: float, what: str) -> float:
-    """Root of increasing ``f(x) = target`` on ``[lower, inf)`` by bracketing and Brent."""
-    lo = lower
-    if f(lo) >= target:
-        return lo
-    hi = max(2 * lo, 10.0)
-    while f(hi) < target:
-        lo, hi = hi, hi * 4
-        if hi > 1e9:
-            raise SpecificationError(
-                f"the requested power cannot be reached: {what} would exceed 1e9"
-            )
-    return float(
-        optimize.brentq(lambda x: f(x) - target, lo, hi, xtol=_XTOL, rtol=4 * np.finfo(float).eps,
-                        maxiter=1000)
-    )
+# pwr 1.3.0's uniroot intervals: sample sizes, then effects by alternative
+_N_UPPER = 1e9
+_N_LOWER = 2 + 1e-10
+_EFFECT_INTERVALS: dict[str, dict[str, tuple[float, float]]] = {
+    "d": {"two-sided": (1e-7, 10.0), "less": (-10.0, 5.0), "greater": (-5.0, 10.0)},
+    "h": {"two-sided": (1e-10, 10.0), "less": (-10.0, 5.0), "greater": (-5.0, 10.0)},
+}
+_EFFECT_MAX = 1e3
+
+
+def _root(f: Callable[[float], float], lower: float, upper: float, f_lower: float,
+          f_upper: float, exact: bool) -> float:
+    """R's ``uniroot`` on ``[lower, upper]``: pwr's tolerance, or machine precision."""
+    res = uniroot(f, lower, upper, f_lower=f_lower, f_upper=f_upper,
+                  tol=0.0 if exact else R_TOL, maxiter=1000)
+    return float(res.root)
+
+
+def _solve_size(
+    power_of: Callable[[float], float], target: float, lower: float, what: str, exact: bool
+) -> float:
+    """Solve ``power_of(n) = target`` for a group size as pwr does.
+
+    pwr calls ``uniroot(function(n) power(n) - target, c(2 + 1e-10, 1e+09))``;
+    so does this (same end points, same tolerance, R's iteration path). When the
+    target is already reached at the lower end (pwr stops with an error), the
+    lower end is returned.
+    """
+
+    def f(x: float) -> float:
+        return power_of(x) - target
+
+    f_lower = f(lower)
+    if f_lower >= 0:
+        return lower
+    f_upper = f(_N_UPPER)
+    if not f_upper >= 0:
+        raise SpecificationError(
+            f"the requested power cannot be reached: {what} would exceed {_N_UPPER:.0e}"
+        )
+    return _root(f, lower, _N_UPPER, f_lower, f_upper, exact)
 
 
 def _solve_effect(
-    power_of: Callable[[float], float], target: float, alternative: str, what: str
+    power_of: Callable[[float], float],
+    target: float,
+    alpha: float,
+    alternative: str,
+    what: str,
+    exact: bool,
 ) -> float:
-    """Solve for an effect size: positive for two-sided/greater, negative for less."""
-    sign = -1.0 if alternative == "less" else 1.0
+    """Solve ``power_of(effect) = target`` on pwr's interval for ``what`` ("d" or "h").
 
-    def g(x: float) -> float:
-        return power_of(sign * x)
+    pwr's intervals are ``(1e-7, 10)`` for d and ``(1e-10, 10)`` for h (two-sided),
+    ``(-10, 5)`` (less) and ``(-5, 10)`` (greater). Where the target is not reached
+    inside pwr's interval (pwr stops with an error), the far end is doubled until
+    it is (up to 1000), and the root is found on the extended interval.
+    """
 
-    if g(1e-10) >= target:
-        raise SpecificationError(f"the requested power is reached with {what} = 0 (power <= alpha)")
-    hi = 1.0
-    while g(hi) < target:
-        hi *= 2
-        if hi > 1e3:
-            raise SpecificationError(f"the requested power cannot be reached for any {what}")
-    root = optimize.brentq(lambda x: g(x) - target, 1e-10, hi, xtol=_XTOL,
-                           rtol=4 * np.finfo(float).eps, maxiter=1000)
-    return sign * float(root)
+    def f(x: float) -> float:
+        return power_of(x) - target
+
+    lower, upper = _EFFECT_INTERVALS[what][alternative]
+    f_lower = f(lower)
+    if target <= alpha or (alternative == "two-sided" and f_lower >= 0):
+        raise SpecificationError(
+            f"the requested power is reached with {what} = 0 (power <= alpha)"
+        )
+    f_upper = f(upper)
+    if alternative == "less":
+        while not f_lower > 0:
+            lower *= 2
+            if lower < -_EFFECT_MAX:
+                raise SpecificationError(f"the requested power cannot be reached for any {what}")
+            f_lower = f(lower)
+    else:
+        while not f_upper > 0:
+            upper *= 2
+            if upper > _EFFECT_MAX:
+                raise SpecificationError(f"the requested power cannot be reached for any {what}")
+            f_upper = f(upper)
+    return _root(f, lower, upper, f_lower, f_upper, exact)
 
 
 def _check_power(power: float | None) -> float | None:
@@ -261,6 +314,7 @@ def _t_core(
     df_lost: int = 0,
     test: str = "two-sample t",
     details: dict[str, Any] | None = None,
+    exact: bool = False,
 ) -> AnalyticResult:
     alternative = _alternative(alternative)
     alpha = _check_alpha(alpha)
@@ -274,12 +328,18 @@ def _t_core(
         d = abs(d)
     scale = 1.0 / math.sqrt(variance_factor)
 
+    def df_ncp(dd: float, n1: float, m2: float | None) -> tuple[float, float]:
+        # pwr's expressions, operation for operation: pwr.t.test (equal n) uses
+        # nu = (n - 1) * 2 and ncp = sqrt(n / 2) * d; pwr.t2n.test uses
+        # nu = n1 + n2 - 2 and ncp = d * (1 / sqrt(1 / n1 + 1 / n2))
+        if m2 is None:
+            return (n1 - 1) * 2 - df_lost, math.sqrt(n1 / 2) * (dd * scale)
+        return n1 + m2 - 2 - df_lost, (dd * scale) * (1 / math.sqrt(1 / n1 + 1 / m2))
+
     def pw(dd: float, n1: float, m2: float | None) -> float:
-        m2 = n1 if m2 is None else m2
-        df = n1 + m2 - 2 - df_lost
+        df, ncp = df_ncp(dd, n1, m2)
         if df <= 0:
             return float("nan")
-        ncp = dd * scale / math.sqrt(1 / n1 + 1 / m2)
         return _t_power(ncp, df, alpha, alternative)
 
     if target == "power":
@@ -292,15 +352,16 @@ def _t_core(
                 f"`d` = {d} cannot give power above alpha with alternative={alternative!r}"
             )
         d_fix = float(d)
-        n = _solve_increasing(lambda x: pw(d_fix, x, n2), 2 + 1e-10 + df_lost / 2, power, "n")
+        n = _solve_size(lambda x: pw(d_fix, x, n2), power, _N_LOWER + df_lost / 2, "n", exact)
     else:
         assert n is not None and power is not None
-        d = _solve_effect(lambda x: pw(x, n, n2), power, alternative, "d")
+        d = _solve_effect(lambda x: pw(x, n, n2), power, alpha, alternative, "d", exact)
     assert n is not None and d is not None and power is not None
     m2 = n if equal else n2
     assert m2 is not None
     extra = dict(details or {})
-    extra.update(df=n + m2 - 2 - df_lost, ncp=d * scale / math.sqrt(1 / n + 1 / m2))
+    df, ncp = df_ncp(d, n, n2)
+    extra.update(df=df, ncp=ncp)
     return AnalyticResult(
         test=test,
         solved_for=target,
@@ -321,6 +382,8 @@ def two_sample_t(
     power: float | None = None,
     alpha: float = 0.05,
     alternative: Alternative = "two-sided",
+    *,
+    exact: bool = False,
 ) -> AnalyticResult:
     """Power, sample size or effect of a two-sample t test (``pwr.t.test`` / ``pwr.t2n.test``).
 
@@ -330,6 +393,15 @@ def two_sample_t(
     ``df = n + n2 - 2`` and noncentrality ``d / sqrt(1/n + 1/n2)``; two-sided power
     is ``P(T > q) + P(T < -q)`` with ``q`` the ``1 - alpha/2`` quantile of the
     central t, exactly as R's ``pwr``.
+
+    Solving reproduces ``pwr.t.test`` / ``pwr.t2n.test``: R's ``uniroot`` (ported)
+    with its default tolerance on ``pwr``'s intervals, ``(2 + 1e-10, 1e9)`` for
+    ``n`` and ``(1e-7, 10)``, ``(-10, 5)`` or ``(-5, 10)`` for ``d`` (two-sided,
+    less, greater). Where ``pwr`` stops with an error instead, causalpa returns
+    ``n = 2 + 1e-10`` if that already gives the requested power, and widens the
+    ``d`` interval (up to 1000) if ``d = 10`` does not reach it. To solve for
+    ``n2`` given ``n``, swap the groups: the power is symmetric in the two sizes,
+    and ``pwr.t2n.test`` solves for ``n2`` along the same path.
 
     Parameters
     ----------
@@ -347,6 +419,11 @@ def two_sample_t(
         Significance level.
     alternative : {"two-sided", "greater", "less"}
         Alternative hypothesis.
+    exact : bool
+        False (default): solve as ``pwr`` does (R's ``uniroot`` with its
+        default tolerance ``2**-13`` on ``pwr``'s search interval), which
+        reproduces ``pwr``'s answer to the last digits. True: solve to machine
+        precision (the exact root; ``pwr``'s answer is within about 1e-4 of it).
 
     Returns
     -------
@@ -362,8 +439,14 @@ def two_sample_t(
     0.3164
     >>> round(two_sample_t(n=100, power=0.8).effect, 4)
     0.3981
+
+    ``pwr.t.test(d = 0.43, power = 0.8)$n`` is 85.86943408 (to 10 digits); the
+    exact root is 6.5e-8 smaller:
+
+    >>> round(r.n, 8), round(two_sample_t(d=0.43, power=0.8, exact=True).n, 8)
+    (85.86943408, 85.86943402)
     """
-    return _t_core(d, n, n2, power, alpha, alternative)
+    return _t_core(d, n, n2, power, alpha, alternative, exact=exact)
 
 
 def ancova(
@@ -375,6 +458,8 @@ def ancova(
     alpha: float = 0.05,
     alternative: Alternative = "two-sided",
     n_covariates: int = 1,
+    *,
+    exact: bool = False,
 ) -> AnalyticResult:
     """Power of a treatment comparison adjusted for a baseline covariate (ANCOVA).
 
@@ -400,6 +485,9 @@ def ancova(
         Correlation between the baseline covariate and the outcome (-1 < rho < 1).
     n_covariates : int
         Covariates in the model (degrees of freedom lost).
+    exact : bool
+        As in :func:`two_sample_t` (``pwr``'s interval for ``n`` starts at
+        ``2 + 1e-10 + n_covariates / 2`` here, so that ``df > 0``).
 
     Returns
     -------
@@ -421,6 +509,7 @@ def ancova(
         df_lost=k,
         test="ANCOVA",
         details={"rho": rho, "variance_factor": 1 - rho**2, "n_covariates": k},
+        exact=exact,
     )
 
 
@@ -448,6 +537,7 @@ def two_proportions(
     alternative: Alternative = "two-sided",
     *,
     h: float | None = None,
+    exact: bool = False,
 ) -> AnalyticResult:
     """Power or sample size for two proportions via the arcsine transformation.
 
@@ -455,6 +545,12 @@ def two_proportions(
     ``h = ES.h(p1, p2)``: the test statistic is normal with mean
     ``h * sqrt(n * n2 / (n + n2))``. Give the two proportions (or ``h`` directly),
     and set exactly one of ``n``, ``power`` and ``p2`` (or ``h``) to None.
+
+    Solving reproduces ``pwr``'s answers: R's ``uniroot`` (ported) with its
+    default tolerance on ``pwr``'s intervals, ``(2 + 1e-10, 1e9)`` for ``n`` and
+    ``(1e-10, 10)``, ``(-10, 5)`` or ``(-5, 10)`` for ``h`` (two-sided, less,
+    greater); see :func:`two_sample_t` for the cases where ``pwr`` stops with an
+    error.
 
     Parameters
     ----------
@@ -474,7 +570,13 @@ def two_proportions(
     alternative : {"two-sided", "greater", "less"}
         Alternative hypothesis (``greater``: p1 > p2).
     h : float, optional
-        Cohen's h instead of ``p1`` and ``p2``.
+        Cohen's h instead of ``p1`` and ``p2``. If ``p1``, ``p2`` and ``h`` are
+        all None, ``h`` is solved for (``pwr.2p.test(n=, power=)``).
+    exact : bool
+        False (default): solve as ``pwr`` does (R's ``uniroot`` with its
+        default tolerance ``2**-13`` on ``pwr``'s search interval), which
+        reproduces ``pwr``'s answer to the last digits. True: solve to machine
+        precision (the exact root; ``pwr``'s answer is within about 1e-4 of it).
 
     Returns
     -------
@@ -488,6 +590,8 @@ def two_proportions(
     (52.499, 53)
     >>> round(two_proportions(p1=0.63, p2=0.36, n=16, n2=22).power, 3)
     0.384
+    >>> round(two_proportions(n=60, power=0.8).effect, 6)  # pwr.2p.test(n = 60, power = 0.8)
+    0.511496
     """
     alt = _alternative(alternative)
     alpha = _check_alpha(alpha)
@@ -500,9 +604,11 @@ def two_proportions(
             raise SpecificationError("give `h` or the proportions `p1`/`p2`, not both")
         h = float(check_number("h", h))
         solve_p2 = False
+    elif p1 is None:
+        if p2 is not None:
+            raise SpecificationError("`p1` is required with `p2` (or give Cohen's `h`)")
+        solve_p2 = False  # Cohen's h itself is solved for
     else:
-        if p1 is None:
-            raise SpecificationError("`p1` is required (or give Cohen's `h`)")
         p1 = float(check_number("p1", p1, low=0, high=1))
         if p2 is not None:
             p2 = float(check_number("p2", p2, low=0, high=1))
@@ -514,8 +620,10 @@ def two_proportions(
         h = abs(h)
 
     def pw(hh: float, n1: float) -> float:
-        m2 = n1 if n2 is None else n2
-        return _z_power(hh * math.sqrt(n1 * m2 / (n1 + m2)), alpha, alt)
+        # pwr.2p.test: h * sqrt(n / 2); pwr.2p2n.test: h * sqrt((n1 * n2) / (n1 + n2))
+        if n2 is None:
+            return _z_power(hh * math.sqrt(n1 / 2), alpha, alt)
+        return _z_power(hh * math.sqrt((n1 * n2) / (n1 + n2)), alpha, alt)
 
     if target == "power":
         assert h is not None and n is not None
@@ -528,10 +636,10 @@ def two_proportions(
                 f"alternative={alt!r}"
             )
         h_fix = float(h)
-        n = _solve_increasing(lambda x: pw(h_fix, x), 2 + 1e-10, power, "n")
+        n = _solve_size(lambda x: pw(h_fix, x), power, _N_LOWER, "n", exact)
     else:
         assert n is not None and power is not None
-        h = _solve_effect(lambda x: pw(x, n), power, alt, "h")
+        h = _solve_effect(lambda x: pw(x, n), power, alpha, alt, "h", exact)
         if solve_p2:
             assert p1 is not None
             # h = 2 asin(sqrt(p1)) - 2 asin(sqrt(p2))  =>  p2 = sin(asin(sqrt(p1)) - h/2)^2
@@ -656,12 +764,14 @@ def minimum_detectable_effect(
     rho: float = 0.0,
     design_effect: float = 1.0,
     attrition: float = 0.0,
+    exact: bool = False,
 ) -> float:
     """Smallest standardised effect (Cohen's d) detectable with the given design.
 
     The recruited ``n`` is first reduced by attrition and the design effect
     (effective ``n * (1 - attrition) / design_effect``); then the t test (or
-    ANCOVA if ``rho != 0``) is solved for d.
+    ANCOVA if ``rho != 0``) is solved for d, as ``pwr`` solves it or, with
+    ``exact=True``, to machine precision (see :func:`two_sample_t`).
 
     Examples
     --------
@@ -677,6 +787,6 @@ def minimum_detectable_effect(
     eff_n2 = None if n2 is None else float(check_number("n2", n2, low=2)) * (1 - a) / de
     if rho:
         return ancova(n=eff_n, n2=eff_n2, power=power, alpha=alpha, alternative=alternative,
-                      rho=rho).effect
+                      rho=rho, exact=exact).effect
     return two_sample_t(n=eff_n, n2=eff_n2, power=power, alpha=alpha,
-                        alternative=alternative).effect
+                        alternative=alternative, exact=exact).effect
