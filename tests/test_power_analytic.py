@@ -279,3 +279,17 @@ def test_alternative_spellings_and_result_views() -> None:
     assert frame.loc[0, "power"] == a.power and "df" in frame
     assert "solved for power" in repr(a)
     assert a.to_dict()["n_total"] == 60
+
+
+def test_effect_beyond_pwr_interval_is_still_solved() -> None:
+    # pwr.t.test(n = 2.05, power = 0.999999) stops ("f() values at end points not
+    # of opposite sign": d = 10 is not enough); causalpa widens the interval
+    for alt, sign in [("two-sided", 1), ("greater", 1), ("less", -1)]:
+        r = analytic.two_sample_t(n=2.05, power=0.999999, alternative=alt)
+        assert sign * r.effect > 10
+        back = analytic.two_sample_t(d=r.effect, n=2.05, alternative=alt).power
+        assert back == pytest.approx(0.999999, abs=1e-6)
+    with pytest.raises(SpecificationError, match="cannot be reached: n would exceed"):
+        analytic.two_sample_t(d=1e-6, power=0.8)
+    with pytest.raises(SpecificationError, match="power <= alpha"):
+        analytic.two_sample_t(n=50, power=0.03)
