@@ -6,7 +6,7 @@ from causalpa.demo import main, run
 
 def test_demo_reproduces_the_pilot_and_writes_the_report(tmp_path, capsys):
     out = tmp_path / "report.html"
-    results = run(out)
+    results = run(out, quick=True)
     summary = results["summary"]
     assert summary.loc["PA", "n"] == 16 and summary.loc["control", "n"] == 22
     assert summary.loc["PA", "recovered"] == 10 and summary.loc["control", "recovered"] == 8
@@ -19,7 +19,9 @@ def test_demo_reproduces_the_pilot_and_writes_the_report(tmp_path, capsys):
     for section in ("The cohort", "Who chose physical activity", "corrected for self-selection",
                     "trajectories", "How many patients"):
         assert section in html
-    assert html.count("data:image/png;base64,") >= 3
+    assert html.count("data:image/png;base64,") >= 4
+    curve = results["power_curve"].to_frame().set_index(["analysis", "n"])["power"]
+    assert (curve.loc["ancova"] > curve.loc["t-test"]).all()  # baseline adjustment gains power
     assert "SYNTHETIC" in html
     printed = capsys.readouterr().out
     assert "Recovery 63% vs 36%" in printed and "Fisher" in printed
@@ -27,6 +29,6 @@ def test_demo_reproduces_the_pilot_and_writes_the_report(tmp_path, capsys):
 
 def test_demo_cli_without_report(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    assert main(["--no-report"]) == 0
+    assert main(["--no-report", "--quick"]) == 0
     assert not list(tmp_path.iterdir())
     assert "per group" in capsys.readouterr().out
