@@ -2,7 +2,8 @@
 
 :func:`match` reproduces MatchIt's ``matchit(method = "nearest" | "optimal")``:
 the same greedy rules (processing order, rounds for k:1, ties to the first unit
-in the data, calipers in SD units of the distance over all units), the same
+in the data, calipers in SD units over all units that are not discarded,
+covariate calipers, ``discard`` of units outside the common support), the same
 weights and subclasses as ``match.data()``, and balance tables equal to
 ``summary()``.
 
@@ -24,7 +25,7 @@ True
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -117,9 +118,10 @@ def match(
     estimand: str = "ATT",
     ratio: int = 1,
     replace: bool = False,
-    caliper: float | None = None,
-    std_caliper: bool = True,
+    caliper: float | Mapping[str, float] | None = None,
+    std_caliper: bool | Mapping[str, bool] = True,
     exact: str | Sequence[str] | None = None,
+    discard: str = "none",
     order: Order | None = None,
     random_state: int | np.random.Generator | None = None,
     ps_model: Any = "logistic",
@@ -153,13 +155,30 @@ def match(
         Number of matches per focal unit (k:1), assigned in rounds.
     replace : bool
         Allow a unit to be matched to several focal units.
-    caliper : float, optional
-        Largest allowed distance; in SD units of the distance over all units when
-        ``std_caliper`` (MatchIt's default), else in raw units.
-    std_caliper : bool
-        Interpret ``caliper`` in SD units (needs a scalar distance).
+    caliper : float or dict, optional
+        Largest allowed distance; in SD units of the distance when ``std_caliper``
+        (MatchIt's default), else in raw units. A dict adds calipers on numeric
+        covariates, e.g. ``{"distance": 0.25, "age": 5}`` (MatchIt's
+        ``caliper = c(.25, age = 5)``; the key ``"distance"`` or ``""`` is the
+        caliper on the distance): a pair is allowed only if every caliper holds
+        (``|x_treated - x_control| <= caliper``). SDs are computed over all units
+        that are not discarded (MatchIt's ``process.caliper``).
+    std_caliper : bool or dict
+        Read the calipers in SD units (True) or raw units (False); a dict sets it
+        per caliper with the same keys (keys left out default to True), as
+        MatchIt's elementwise ``std.caliper``. SD units on the distance need a
+        scalar distance.
     exact : str or sequence of str, optional
         Columns on which matched units must agree exactly.
+    discard : {"none", "both", "control", "treated"}
+        Drop units outside the region of common support of the scalar distance
+        before matching (MatchIt's ``discard``, ``reestimate = FALSE``): "both"
+        drops units below the larger of the two arms' minima or above the smaller
+        of their maxima; "control" drops controls outside the treated units'
+        range; "treated" drops treated units outside the controls' range (strict
+        inequalities: a unit at the boundary is kept). Discarded units get weight
+        0 and are counted in ``balance().n`` ("Discarded") and
+        ``result.discarded``.
     order : {"largest", "smallest", "data", "random"}, optional
         Processing order of focal units by distance (stable: ties in data order).
         Default as MatchIt: "largest" for ATT, "smallest" for ATC, "data" for
@@ -180,7 +199,8 @@ def match(
     SpecificationError
         An invalid option (names the argument and the allowed values).
     DataError
-        Missing values, non-binary treatment, an empty arm, or no match inside the caliper.
+        Missing values, non-binary treatment, an empty arm (also after ``discard``),
+        a ``caliper`` column not in the data, or no match inside the caliper.
 
     Warns
     -----
@@ -196,6 +216,16 @@ def match(
     >>> m = match(df, treatment="pa", covariates=[], distance=df["score"].to_numpy())
     >>> m.pairs[["treated", "control"]].values.tolist()
     [[0, 3], [1, 2]]
+
+    Common support and a covariate caliper (raw units for ``age``):
+
+    >>> df["age"] = [30, 50, 33, 58, 70, 41]
+    >>> m = match(df, treatment="pa", covariates=["age"], distance=df["score"].to_numpy(),
+    ...           discard="control", caliper={"age": 10}, std_caliper=False)
+    >>> m.discarded[m.discarded].index.tolist()
+    [4, 5]
+    >>> m.pairs[["treated", "control"]].values.tolist()
+    [[0, 2], [1, 3]]
     """
     data = check_frame(data, "data")
     spec = make_spec(data, formula, treatment=treatment, covariates=covariates, treated=treated)
@@ -204,9 +234,22 @@ def match(
     ratio = check_number("ratio", ratio, low=1, integer=True)
     if not isinstance(replace, (bool, np.bool_)):
         raise SpecificationError(f"`replace` must be True or False; got {replace!r}")
-    if not isinstance(std_caliper, (bool, np.bool_)):
-        raise SpecificationError(f"`std_caliper` must be True or False; got {std_caliper!r}")
-    caliper = check_number("caliper", caliper, low=0, allow_none=True)
+    discard = check_option("discard", discard, ["none", "both", "control", "treated"])
+    caliper, std_caliper, cov_cal = _parse_caliper(caliper, std_caliper)
+    cov_cols = list(cov_cal)
+    if cov_cols:
+        check_columns(data, cov_cols, "caliper")
+        check_no_missing(data, cov_cols)
+        for col in cov_cols:
+            x = data[col]
+            if not pd.api.types.is_numeric_dtype(x) or pd.api.types.is_bool_dtype(x) \
+                    or x.nunique() == 2:
+                raise SpecificationError(
+                    f"a caliper on column {col!r}: calipers cannot be used with binary, factor "
+                    "or character variables (as MatchIt); use `exact=` for those")
+        # MatchIt drops calipers on constant variables
+        cov_cal = {c: v for c, v in cov_cal.items() if data[c].nunique() > 1}
+        cov_cols = list(cov_cal)
     if order is not None:
         order = check_option("order", order, ["largest", "smallest", "data", "random"])
     t = spec.treatment_array(data)
@@ -279,6 +322,20 @@ def match(
                 f"`distance` must be 'ps', 'logit', 'mahalanobis', one value per row "
                 f"({len(data)}) or a {n1} x {n0} (treated x control) matrix; got shape {arr.shape}"
             )
+    discarded = None
+    if discard != "none":
+        if d is None:
+            raise SpecificationError(
+                f"discard={discard!r} needs a propensity score or another scalar distance "
+                f"(got distance={dist_label!r}); use discard='none'")
+        discarded = _discard(d, t, discard)
+        kept1, kept0 = int((~discarded & (t == 1)).sum()), int((~discarded & (t == 0)).sum())
+        if kept1 == 0 or kept0 == 0:
+            arm = "treated" if kept1 == 0 else "control"
+            raise DataError(
+                f"discard={discard!r} leaves no {arm} units: the two arms' distances do not "
+                "overlap (no common support); use discard='none' or revise the model")
+    keep = np.ones(len(t), dtype=bool) if discarded is None else ~discarded
     if order is None:
         order = ("largest" if estimand == "ATT" else "smallest") if d is not None else "data"
     if d is None and order in ("largest", "smallest"):
@@ -293,10 +350,15 @@ def match(
                 "a caliper in SD units (`std_caliper=True`) needs a scalar distance; with a "
                 "Mahalanobis or matrix distance give `std_caliper=False` and a raw caliper"
             )
-        raw_caliper = (float(caliper * np.std(np.asarray(d), ddof=1)) if std_caliper
+        raw_caliper = (float(caliper * np.std(np.asarray(d)[keep], ddof=1)) if std_caliper
                        else float(caliper))
         if features is not None:
             raise SpecificationError("a caliper on the Mahalanobis distance is not supported")
+    raw_cov: dict[str, float] = {}
+    for col, (width, std) in cov_cal.items():
+        x = data[col].to_numpy(dtype=float)
+        raw_cov[col] = float(width * np.std(x[keep], ddof=1)) if std else float(width)
+    cov_mat = data[cov_cols].to_numpy(dtype=float) if cov_cols else None
 
     n_focal, n_other = int(focal.sum()), int((~focal).sum())
     tc = ("treated", "control") if estimand == "ATT" else ("control", "treated")
@@ -307,6 +369,8 @@ def match(
     problem = MatchProblem(
         focal=focal, order=_order(order, focal_pos, d, rng), ratio=ratio, replace=bool(replace),
         distance=d, features=features, matrix=matrix, caliper=raw_caliper, exact=exact_codes,
+        discarded=discarded, caliper_covs=cov_mat,
+        caliper_widths=np.array(list(raw_cov.values())) if cov_cols else None,
     )
     mm = METHODS[method](problem)
     if not (mm >= 0).any():
@@ -316,6 +380,9 @@ def match(
                 else f"{raw_caliper:.4g}"
             msg = (f"no {tc[0]} unit has a {tc[1]} unit within the caliper ({unit}); widen "
                    "`caliper` or drop it")
+        if cov_cols:
+            msg = (f"no {tc[0]} unit has a {tc[1]} unit within every caliper (covariates "
+                   f"{', '.join(map(repr, cov_cols))}); widen `caliper` or drop some")
         elif exact_codes is not None:
             msg = f"no exact-matching stratum ({', '.join(exact_cols)}) contains both arms"
         raise DataError(msg)
@@ -349,12 +416,90 @@ def match(
         pairs["subclass"] = sub[fpos]
     options = dict(ratio=ratio, replace=bool(replace), caliper=caliper, std_caliper=std_caliper,
                    raw_caliper=raw_caliper, order=order, exact=exact_cols, distance=dist_label,
+                   covariate_calipers={c: dict(caliper=w, std=s, raw=raw_cov[c])
+                                       for c, (w, s) in cov_cal.items()},
+                   discard=discard,
                    n_focal=n_focal, n_other=n_other)
     return MatchResult(
         data=data.copy(), spec=spec, estimand=estimand, method=method, options=options, treatment=t,
         focal=focal, match_matrix=mm, weights=weights, subclass=subclass, distance=dist_series,
         pairs=pairs, propensity=ps_obj,
+        discarded=pd.Series(np.zeros(len(t), dtype=bool) if discarded is None else discarded,
+                            index=index, name="discarded"),
     )
+
+
+def _discard(d: np.ndarray, t: np.ndarray, option: str) -> np.ndarray:
+    """Units outside the common support, as MatchIt's ``discard()`` (strict inequalities)."""
+    d1, d0 = d[t == 1], d[t == 0]
+    if option == "both":
+        lo, hi = max(d0.min(), d1.min()), min(d0.max(), d1.max())
+    elif option == "control":
+        lo, hi = d1.min(), d1.max()
+    else:
+        lo, hi = d0.min(), d0.max()
+    return np.asarray((d < lo) | (d > hi), dtype=bool)
+
+
+_DIST_KEYS = ("", "distance")
+
+
+def _parse_caliper(
+    caliper: Any, std_caliper: Any,
+) -> tuple[float | None, bool, dict[str, tuple[float, bool]]]:
+    """Split ``caliper``/``std_caliper`` into the distance caliper and covariate calipers."""
+    def is_bool(v: Any) -> bool:
+        return isinstance(v, (bool, np.bool_))
+
+    if isinstance(std_caliper, Mapping):
+        std_map = dict(std_caliper)
+        for k, v in std_map.items():
+            if not is_bool(v):
+                raise SpecificationError(f"`std_caliper[{k!r}]` must be True or False; got {v!r}")
+    elif is_bool(std_caliper):
+        std_map = None
+    else:
+        raise SpecificationError(
+            f"`std_caliper` must be True or False (or a dict of them); got {std_caliper!r}")
+    if not isinstance(caliper, Mapping):
+        if std_map is not None:
+            bad = [k for k in std_map if k not in _DIST_KEYS]
+            if bad:
+                raise SpecificationError(
+                    f"`std_caliper` names {bad[0]!r}, which has no caliper in `caliper`")
+            std_d = bool(next((std_map[k] for k in _DIST_KEYS if k in std_map), True))
+        else:
+            std_d = bool(std_caliper)
+        return check_number("caliper", caliper, low=0, allow_none=True), std_d, {}
+    cal = dict(caliper)
+    if sum(k in cal for k in _DIST_KEYS) > 1:
+        raise SpecificationError(
+            "`caliper` has both '' and 'distance' keys: give the distance caliper once")
+    if std_map is not None:
+        bad = [k for k in std_map if k not in cal and not (k in _DIST_KEYS
+                                                           and any(j in cal for j in _DIST_KEYS))]
+        if bad:
+            raise SpecificationError(
+                f"`std_caliper` names {bad[0]!r}, which has no caliper in `caliper`")
+
+    def std_of(key: str) -> bool:
+        if std_map is None:
+            return bool(std_caliper)
+        if key in _DIST_KEYS:
+            return bool(next((std_map[k] for k in _DIST_KEYS if k in std_map), True))
+        return bool(std_map.get(key, True))
+
+    dist_cal: float | None = None
+    covs: dict[str, tuple[float, bool]] = {}
+    for key, value in cal.items():
+        if not isinstance(key, str):
+            raise SpecificationError(f"`caliper` keys must be column names; got {key!r}")
+        if key in _DIST_KEYS:
+            dist_cal = check_number("caliper", value, low=0)
+        else:
+            covs[key] = (float(check_number(f"caliper[{key!r}]", value, low=0)), std_of(key))
+    std_d = std_of("distance")
+    return dist_cal, std_d, covs
 
 
 def _capacity_warnings(focal: np.ndarray, exact: np.ndarray | None, ratio: int,

@@ -42,6 +42,14 @@ class MatchProblem:
         Largest allowed distance (raw units); ``None`` for no caliper.
     exact : ndarray of int or None
         Stratum code per unit; matches only within a stratum.
+    discarded : ndarray of bool or None
+        Units outside the region of common support (MatchIt's ``discard``): never
+        matched, neither as focal units nor as matches.
+    caliper_covs : ndarray or None
+        Covariates with a caliper (n x q); a pair is allowed only if
+        ``|x_i - x_j| <= caliper_widths`` for every column (MatchIt's covariate calipers).
+    caliper_widths : ndarray or None
+        Raw caliper widths for the columns of ``caliper_covs``.
     """
 
     focal: np.ndarray
@@ -53,6 +61,9 @@ class MatchProblem:
     matrix: np.ndarray | None = None
     caliper: float | None = None
     exact: np.ndarray | None = None
+    discarded: np.ndarray | None = None
+    caliper_covs: np.ndarray | None = None
+    caliper_widths: np.ndarray | None = None
 
 
 MatchFunction = Callable[[MatchProblem], np.ndarray]

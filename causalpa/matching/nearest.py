@@ -16,7 +16,10 @@ For a one-dimensional distance (propensity score, logit, user vector) without
 replacement the search is O(n log n): the other arm is sorted once and
 deletions are handled by union-find "next available" pointers to the left and
 right, so each match costs a binary search plus near-constant pointer work.
-Mahalanobis and matrix distances scan the available units (O(n1 n0)).
+Mahalanobis and matrix distances, and any covariate caliper, scan the available
+units (O(n1 n0)); a pair that fails a covariate caliper has distance ``inf`` and
+is never matched (MatchIt filters those controls out before taking the nearest).
+Discarded units (``problem.discarded``) are left out of both arms.
 """
 
 from __future__ import annotations
@@ -34,13 +37,18 @@ __all__ = ["nearest"]
 def _strata(problem: MatchProblem) -> list[tuple[np.ndarray, np.ndarray]]:
     """Return (focal positions in processing order, other positions in data order) per stratum."""
     other = np.flatnonzero(~problem.focal)
+    order = np.asarray(problem.order)
+    if problem.discarded is not None:
+        keep = ~np.asarray(problem.discarded, dtype=bool)
+        other = other[keep[other]]
+        order = order[keep[order]]
     if problem.exact is None:
-        return [(problem.order, other)]
+        return [(order, other)]
     out = []
-    codes_order = problem.exact[problem.order]
+    codes_order = problem.exact[order]
     codes_other = problem.exact[other]
     for code in np.unique(problem.exact[problem.focal]):
-        out.append((problem.order[codes_order == code], other[codes_other == code]))
+        out.append((order[codes_order == code], other[codes_other == code]))
     return out
 
 
@@ -161,7 +169,8 @@ def _greedy_scan(
         for j, f in enumerate(fpos):
             d = dist_fn(f, cpos)
             srt = np.argsort(d, kind="stable")[:ratio]
-            out[j] = [int(cpos[k]) for k in srt if caliper is None or d[k] <= caliper]
+            out[j] = [int(cpos[k]) for k in srt
+                      if np.isfinite(d[k]) and (caliper is None or d[k] <= caliper)]
         return out
     avail = np.ones(len(cpos), dtype=bool)
     active = list(range(len(fpos)))
@@ -173,7 +182,7 @@ def _greedy_scan(
                 break
             d = dist_fn(fpos[j], cpos[idx])
             k = int(np.argmin(d))
-            if caliper is not None and d[k] > caliper:
+            if not np.isfinite(d[k]) or (caliper is not None and d[k] > caliper):
                 continue
             out[j].append(int(cpos[idx[k]]))
             avail[idx[k]] = False
@@ -192,6 +201,23 @@ def _to_matrix(problem: MatchProblem, results: dict[int, list[int]]) -> np.ndarr
 
 
 def _dist_fn(problem: MatchProblem) -> Callable[[int, np.ndarray], np.ndarray]:
+    """Distance from one focal unit to other units; ``inf`` where a covariate caliper fails."""
+    base = _base_dist_fn(problem)
+    if problem.caliper_covs is None:
+        return base
+    C = np.asarray(problem.caliper_covs, dtype=float)
+    widths = np.asarray(problem.caliper_widths, dtype=float)
+
+    def with_calipers(f: int, others: np.ndarray) -> np.ndarray:
+        d = np.array(base(f, others), dtype=float)
+        ok = (np.abs(C[others] - C[f]) <= widths).all(axis=1)
+        d[~ok] = np.inf
+        return d
+
+    return with_calipers
+
+
+def _base_dist_fn(problem: MatchProblem) -> Callable[[int, np.ndarray], np.ndarray]:
     if problem.features is not None:
         F = problem.features
 
@@ -245,7 +271,8 @@ def nearest(problem: MatchProblem) -> np.ndarray:
     [[3], [2]]
     """
     results: dict[int, list[int]] = {}
-    one_d = problem.distance is not None and problem.features is None and problem.matrix is None
+    one_d = (problem.distance is not None and problem.features is None
+             and problem.matrix is None and problem.caliper_covs is None)
     for fpos, cpos in _strata(problem):
         if len(fpos) == 0 or len(cpos) == 0:
             continue

@@ -4,8 +4,9 @@ Solved exactly as a rectangular assignment problem
 (:func:`scipy.optimize.linear_sum_assignment`, the Jonker-Volgenant algorithm),
 with each focal unit repeated ``ratio`` times so that it receives ``ratio``
 distinct matches (as ``optmatch::pairmatch(controls = ratio)`` used by MatchIt's
-``method = "optimal"``). ``exact`` strata are solved separately. A caliper marks
-pairs as forbidden; focal units that can only be paired outside it stay
+``method = "optimal"``). ``exact`` strata are solved separately; discarded units
+are left out. A caliper (on the distance or a covariate) marks pairs as forbidden
+(MatchIt 4.5.1 ignores calipers with ``method = "optimal"``); focal units that can only be paired outside it stay
 unmatched. Distances form a dense n1 x n0 matrix, so this method suits samples
 up to a few tens of thousands of units; use greedy matching beyond that.
 """
@@ -54,11 +55,12 @@ def optimal(problem: MatchProblem) -> np.ndarray:
             )
         D = np.vstack([fn(int(f), cpos) for f in fpos])
         big = None
+        bad = ~np.isfinite(D)  # a covariate caliper fails
         if problem.caliper is not None:
-            bad = D > problem.caliper
-            if bad.any():
-                big = (np.nanmax(np.where(bad, 0, D)) + 1.0) * (len(fpos) * problem.ratio + 1)
-                D = np.where(bad, big, D)
+            bad |= D > problem.caliper
+        if bad.any():
+            big = (np.max(np.where(bad, 0, D)) + 1.0) * (len(fpos) * problem.ratio + 1)
+            D = np.where(bad, big, D)
         rows = np.repeat(np.arange(len(fpos)), problem.ratio)
         r, c = linear_sum_assignment(D[rows])
         for rr, cc in sorted(zip(r.tolist(), c.tolist(), strict=True)):

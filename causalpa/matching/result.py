@@ -100,7 +100,10 @@ class MatchResult:
     method : str
         Registered method name ("nearest", "optimal").
     options : dict
-        The matching options (ratio, replace, caliper, raw caliper, order, exact, distance).
+        The matching options (ratio, replace, caliper, raw caliper, covariate
+        calipers with their raw widths, order, exact, distance, discard).
+    discarded : pandas.Series of bool or None
+        Units dropped by ``discard`` before matching (outside the common support).
     """
 
     data: pd.DataFrame = field(repr=False)
@@ -116,6 +119,7 @@ class MatchResult:
     distance: pd.Series | None = field(repr=False)
     pairs: pd.DataFrame = field(repr=False)
     propensity: Any = field(default=None, repr=False)
+    discarded: pd.Series | None = field(default=None, repr=False)
 
     # ------------------------------------------------------------------ views
     @property
@@ -132,6 +136,10 @@ class MatchResult:
         if o["caliper"] is not None:
             unit = " SD" if o["std_caliper"] else ""
             parts.append(f"caliper {o['caliper']:g}{unit}")
+        for col, c in o.get("covariate_calipers", {}).items():
+            parts.append(f"caliper {c['caliper']:g}{' SD' if c['std'] else ''} on {col}")
+        if o.get("discard", "none") != "none":
+            parts.append(f"discard {o['discard']}")
         if o["exact"]:
             parts.append("exact on " + ", ".join(o["exact"]))
         name = "nearest-neighbour" if self.method == "nearest" else self.method
@@ -192,7 +200,13 @@ class MatchResult:
         adj = balance_statistics(X, self.treatment, w, estimand=self.estimand, pairs=pairs)
         n = sample_sizes(self.treatment, w).rename(
             index={"Adjusted (ESS)": "Matched (ESS)", "Adjusted": "Matched"})
-        n.loc["Discarded"] = [0.0, 0.0]  # causalpa has no `discard` option (MatchIt's row)
+        disc = np.zeros(len(w), dtype=bool) if self.discarded is None \
+            else self.discarded.to_numpy(dtype=bool)
+        t = self.treatment
+        # as MatchIt's summary()$nn: unmatched excludes the discarded units
+        n.loc["Unmatched"] = [float(((t == 0) & (w == 0) & ~disc).sum()),
+                              float(((t == 1) & (w == 0) & ~disc).sum())]
+        n.loc["Discarded"] = [float(((t == 0) & disc).sum()), float(((t == 1) & disc).sum())]
         return BalanceTable(unadjusted=un, adjusted=adj, n=n, estimand=self.estimand,
                             threshold=threshold, method=self.describe())
 
@@ -270,8 +284,15 @@ class MatchResult:
             f"  matched {n1} of {int(t.sum())} treated and {n0} of {int((1 - t).sum())} control "
             f"units; {len(self.pairs)} pairs",
         ]
+        if self.discarded is not None and self.discarded.any():
+            dv = self.discarded.to_numpy(dtype=bool)
+            lines.append(f"  discarded (outside common support, discard="
+                         f"{self.options['discard']!r}): {int((dv & (t == 1)).sum())} treated, "
+                         f"{int((dv & (t == 0)).sum())} control units")
         if self.options.get("raw_caliper") is not None:
             lines.append(f"  caliper in distance units: {self.options['raw_caliper']:.6g}")
+        for col, c in self.options.get("covariate_calipers", {}).items():
+            lines.append(f"  caliper on {col} in its units: {c['raw']:.6g}")
         lines.append(self.balance().summary())
         return "\n".join(lines)
 
