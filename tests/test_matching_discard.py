@@ -239,3 +239,19 @@ def test_fuzz_discard_and_caliper_dict_give_clear_errors():
         pd.testing.assert_frame_equal(df, before)
 
     check()
+
+
+@pytest.mark.parametrize("method", ["nearest", "optimal"])
+def test_discard_equals_matching_without_the_discarded_rows(lalonde, method):
+    # discarding then matching == matching the kept rows (with the same raw caliper),
+    # also within exact strata and for optimal matching
+    ps = pd.Series(DISC["ps"], index=lalonde.index)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = M.match(lalonde, F, distance=ps.to_numpy(), discard="both", exact="race",
+                    caliper=0.3, method=method)
+        kept = lalonde.loc[~m.discarded]
+        k = M.match(kept, F, distance=ps[kept.index].to_numpy(), exact="race",
+                    caliper=m.options["raw_caliper"], std_caliper=False, method=method)
+    assert pairs_of(m) == pairs_of(k)
+    pd.testing.assert_series_equal(m.weights[kept.index], k.weights)
