@@ -111,7 +111,9 @@ def run(out: str | Path | None = "causalpa_report.html", *, quick: bool = False)
     print(f"\nRecovery {_pct(summary.loc['PA', 'recovery_rate'])} vs "
           f"{_pct(summary.loc['control', 'recovery_rate'])}; Fisher's exact test p = {fisher_p:.3f}")
     report.heading("1. The cohort and its NHS Talking Therapies outcomes")
-    report.table(summary.reset_index(names="arm"), digits=2)
+    shown_summary = summary.reset_index(names="arm")
+    shown_summary["recovery_rate"] = shown_summary["recovery_rate"].map(_pct)
+    report.table(shown_summary, digits=2)
     report.text(f"Fisher's exact test of recovery by arm: p = {fisher_p:.3f}. Unadjusted "
                 "comparisons ignore that patients chose PA.")
 
@@ -135,9 +137,11 @@ def run(out: str | Path | None = "causalpa_report.html", *, quick: bool = False)
     balance = m.balance()
     results["balance"] = balance
     report.heading("2. Who chose physical activity?")
-    report.table(ps.overlap() if hasattr(ps, "overlap") else ps.scores.describe().to_frame())
-    report.figure(ps.plot().figure if hasattr(ps.plot(), "figure") else ps.plot(),
-                  "Propensity-score overlap by arm")
+    report.text(f"Logistic propensity model {FORMULA!r}. Scores by arm and common support:")
+    report.table(ps.overlap().reset_index(names="arm"))
+    report.figure(_fig(ps.plot()), "Propensity-score overlap by arm")
+    report.text("Balance before (unadjusted) and after 1:1 nearest-neighbour matching on the "
+                "logit of the propensity score with a 0.2 SD caliper:")
     report.table(balance, digits=3)
     report.figure(_fig(balance.plot()), "Love plot: standardised mean differences")
 
@@ -153,10 +157,12 @@ def run(out: str | Path | None = "causalpa_report.html", *, quick: bool = False)
     for name, e in effects.items():
         print(f"  {name}: {e.inference}")
     report.heading("3. Effects corrected for self-selection")
-    report.table(effect_table[cols])
+    report.table(effect_table[[c for c in cols if c != "inference"]])
+    for name, e in effects.items():
+        report.text(f"{name}: {e.inference}.")
     evalue = cpa.sensitivity.evalue(effects["IPW (ATE)"], sd=float(patients["phq9_change"].std()))
     results["evalue"] = evalue
-    report.code(f"E-value for the IPW estimate: {evalue}")
+    report.code(f"E-value for the IPW estimate: {evalue.summary()}")
     for msg in messages:
         report.note(msg)
 

@@ -42,7 +42,7 @@ td:first-child,th:first-child{text-align:left}
 .note{background:#fff8e1;border-left:4px solid #ffb300;padding:.5rem .8rem;margin:.8rem 0}
 figure{margin:1rem 0}
 figcaption{font-size:.9rem;color:#555}
-pre{background:#f6f6f6;padding:.6rem;overflow-x:auto}
+pre{background:#f6f6f6;padding:.6rem;overflow-x:auto;white-space:pre-wrap}
 """
 
 
