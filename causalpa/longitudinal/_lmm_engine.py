@@ -840,17 +840,14 @@ class LmmProblem:
                 acc["K"][r, t] += float(np.sum(EC[r] * np.transpose(EC[t], (0, 2, 1))))
 
     @staticmethod
-    def kenward_roger_ftest(
-        L: np.ndarray, beta: np.ndarray, vcov: np.ndarray, setup: dict[str, Any]
-    ) -> tuple[float, float, float]:
-        """F test of ``L beta = 0`` as pbkrtest's ``KRmodcomp``: (scaled F, q, denominator df)."""
+    def _kr_ddf(L: np.ndarray, vcov: np.ndarray, setup: dict[str, Any]) -> tuple[float, float, float]:
+        """Pbkrtest's ``Lb_ddf`` moments for ``L``: (q, denominator df, A2)."""
         L2 = np.atleast_2d(L)
-        Phi, PhiA = vcov, setup["vcov_adj"]
-        Theta = L2.T @ np.linalg.solve(L2 @ Phi @ L2.T, L2)
+        Theta = L2.T @ np.linalg.solve(L2 @ vcov @ L2.T, L2)
         P, W = setup["P"], setup["W"]
-        ThetaPhi = Theta @ Phi
+        ThetaV = Theta @ vcov
         ng = len(P)
-        us = [ThetaPhi @ P[i] @ Phi for i in range(ng)]
+        us = [ThetaV @ P[i] @ vcov for i in range(ng)]
         A1 = A2 = 0.0
         for i in range(ng):
             for j in range(i, ng):
@@ -870,10 +867,18 @@ class LmmProblem:
         x, y = 1 - A2 / q, V1
         ratio = 1.0 if (abs(x) < 1e-14 and abs(y) < 1e-14) else x / y
         rho = 1 / q * ratio**2 * V0 / V2
-        df2 = 4 + (q + 2) / (q * rho - 1)
+        return q, float(4 + (q + 2) / (q * rho - 1)), float(A2)
+
+    @staticmethod
+    def kenward_roger_ftest(
+        L: np.ndarray, beta: np.ndarray, vcov: np.ndarray, setup: dict[str, Any]
+    ) -> tuple[float, float, float]:
+        """F test of ``L beta = 0`` as pbkrtest's ``KRmodcomp``: (scaled F, q, denominator df)."""
+        L2 = np.atleast_2d(L)
+        q, df2, A2 = LmmProblem._kr_ddf(L2, vcov, setup)
         scaling = 1.0 if abs(df2 - 2) < 1e-2 else df2 * (1 - A2 / q) / (df2 - 2)
         Lb = L2 @ beta
-        wald = float(Lb @ np.linalg.solve(L2 @ PhiA @ L2.T, Lb))
+        wald = float(Lb @ np.linalg.solve(L2 @ setup["vcov_adj"] @ L2.T, Lb))
         return scaling * wald / q, q, float(df2)
 
     @staticmethod
@@ -906,34 +911,7 @@ class LmmProblem:
     @staticmethod
     def kenward_roger_df(L: np.ndarray, vcov: np.ndarray, setup: dict[str, Any]) -> float:
         """Pbkrtest's ``Lb_ddf`` for one contrast ``L``."""
-        L2 = np.atleast_2d(L)
-        V0 = vcov
-        Theta = L2.T @ np.linalg.solve(L2 @ V0 @ L2.T, L2)
-        P, W = setup["P"], setup["W"]
-        ThetaV0 = Theta @ V0
-        A1 = A2 = 0.0
-        ng = len(P)
-        us = [ThetaV0 @ P[i] @ V0 for i in range(ng)]
-        for i in range(ng):
-            for j in range(i, ng):
-                e = 1.0 if i == j else 2.0
-                ui, uj = us[i], us[j]
-                A1 += e * W[i, j] * (np.trace(ui) * np.trace(uj))
-                A2 += e * W[i, j] * np.sum(ui * uj.T)
-        q = float(np.linalg.matrix_rank(L2))
-        B = (1 / (2 * q)) * (A1 + 6 * A2)
-        g = ((q + 1) * A1 - (q + 4) * A2) / ((q + 2) * A2)
-        c1 = g / (3 * q + 2 * (1 - g))
-        c2 = (q - g) / (3 * q + 2 * (1 - g))
-        c3 = (q + 2 - g) / (3 * q + 2 * (1 - g))
-        V0_ = 1 + c1 * B
-        V1 = 1 - c2 * B
-        V2 = 1 - c3 * B
-        V0_ = 0.0 if abs(V0_) < 1e-10 else V0_
-        x, y = 1 - A2 / q, V1
-        ratio = 1.0 if (abs(x) < 1e-14 and abs(y) < 1e-14) else x / y
-        rho = 1 / q * ratio**2 * V0_ / V2
-        return float(4 + (q + 2) / (q * rho - 1))
+        return LmmProblem._kr_ddf(L, vcov, setup)[1]
 
 
 # ---------------------------------------------------------------------- helpers
