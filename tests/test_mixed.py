@@ -334,13 +334,19 @@ _JUNK = st.one_of(st.none(), st.integers(-3, 3), st.floats(allow_nan=True), st.t
                                              "~pa", "~ nope", "~~"]), _JUNK),
        conf_level=st.one_of(st.sampled_from([0.9, 0.95]), _JUNK))
 def test_malformed_arguments_raise_causalpa_errors(df, groups, re_formula, conf_level):
+    before = _SMALL.copy(deep=True)
     try:
-        cpa.mixed(_SMALL, "phq9 ~ session", groups=groups, re_formula=re_formula, df=df,
-                  conf_level=conf_level)
+        fit = cpa.mixed(_SMALL, "phq9 ~ session", groups=groups, re_formula=re_formula, df=df,
+                        conf_level=conf_level)
     except (SpecificationError, DataError):
         pass
     except Exception as exc:  # anything else is a bug in validation
         raise AssertionError(f"{type(exc).__name__}: {exc}") from exc
+    else:  # accepted arguments give a complete table
+        tidy = fit.tidy()
+        assert list(tidy["term"]) == ["Intercept", "session"]
+        assert (tidy["conf_low"] <= tidy["conf_high"]).all()
+    pd.testing.assert_frame_equal(_SMALL, before)
 
 
 def test_outcome_shift_and_scale_equivariance(data, fit):
