@@ -29,6 +29,9 @@ def test_mixed_models_tutorial_runs():
     assert 7.5 < end["satterthwaite"] < 10 and 13 < end["kenward-roger"] < 17
     assert (namespace["sessions"]["session"] == 7).sum() == 7
     assert namespace["nested"].singular
+    # the time-scale comparison quoted in the text: same parameters, log time fits better
+    assert round(namespace["linear"].loglik, 1) == -541.1
+    assert round(namespace["logtime"].loglik, 1) == -516.3
     import matplotlib.pyplot as plt
 
     plt.close("all")
