@@ -231,6 +231,20 @@ class BalanceTable:
         |SMD| above which a covariate is flagged (default 0.1).
     method : str
         How the adjusted sample was made.
+
+    Examples
+    --------
+    >>> import causalpa as cpa
+    >>> df = cpa.datasets.load_pilot()
+    >>> tab = cpa.match(df, "pa ~ age + phq9_first").balance()
+    >>> tab.estimand, list(tab.unadjusted.index)
+    ('ATT', ['distance', 'age', 'phq9_first'])
+    >>> list(tab.adjusted.columns[:4])
+    ['type', 'mean_treated', 'mean_control', 'smd']
+    >>> list(tab.n.index)
+    ['All (ESS)', 'All', 'Matched (ESS)', 'Matched', 'Unmatched', 'Discarded']
+    >>> tab.tidy().shape[0]  # 3 covariates x (unadjusted, adjusted)
+    6
     """
 
     unadjusted: pd.DataFrame

@@ -147,6 +147,24 @@ def aipw_arrays(
     dict
         ``mu1``, ``mu0``, ``phi1``, ``phi0`` (influence functions, mean 0, such that
         ``var(mu_a) = sum(phi_a**2) / n**2``), ``e``, ``m1``, ``m0``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=400)
+    >>> t = rng.binomial(1, 1 / (1 + np.exp(-x)))
+    >>> y = 2.0 * t + x + rng.normal(size=400)
+    >>> X = np.column_stack([np.ones(400), x])
+    >>> r = aipw_arrays(y, t, X)
+    >>> sorted(r)
+    ['e', 'm0', 'm1', 'mu0', 'mu1', 'phi0', 'phi1']
+    >>> ate = r["mu1"] - r["mu0"]
+    >>> se = float(np.sqrt(np.sum((r["phi1"] - r["phi0"]) ** 2)) / 400)
+    >>> round(ate, 2), round(se, 2)
+    (2.1, 0.1)
+    >>> bool(ate - 1.96 * se < 2.0 < ate + 1.96 * se)
+    True
     """
     n = len(y)
     W = X if W is None else W

@@ -79,6 +79,16 @@ class Fit:
         Fitted values (means) on the response scale.
     rank : int
         Rank of the design (``k`` in the small-sample factors).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from causalpa.inference import wls
+    >>> fit = wls(np.array([1.0, 2, 3, 5]), np.column_stack([np.ones(4), [0, 0, 1, 1]]))
+    >>> fit.coef.round(3).tolist(), fit.rank, fit.xs.shape
+    ([1.5, 2.5], 2, (4, 2))
+    >>> fit.fitted.round(3).tolist(), fit.es.round(3).tolist()
+    ([1.5, 1.5, 4.0, 4.0], [-0.5, 0.5, -1.0, 1.0])
     """
 
     coef: np.ndarray

@@ -269,6 +269,21 @@ class PropensityScore:
         "logistic", "firth" or the classifier's class name.
     converged : bool
         Whether the iterative fit converged.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import causalpa as cpa
+    >>> df = cpa.datasets.load_pilot()
+    >>> ps = cpa.propensity(df, "pa ~ age + phq9_first")
+    >>> ps.model, ps.n_treated, ps.n_control
+    ('logistic', 16, 22)
+    >>> list(ps.coef.index)
+    ['Intercept', 'age', 'phq9_first']
+    >>> bool(ps.scores.index.equals(df.index)) and bool(ps.scores.between(0, 1).all())
+    True
+    >>> bool(np.allclose(ps.linear_predictor, np.log(ps.scores / (1 - ps.scores))))
+    True
     """
 
     scores: pd.Series

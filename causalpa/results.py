@@ -78,6 +78,25 @@ class Effect:
         Confidence level of the interval.
     notes : tuple of str
         Caveats attached by the estimator (e.g. small-sample inference used).
+
+    Examples
+    --------
+    Estimators return an ``Effect``; one can also be built directly:
+
+    >>> from causalpa.results import Effect
+    >>> e = Effect(estimate=-2.5, std_error=1.0, conf_low=-4.5, conf_high=-0.5, p_value=0.02,
+    ...            df=36.0, estimand="ATT", method="nearest matching", n_treated=16,
+    ...            n_control=22, outcome="phq9_change")
+    >>> e.statistic
+    -2.5
+    >>> list(e.tidy().columns[:4])
+    ['outcome', 'measure', 'estimate', 'std_error']
+    >>> print(e.summary())
+    ATT of phq9_change (difference), nearest matching
+      estimate -2.5   SE 1   95% CI [-4.5, -0.5]   p = 0.02 (df = 36.0)
+      n treated = 16, n control = 22
+    >>> e.to_dict()["n_treated"]
+    16
     """
 
     estimate: float

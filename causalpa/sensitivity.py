@@ -66,6 +66,16 @@ class EValue:
         Input scale ("RR", "OR", "HR", "SMD").
     conversion : str
         The approximation used to reach the risk-ratio scale.
+
+    Examples
+    --------
+    >>> from causalpa.sensitivity import evalue
+    >>> ev = evalue(3.9, conf_low=1.8, conf_high=8.7)  # VanderWeele & Ding (2017)
+    >>> round(ev.point, 2), round(ev.ci, 2), ev.rr_limit, ev.scale
+    (7.26, 3.0, 1.8, 'RR')
+    >>> ev_or = evalue(1.5, conf_low=0.9, conf_high=2.5, scale="OR")
+    >>> ev_or.conversion, ev_or.ci  # the interval includes the null
+    ('OR as RR (rare outcome)', 1.0)
     """
 
     point: float
@@ -251,6 +261,21 @@ class RosenbaumBounds:
         "greater" (treated outcomes larger) or "less".
     method : str
         "exact" or "normal".
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from causalpa.sensitivity import rosenbaum
+    >>> diffs = np.random.default_rng(0).normal(1.0, 1.0, 40)  # treated minus control
+    >>> b = rosenbaum(diffs, gammas=[1, 2, 4])
+    >>> b.n_pairs, b.alternative, b.method
+    (40, 'greater', 'exact')
+    >>> b.table["gamma"].tolist()
+    [1.0, 2.0, 4.0]
+    >>> bool((b.table["p_lower"] <= b.table["p_upper"]).all())
+    True
+    >>> b.gamma_at(0.05)
+    4.0
     """
 
     table: pd.DataFrame

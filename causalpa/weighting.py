@@ -621,6 +621,24 @@ class WeightResult:
         Whether the weights were stabilised.
     trimmed : pandas.Index
         Labels of the rows whose weights were trimmed.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import causalpa as cpa
+    >>> df = cpa.datasets.load_pilot()
+    >>> w = cpa.weight(df, "pa ~ age + phq9_first", estimand="ATE")
+    >>> w.method, w.estimand, w.stabilize, len(w.trimmed)
+    ('ps', 'ATE', False, 0)
+    >>> bool(w.weights.index.equals(df.index))
+    True
+    >>> {arm: round(v, 1) for arm, v in w.ess.items()}  # Kish ESS of 16 treated, 22 control
+    {'treated': 14.3, 'control': 19.3}
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")  # SmallSampleWarning: 38 patients
+    ...     e = w.estimate("phq9_change")
+    >>> e.estimand, e.method
+    ('ATE', 'inverse probability weighting')
     """
 
     weights: pd.Series

@@ -74,6 +74,17 @@ def self_selection_graph(
     -------
     networkx.DiGraph
         Edges covariate -> treatment, covariate -> outcome, treatment -> outcome.
+
+    Examples
+    --------
+    >>> g = self_selection_graph(treatment="pa", covariates=["age", "phq9_first"],
+    ...                          outcome="phq9_change")
+    >>> sorted(g.predecessors("pa")), sorted(g.predecessors("phq9_change"))
+    (['age', 'phq9_first'], ['age', 'pa', 'phq9_first'])
+    >>> g.number_of_edges()
+    5
+    >>> sorted(self_selection_graph("pa ~ age + C(sex)", outcome="phq9_change").predecessors("pa"))
+    ['age', 'sex']
     """
     import networkx as nx
 
@@ -145,6 +156,16 @@ def causal_model(
     Returns
     -------
     dowhy.CausalModel
+
+    Examples
+    --------
+    Importing DoWhy alone takes a few seconds, so the model is not built when
+    the examples are tested:
+
+    >>> import causalpa as cpa
+    >>> df = cpa.datasets.load_pilot()
+    >>> model = causal_model(df, "pa ~ age + C(sex)", outcome="phq9_change")  # doctest: +SKIP
+    >>> ident = model.identify_effect(proceed_when_unidentifiable=True)  # doctest: +SKIP
     """
     dowhy = _import_dowhy()
     if isinstance(formula, Spec):

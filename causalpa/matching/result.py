@@ -104,6 +104,24 @@ class MatchResult:
         calipers with their raw widths, order, exact, distance, discard).
     discarded : pandas.Series of bool or None
         Units dropped by ``discard`` before matching (outside the common support).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import causalpa as cpa
+    >>> df = cpa.datasets.load_pilot()
+    >>> m = cpa.match(df, "pa ~ age + phq9_first")
+    >>> m.estimand, m.method, m.n_matched
+    ('ATT', 'nearest', (16, 16))
+    >>> list(m.pairs.columns)
+    ['treated', 'control', 'round', 'distance', 'subclass']
+    >>> m.matched_data().shape
+    (32, 25)
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")  # SmallSampleWarning: only 16 pairs
+    ...     e = m.estimate("phq9_change")
+    >>> e.estimand, e.n_treated, e.n_control
+    ('ATT', 16, 16)
     """
 
     data: pd.DataFrame = field(repr=False)
