@@ -15,6 +15,7 @@
 #   units); we also store the raw value MatchIt used (m$caliper).
 # Run: Rscript lalonde_matching_discard.R   (reads nothing; writes lalonde_matching_discard.json)
 suppressPackageStartupMessages({library(MatchIt); library(jsonlite)})
+source("export_helpers.R")  # match_pairs(), tab()
 data("lalonde", package = "MatchIt")
 lalonde$id <- rownames(lalonde)
 f <- treat ~ age + educ + race + married + nodegree + re74 + re75
@@ -50,14 +51,9 @@ run_case <- function(name, discard = "none", caliper = NULL, std.caliper = TRUE,
   warn <- character(0)
   m <- withCallingHandlers(do.call(matchit, args),
          warning = function(w) { warn <<- c(warn, conditionMessage(w)); invokeRestart("muffleWarning") })
-  mm <- m$match.matrix
-  pairs <- do.call(rbind, lapply(seq_len(ncol(mm)), function(k)
-    data.frame(focal = rownames(mm), match = mm[, k], round = k, stringsAsFactors = FALSE)))
-  pairs <- pairs[!is.na(pairs$match), ]
+  pairs <- match_pairs(m)
   md <- match.data(m, drop.unmatched = FALSE)
   s <- summary(m, un = TRUE)
-  tab <- function(x) list(rows = rownames(x), cols = colnames(x),
-                          values = unname(apply(x, 2, function(v) ifelse(is.na(v), NA, v))))
   lab <- function(x) {
     if (is.null(x)) return(list())
     nms <- names(x); if (is.null(nms)) nms <- rep("", length(x))
@@ -99,14 +95,9 @@ for (spec in list(list(name = "mahal_covcal_age5", caliper = c(age = 5), std = F
   m <- suppressWarnings(matchit(fm, data = lalonde, distance = "mahalanobis", m.order = "data",
                                 ratio = spec$ratio, caliper = spec$caliper,
                                 std.caliper = spec$std))
-  mm <- m$match.matrix
-  pairs <- do.call(rbind, lapply(seq_len(ncol(mm)), function(k)
-    data.frame(focal = rownames(mm), match = mm[, k], round = k, stringsAsFactors = FALSE)))
-  pairs <- pairs[!is.na(pairs$match), ]
+  pairs <- match_pairs(m)
   md <- match.data(m, drop.unmatched = FALSE)
   s <- summary(m, un = TRUE)
-  tab <- function(x) list(rows = rownames(x), cols = colnames(x),
-                          values = unname(apply(x, 2, function(v) ifelse(is.na(v), NA, v))))
   cases[[length(cases) + 1]] <- list(
     name = spec$name, warnings = character(0),
     options = list(discard = "none", caliper = as.list(spec$caliper),

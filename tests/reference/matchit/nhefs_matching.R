@@ -11,6 +11,7 @@
 # covariate transform (no defect involved).
 # Run: Rscript nhefs_matching.R   (reads ../../../causalpa/datasets/data/nhefs.csv, writes nhefs_matching.json)
 suppressPackageStartupMessages({library(MatchIt); library(jsonlite)})
+source("export_helpers.R")  # match_pairs(), tab()
 lalonde <- read.csv("../../../causalpa/datasets/data/nhefs.csv")
 lalonde$id <- as.character(lalonde$seqn); rownames(lalonde) <- lalonde$id
 lalonde$treat <- lalonde$qsmk
@@ -47,14 +48,9 @@ run_case <- function(name, scale = "ps", ratio = 1, replace = FALSE, caliper = N
 }
 
 out_case <- function(name, m, dat, opts, warn, dd = NULL) {
-  mm <- m$match.matrix
-  pairs <- do.call(rbind, lapply(seq_len(ncol(mm)), function(k)
-    data.frame(focal = rownames(mm), match = mm[, k], round = k, stringsAsFactors = FALSE)))
-  pairs <- pairs[!is.na(pairs$match), ]
+  pairs <- match_pairs(m)
   md <- match.data(m, drop.unmatched = FALSE)
   s <- summary(m, un = TRUE)
-  tab <- function(x) list(rows = rownames(x), cols = colnames(x),
-                          values = unname(apply(x, 2, function(v) ifelse(is.na(v), NA, v))))
   list(name = name, options = opts, warnings = warn,
        pairs = pairs,
        ids = dat$id, weights = unname(md$weights),
