@@ -1,11 +1,26 @@
-"""Formula / column specification and the one input validator used everywhere.
+"""The one formula front end: formulas or column names -> a frozen :class:`Spec`.
 
-A user describes a treatment model either as a formula string
-(``"pa ~ age + C(sex) + phq9_first"``, parsed by formulaic, so ``C()``,
-interactions and ``I()`` work) or as ``treatment=`` / ``covariates=`` column
-names. Both routes reach the same frozen :class:`Spec`, so they give identical
-numbers. Validation lives here: every public function calls these helpers, and
-each message names the argument or column at fault.
+Every model in causalpa reads its variables through this module: propensity and
+treatment models (``"pa ~ age + C(sex)"`` or ``treatment=`` / ``covariates=``), outcome
+models of the longitudinal estimators (``"phq9 ~ session * pa"``), and right-hand sides
+given on their own (``adjust=``, ``outcome_covariates=``, ``re_formula=``). Formulas are
+parsed by formulaic, so ``C()``, interactions and ``I()`` work; column names become the
+same formula (string and categorical columns wrapped in ``C()``), so both routes give
+identical numbers.
+
+A :class:`Spec` is *bound* to the data it was made from: it keeps formulaic's
+``ModelSpec`` (the structure and the encoder state, e.g. factor levels), the model-matrix
+column names, and which columns each variable produced. :meth:`Spec.design` builds the
+matrix for that data or for new data with the same encoding (prediction). For
+right-hand sides made only of numeric columns and ``C(column)`` factors, the spec also
+keeps a *plan* that rebuilds the matrix with numpy; the plan is checked equal (values,
+names and memory layout) to formulaic's matrix when the spec is made, and it is used only
+for data whose column types and factor levels match. :meth:`Spec.bind` re-binds a spec to
+another data set of the same shape without formulaic, which is what keeps thousands of
+simulated replicates fast. There is no module-level cache of designs: a design's state
+lives in its spec.
+
+Validation of data and options lives in :mod:`causalpa._validation`.
 
 Examples
 --------
@@ -13,8 +28,8 @@ Examples
 >>> from causalpa._spec import make_spec
 >>> df = pd.DataFrame({"pa": [0, 1, 0, 1], "age": [30, 40, 50, 60.0]})
 >>> spec = make_spec(df, "pa ~ age")
->>> spec.treatment, spec.variables
-('pa', ('age',))
+>>> spec.treatment, spec.variables, spec.columns
+('pa', ('age',), ('Intercept', 'age'))
 >>> make_spec(df, treatment="pa", covariates=["age"]) == spec
 True
 """
@@ -23,499 +38,171 @@ from __future__ import annotations
 
 import functools
 import keyword
-import numbers
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
+from causalpa._validation import (
+    binary_treatment,
+    check_columns,
+    check_frame,
+    check_no_missing,
+)
 from causalpa.errors import DataError, SpecificationError
 
 __all__ = [
     "Spec",
     "make_spec",
-    "check_option",
-    "check_number",
-    "check_frame",
-    "check_columns",
-    "check_no_missing",
-    "binary_treatment",
-    "check_weights",
-    "check_outcome",
-    "format_rows",
-    "MEASURES",
+    "model_spec",
+    "terms_spec",
+    "is_categorical",
+    "terms_from_columns",
+    "parse_formula",
 ]
 
-MEASURES: tuple[str, ...] = ("difference", "risk difference", "risk ratio", "odds ratio")
-
-T = TypeVar("T")
+Role = Literal["treatment", "outcome", "terms"]
 
 
-# --------------------------------------------------------------------------- helpers
-def format_rows(labels: Iterable[Any], limit: int = 10) -> str:
-    """Format row labels for an error message, eliding after ``limit``.
+# =========================================================================== definitions
+def is_categorical(series: pd.Series) -> bool:
+    """Whether a column is categorical for causalpa (the one definition in the package).
 
-    Examples
-    --------
-    >>> format_rows(range(3))
-    '0, 1, 2'
-    >>> format_rows(range(20), limit=2)
-    '0, 1, ... (20 rows)'
-    """
-    labels = list(labels)
-    shown = ", ".join(str(x) for x in labels[:limit])
-    if len(labels) > limit:
-        shown += f", ... ({len(labels)} rows)"
-    return shown
-
-
-def _quote(values: Iterable[Any]) -> str:
-    return ", ".join(repr(v) for v in values)
-
-
-# --------------------------------------------------------------------------- options
-def check_option(name: str, value: Any, allowed: Sequence[T], *, case_sensitive: bool = False) -> T:
-    """Check that ``value`` is one of ``allowed`` and return the canonical spelling.
-
-    Parameters
-    ----------
-    name : str
-        Argument name used in the message.
-    value : object
-        Value given by the user.
-    allowed : sequence
-        Allowed values (strings are compared case-insensitively by default).
-    case_sensitive : bool
-        Compare strings exactly.
-
-    Returns
-    -------
-    object
-        The matching element of ``allowed``.
-
-    Raises
-    ------
-    SpecificationError
-        If ``value`` is not allowed.
+    Categorical dtype, object (text) and string columns are factors; booleans are
+    categorical too (formulaic encodes them as one 0/1 column). Numbers are numeric.
 
     Examples
     --------
-    >>> check_option("estimand", "att", ["ATE", "ATT"])
-    'ATT'
+    >>> is_categorical(pd.Series(["f", "m"])), is_categorical(pd.Series([1.0, 2.0]))
+    (True, False)
     """
-    for option in allowed:
-        if value is option or value == option:
-            return option
-        if (
-            not case_sensitive
-            and isinstance(value, str)
-            and isinstance(option, str)
-            and value.lower() == option.lower()
-        ):
-            return option
-    raise SpecificationError(f"`{name}` must be one of {_quote(allowed)}; got {value!r}")
-
-
-def check_number(
-    name: str,
-    value: Any,
-    *,
-    low: float | None = None,
-    high: float | None = None,
-    low_inclusive: bool = True,
-    high_inclusive: bool = True,
-    allow_none: bool = False,
-    integer: bool = False,
-) -> Any:
-    """Check that ``value`` is a finite real number (or integer) inside a range.
-
-    Examples
-    --------
-    >>> check_number("caliper", 0.2, low=0, allow_none=True)
-    0.2
-    >>> check_number("caliper", -1, low=0)
-    Traceback (most recent call last):
-    ...
-    causalpa.errors.SpecificationError: `caliper` must be a number >= 0; got -1
-    """
-    if value is None:
-        if allow_none:
-            return None
-    kind = "an integer" if integer else "a number"
-    bounds = []
-    if low is not None:
-        bounds.append(f"{'>=' if low_inclusive else '>'} {low:g}")
-    if high is not None:
-        bounds.append(f"{'<=' if high_inclusive else '<'} {high:g}")
-    requirement = f"`{name}` must be {kind}"
-    if bounds:
-        requirement += " " + " and ".join(bounds)
-    if allow_none:
-        requirement += " or None"
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    if ok and integer:
-        ok = isinstance(value, numbers.Integral) or (
-            isinstance(value, float) and value.is_integer()
-        )
-    if ok:
-        ok = bool(np.isfinite(float(value)))
-    if ok and low is not None:
-        ok = value >= low if low_inclusive else value > low
-    if ok and high is not None:
-        ok = value <= high if high_inclusive else value < high
-    if not ok:
-        raise SpecificationError(f"{requirement}; got {value!r}")
-    return int(value) if integer else value
-
-
-# --------------------------------------------------------------------------- data
-def check_frame(data: Any, name: str = "data", *, min_rows: int = 1) -> pd.DataFrame:
-    """Check that ``data`` is a pandas DataFrame with at least ``min_rows`` rows.
-
-    Examples
-    --------
-    >>> check_frame(pd.DataFrame())
-    Traceback (most recent call last):
-    ...
-    causalpa.errors.DataError: `data` is empty (0 rows); at least 1 row is needed
-    """
-    if not isinstance(data, pd.DataFrame):
-        raise DataError(f"`{name}` must be a pandas DataFrame; got {type(data).__name__}")
-    if len(data) < min_rows:
-        rows = "row is" if min_rows == 1 else "rows are"
-        raise DataError(
-            f"`{name}` is empty ({len(data)} rows); at least {min_rows} {rows} needed"
-            if len(data) == 0
-            else f"`{name}` has {len(data)} rows; at least {min_rows} {rows} needed"
-        )
-    if not data.columns.is_unique:
-        dup = data.columns[data.columns.duplicated()].unique().tolist()
-        raise DataError(f"`{name}` has duplicated column names: {_quote(dup)}")
-    return data
-
-
-def check_columns(data: pd.DataFrame, columns: Iterable[str], argument: str) -> None:
-    """Raise :class:`DataError` if any of ``columns`` is missing from ``data``.
-
-    Examples
-    --------
-    >>> check_columns(pd.DataFrame({"a": [1]}), ["a", "b"], "covariates")
-    Traceback (most recent call last):
-    ...
-    causalpa.errors.DataError: column 'b' named in `covariates` is not in `data`; available columns: 'a'
-    """
-    missing = [c for c in columns if c not in data.columns]
-    if missing:
-        noun = "column" if len(missing) == 1 else "columns"
-        verb = "is" if len(missing) == 1 else "are"
-        avail = _quote(list(data.columns)[:30])
-        raise DataError(
-            f"{noun} {_quote(missing)} named in `{argument}` {verb} not in `data`; "
-            f"available columns: {avail}"
-        )
-
-
-def check_no_missing(data: pd.DataFrame, columns: Iterable[str]) -> None:
-    """Refuse missing values in ``columns``, listing counts per column and the rows.
-
-    causalpa never drops rows silently: a complete-case analysis must be the
-    user's explicit choice.
-
-    Examples
-    --------
-    >>> df = pd.DataFrame({"age": [1.0, None, 3.0], "sex": ["f", "m", None]})
-    >>> check_no_missing(df, ["age", "sex"])
-    Traceback (most recent call last):
-    ...
-    causalpa.errors.DataError: missing values in columns 'age' (1 row), 'sex' (1 row); rows: 1, 2. causalpa does not drop rows silently: drop or impute them first (e.g. data.dropna(subset=[...]))
-    """
-    columns = list(dict.fromkeys(columns))
-    if not columns:
-        return
-    if not _any_missing(data, columns):
-        return
-    isna = data[columns].isna()
-    counts = isna.sum()
-    bad = counts[counts > 0]
-    if len(bad):
-        parts = ", ".join(f"{c!r} ({n} row{'s' if n != 1 else ''})" for c, n in bad.items())
-        rows = data.index[isna.any(axis=1).to_numpy()]
-        noun = "column" if len(bad) == 1 else "columns"
-        raise DataError(
-            f"missing values in {noun} {parts}; rows: {format_rows(rows)}. causalpa does "
-            "not drop rows silently: drop or impute them first (e.g. data.dropna(subset=[...]))"
-        )
-
-
-def _any_missing(data: pd.DataFrame, columns: list[str]) -> bool:
-    """Fast screen for missing values (the message is built by the slow path)."""
-    try:
-        for c in columns:
-            values = data[c].to_numpy()
-            kind = values.dtype.kind
-            if kind in "iub":
-                continue
-            if kind in "fc":
-                if np.isnan(values).any():
-                    return True
-                continue
-            if pd.isna(values).any():
-                return True
-    except Exception:  # duplicate or missing labels, extension types: let pandas decide
-        return True
-    return False
-
-
-def binary_treatment(values: pd.Series, name: str, treated: Any = None) -> np.ndarray:
-    """Code a treatment column as a 0/1 integer array.
-
-    Accepts 0/1 numbers, booleans, or any two-level column together with an
-    explicit ``treated`` level.
-
-    Parameters
-    ----------
-    values : pandas.Series
-        The treatment column.
-    name : str
-        Column name (for messages).
-    treated : object, optional
-        The level that means "treated"; required unless the column is 0/1 or bool.
-
-    Returns
-    -------
-    numpy.ndarray
-        Integer array of 0 and 1.
-
-    Examples
-    --------
-    >>> binary_treatment(pd.Series(["PA", "control", "PA"]), "arm", treated="PA")
-    array([1, 0, 1])
-    """
-    if treated is None and isinstance(values, pd.Series):
-        raw = values.to_numpy()
-        if raw.dtype.kind in "iuf" and raw.size and bool(((raw == 0) | (raw == 1)).all()):
-            return raw.astype(int)  # 0/1 numbers: what the checks below conclude
-    if values.isna().any():
-        rows = values.index[values.isna().to_numpy()]
-        raise DataError(
-            f"treatment column {name!r} has missing values in rows {format_rows(rows)}"
-        )
-    levels = pd.unique(values)
-    if len(levels) > 2:
-        shown = _quote(sorted(levels, key=str)[:10])
-        raise DataError(
-            f"treatment column {name!r} must be binary (0/1, bool, or two levels with "
-            f"`treated=`); it has {len(levels)} levels: {shown}"
-        )
-    if treated is not None:
-        if treated not in set(levels.tolist()):
-            raise SpecificationError(
-                f"`treated` level {treated!r} does not occur in treatment column {name!r}; "
-                f"levels are {_quote(levels)}"
-            )
-        return np.asarray(values == treated, dtype=int)
-    if pd.api.types.is_bool_dtype(values):
-        return values.to_numpy().astype(int)
-    if pd.api.types.is_numeric_dtype(values) and set(np.unique(values)) <= {0, 1}:
-        return values.to_numpy().astype(int)
-    raise DataError(
-        f"treatment column {name!r} must be coded 0/1 or bool, or give the treated level "
-        f"with `treated=`; its values are {_quote(levels)}"
+    return bool(
+        isinstance(series.dtype, pd.CategoricalDtype)
+        or pd.api.types.is_object_dtype(series)
+        or pd.api.types.is_string_dtype(series)
+        or pd.api.types.is_bool_dtype(series)
     )
 
 
-def check_weights(weights: Any, n: int, name: str = "weights") -> np.ndarray:
-    """Check a weight vector: length ``n``, finite, non-negative, not all zero.
+def quote_term(name: str) -> str:
+    """Quote a column name for formulaic when it is not a plain identifier.
 
     Examples
     --------
-    >>> check_weights([1, 2, 0], 3)
-    array([1., 2., 0.])
+    >>> quote_term("age"), quote_term("baseline score")
+    ('age', '`baseline score`')
     """
-    try:
-        w = np.asarray(weights, dtype=float).reshape(-1)
-    except (TypeError, ValueError) as exc:
-        raise DataError(f"`{name}` must be numeric") from exc
-    if w.shape[0] != n:
-        raise DataError(f"`{name}` has length {w.shape[0]}; expected {n} (one per row)")
-    bad = ~np.isfinite(w) | (w < 0)
-    if bad.any():
-        raise DataError(
-            f"`{name}` must be finite and >= 0; positions {format_rows(np.flatnonzero(bad))} are not"
-        )
-    if not (w > 0).any():
-        raise DataError(f"`{name}` are all zero")
-    return w
-
-
-def check_outcome(
-    data: pd.DataFrame, outcome: str, measure: str | None = None
-) -> tuple[np.ndarray, bool, str]:
-    """Validate an outcome column and the effect measure asked for it.
-
-    Parameters
-    ----------
-    data : pandas.DataFrame
-        The data (not modified).
-    outcome : str
-        Outcome column: numeric, or 0/1 / bool for a binary outcome.
-    measure : str, optional
-        One of :data:`MEASURES`; default "risk difference" for a 0/1 outcome,
-        "difference" otherwise. Ratio measures need a 0/1 outcome.
-
-    Returns
-    -------
-    y : ndarray
-        The outcome as floats.
-    binary : bool
-        Whether every value is 0 or 1.
-    measure : str
-        The resolved measure.
-
-    Examples
-    --------
-    >>> y, binary, measure = check_outcome(pd.DataFrame({"rec": [0, 1, 1]}), "rec")
-    >>> binary, measure
-    (True, 'risk difference')
-    """
-    if not isinstance(outcome, str):
-        raise SpecificationError(f"`outcome` must be a column name; got {outcome!r}")
-    check_columns(data, [outcome], "outcome")
-    check_no_missing(data, [outcome])
-    y_raw = data[outcome]
-    if not (pd.api.types.is_numeric_dtype(y_raw) or pd.api.types.is_bool_dtype(y_raw)):
-        raise DataError(f"outcome column {outcome!r} must be numeric (0/1 for binary outcomes)")
-    y = y_raw.to_numpy(dtype=float)
-    binary = bool(np.isin(y, [0.0, 1.0]).all())
-    if measure is None:
-        measure = "risk difference" if binary else "difference"
-    measure = check_option("measure", measure, MEASURES)
-    if measure != "difference" and not binary:
-        raise DataError(f"measure {measure!r} needs a 0/1 outcome; {outcome!r} has other values")
-    return y, binary, measure
-
-
-# --------------------------------------------------------------------------- spec
-def _term(name: str) -> str:
-    """Quote a column name for formulaic when it is not a plain identifier."""
     if name.isidentifier() and not keyword.iskeyword(name):
         return name
     return "`" + name.replace("`", "") + "`"
 
 
-@dataclass(frozen=True)
-class Spec:
-    """A validated treatment specification (frozen; built by :func:`make_spec`).
+def terms_from_columns(data: pd.DataFrame, columns: Sequence[str]) -> str:
+    """Return the right-hand side naming ``columns``: factors as ``C(column)``, ``"1"`` if none.
 
-    Attributes
-    ----------
-    formula : str
-        Canonical formula ``"treatment ~ rhs"``.
-    treatment : str
-        Treatment column.
-    rhs : str
-        Right-hand side of the formula (covariate terms), ``"1"`` if none.
-    variables : tuple of str
-        Data columns used by the right-hand side (in first-use order).
-    treated : object
-        Level of the treatment column meaning "treated" (None for 0/1 or bool).
+    Examples
+    --------
+    >>> terms_from_columns(pd.DataFrame({"age": [1.0], "sex": ["f"]}), ["age", "sex"])
+    'age + C(sex)'
     """
+    terms = []
+    for c in columns:
+        t = quote_term(c)
+        s = data[c]
+        terms.append(f"C({t})" if is_categorical(s) and not pd.api.types.is_bool_dtype(s) else t)
+    return " + ".join(terms) if terms else "1"
 
-    formula: str
-    treatment: str
+
+@dataclass(frozen=True)
+class ParsedFormula:
+    """A formula split into its sides and the variables each side reads."""
+
+    lhs: str
     rhs: str
-    variables: tuple[str, ...]
-    treated: Any = None
-
-    # -- arrays --------------------------------------------------------------
-    def treatment_array(self, data: pd.DataFrame) -> np.ndarray:
-        """Return the treatment as a 0/1 integer array."""
-        return binary_treatment(data[self.treatment], self.treatment, self.treated)
-
-    def design(self, data: pd.DataFrame, *, intercept: bool = True) -> tuple[np.ndarray, list[str]]:
-        """Return the covariate model matrix (float array) and its column names.
-
-        Categorical terms use treatment (reference) coding, as R's ``model.matrix``.
-        """
-        import formulaic
-
-        rhs = self.rhs if intercept else f"{self.rhs} - 1" if self.rhs != "1" else "0"
-        if rhs == "0":
-            return np.zeros((len(data), 0)), []
-        key = _plan_key(self.rhs, intercept, data)
-        plan = _DESIGN_PLANS.get(key) if key is not None else None
-        if plan is not None:
-            return _build_design(plan, data)
-        mm = formulaic.model_matrix(rhs, data, na_action="raise")
-        names = [str(c) for c in mm.columns]
-        X = np.asarray(mm, dtype=float)
-        if not intercept and "Intercept" in names:
-            keep = [i for i, c in enumerate(names) if c != "Intercept"]
-            X, names = X[:, keep], [names[i] for i in keep]
-        if key is not None and key not in _DESIGN_PLANS:
-            _remember_plan(key, X, names, data)
-        return X, names
-
-    def covariate_frame(self, data: pd.DataFrame) -> pd.DataFrame:
-        """Covariates for balance tables: numeric terms as they are, every factor level.
-
-        Each categorical variable contributes one 0/1 column per level (as cobalt
-        and MatchIt's ``summary`` show them); numeric and transformed terms
-        appear once. The index is the data's index.
-        """
-        import formulaic
-
-        if self.rhs == "1":
-            return pd.DataFrame(index=data.index)
-        spec = formulaic.model_matrix(self.rhs + " - 1", data, na_action="raise")
-        out = {}
-        # full dummy coding: rebuild each categorical factor with all levels
-        for col in spec.columns:
-            out[str(col)] = np.asarray(spec[col], dtype=float)
-        frame = pd.DataFrame(out, index=data.index)
-        for var in self.variables:
-            series = data[var]
-            if _is_categorical(series):
-                levels = sorted(pd.unique(series), key=str)
-                full = {f"{var}_{lv}": (series == lv).to_numpy(dtype=float) for lv in levels}
-                dropped = [c for c in frame.columns if c.startswith((f"C({var})[", f"{var}["))]
-                pos = min((list(frame.columns).index(c) for c in dropped), default=len(frame.columns))
-                frame = frame.drop(columns=dropped)
-                for j, (k, v) in enumerate(full.items()):
-                    frame.insert(min(pos + j, frame.shape[1]), k, v)
-        return frame
+    lhs_variables: tuple[str, ...]
+    rhs_variables: frozenset[str]
 
 
-# --------------------------------------------------------------------------- design cache
-# Building a model matrix with formulaic costs milliseconds, which dominates power
-# simulations that fit thousands of small propensity models. For right-hand sides
-# made only of plain numeric columns and ``C(column)`` terms, the matrix is
-# rebuilt directly with numpy from a *plan* (intercept, numeric column, or
-# indicator of a level). A plan is cached per (rhs, intercept, column dtypes,
-# factor levels) -- the levels are re-derived from every data set, so a data set
-# with other levels gets its own entry -- and it is only stored after the numpy
-# matrix has been checked equal (values and column names) to formulaic's on the
-# data set that created the entry. Anything else goes through formulaic.
-_DESIGN_PLANS: dict[tuple[Any, ...], tuple[tuple[str, tuple[Any, ...]], ...] | None] = {}
-_PLAN_CACHE_SIZE = 512
+@functools.lru_cache(maxsize=512)
+def _parse(text: str, has_lhs: bool) -> ParsedFormula:
+    import formulaic
+
+    if has_lhs:
+        lhs, rhs = (s.strip() for s in text.split("~", 1))
+        parsed = formulaic.Formula(text)
+        return ParsedFormula(lhs, rhs or "1", tuple(sorted(parsed.lhs.required_variables)),
+                             frozenset(parsed.rhs.required_variables))
+    parsed = formulaic.Formula(text)
+    return ParsedFormula("", text, (), frozenset(parsed.required_variables))
+
+
+def parse_formula(formula: Any, argument: str = "formula", *, lhs: bool = True,
+                  example: str = "'pa ~ age + C(sex)'") -> ParsedFormula:
+    """Parse a formula (``lhs=True``) or a right-hand side such as ``"~session"``.
+
+    Raises :class:`~causalpa.errors.SpecificationError` naming ``argument`` when the
+    text is not a formula formulaic can read.
+
+    Examples
+    --------
+    >>> p = parse_formula("phq9 ~ session * pa")
+    >>> p.lhs, p.rhs, p.lhs_variables, sorted(p.rhs_variables)
+    ('phq9', 'session * pa', ('phq9',), ['pa', 'session'])
+    >>> parse_formula("~session", "re_formula", lhs=False).rhs
+    'session'
+    """
+    if lhs:
+        if not isinstance(formula, str) or "~" not in formula:
+            raise SpecificationError(f"`{argument}` must be a string like {example}; got {formula!r}")
+        if not formula.split("~", 1)[0].strip():
+            raise SpecificationError(
+                f"`{argument}` needs a column on the left of '~'; got {formula!r}")
+        text = formula
+    else:
+        if not isinstance(formula, str):
+            raise SpecificationError(
+                f"`{argument}` must be a right-hand side like {example}; got {formula!r}")
+        text = formula.strip()
+        text = (text[1:] if text.startswith("~") else text).strip() or "1"
+        if "~" in text:
+            raise SpecificationError(
+                f"`{argument}` takes a right-hand side only, like {example}; got {formula!r}")
+    try:
+        return _parse(text, lhs)
+    except SpecificationError:
+        raise
+    except Exception as exc:  # formulaic raises several parser error types
+        raise SpecificationError(f"could not parse `{argument}` {formula!r}: {exc}") from exc
+
+
+def _first_use(text: str, name: str) -> int:
+    """Position of the first whole-word use of ``name`` in a formula (for stable ordering)."""
+    match = re.search(r"(?<![\w.])" + re.escape(name) + r"(?![\w])", text)
+    return match.start() if match else len(text)
+
+
+# =========================================================================== numpy plans
+# A plan rebuilds the model matrix of a simple right-hand side (plain numeric columns and
+# C(column) factors) with numpy: formulaic's machinery costs milliseconds, which dominates
+# simulations that fit thousands of small models. A plan is derived from the data's column
+# types and factor levels (its *signature*) and is used only after its matrix has been
+# checked equal to formulaic's (values, column names and memory layout) on the data the
+# spec was made from, and only for data with the same signature.
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _FACTOR = re.compile(r"^C\(([A-Za-z_][A-Za-z0-9_]*)\)$")
+PlanStep = tuple[str, tuple[Any, ...]]
 
 
-def _rhs_terms(rhs: str) -> tuple[tuple[str, str], ...] | None:
+@functools.lru_cache(maxsize=512)
+def _simple_terms(rhs: str) -> tuple[tuple[str, str], ...] | None:
     """Split a simple right-hand side into ``(kind, column)`` terms, or None if not simple."""
-    return _rhs_terms_cached(rhs)
-
-
-@functools.lru_cache(maxsize=256)
-def _rhs_terms_cached(rhs: str) -> tuple[tuple[str, str], ...] | None:
     out: list[tuple[str, str]] = []
     for raw in rhs.split("+"):
         tok = raw.replace(" ", "")
-        if _NAME.match(tok) and not keyword.iskeyword(tok) and tok not in ("C", "I"):
+        if _NAME.match(tok) and not keyword.iskeyword(tok) and tok not in ("C", "I", "Q"):
             out.append(("num", tok))
             continue
         m = _FACTOR.match(tok)
@@ -529,10 +216,10 @@ def _rhs_terms_cached(rhs: str) -> tuple[tuple[str, str], ...] | None:
     return tuple(out)
 
 
-def _plan_key(rhs: str, intercept: bool, data: pd.DataFrame) -> tuple[Any, ...] | None:
-    """Cache key of a simple design (None: use formulaic)."""
-    terms = _rhs_terms(rhs)
-    if terms is None or not isinstance(data, pd.DataFrame) or not data.columns.is_unique:
+def _signature(rhs: str, data: pd.DataFrame) -> tuple[Any, ...] | None:
+    """Column types and factor levels of a simple right-hand side on ``data`` (None: not simple)."""
+    terms = _simple_terms(rhs)
+    if terms is None or not data.columns.is_unique:
         return None
     sig: list[Any] = []
     try:
@@ -554,15 +241,12 @@ def _plan_key(rhs: str, intercept: bool, data: pd.DataFrame) -> tuple[Any, ...] 
                 sig.append((kind, col, values.dtype.str, levels))
     except Exception:  # unorderable levels and the like
         return None
-    return (rhs, bool(intercept), tuple(sig))
+    return tuple(sig)
 
 
-def _plan_from_key(key: tuple[Any, ...]) -> tuple[tuple[str, tuple[Any, ...]], ...]:
-    _, intercept, sig = key
-    plan: list[tuple[str, tuple[Any, ...]]] = []
-    if intercept:
-        plan.append(("Intercept", ("one",)))
-    for item in sig:
+def _plan(signature: tuple[Any, ...]) -> tuple[PlanStep, ...]:
+    plan: list[PlanStep] = [("Intercept", ("one",))]
+    for item in signature:
         if item[0] == "num":
             plan.append((item[1], ("num", item[1])))
         else:
@@ -572,8 +256,7 @@ def _plan_from_key(key: tuple[Any, ...]) -> tuple[tuple[str, tuple[Any, ...]], .
     return tuple(plan)
 
 
-def _build_design(plan: tuple[tuple[str, tuple[Any, ...]], ...],
-                  data: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
+def _run_plan(plan: tuple[PlanStep, ...], data: pd.DataFrame) -> np.ndarray:
     # column-major like the matrix formulaic returns (via pandas), so that BLAS/LAPACK see the
     # same memory layout and give bit-identical fits
     X = np.empty((len(data), len(plan)), order="F")
@@ -584,67 +267,234 @@ def _build_design(plan: tuple[tuple[str, tuple[Any, ...]], ...],
             X[:, j] = data[how[1]].to_numpy()
         else:
             X[:, j] = data[how[1]].to_numpy() == how[2]
-    return X, [name for name, _ in plan]
+    return X
 
 
-def _remember_plan(key: tuple[Any, ...], X: np.ndarray, names: list[str],
-                   data: pd.DataFrame) -> None:
-    """Store the numpy plan for ``key`` if it reproduces formulaic's matrix exactly."""
-    if len(_DESIGN_PLANS) >= _PLAN_CACHE_SIZE:
-        _DESIGN_PLANS.clear()
-    plan: Any = _plan_from_key(key)
-    X2, names2 = _build_design(plan, data)
-    if (names2 != names or X2.shape != X.shape or not np.array_equal(X2, X)
-            or X2.flags.f_contiguous != X.flags.f_contiguous
-            or X2.flags.c_contiguous != X.flags.c_contiguous):
-        plan = None
-    _DESIGN_PLANS[key] = plan
+def _same_matrix(A: np.ndarray, B: np.ndarray) -> bool:
+    return (A.shape == B.shape and np.array_equal(A, B)
+            and A.flags.f_contiguous == B.flags.f_contiguous
+            and A.flags.c_contiguous == B.flags.c_contiguous)
 
 
-def _is_categorical(series: pd.Series) -> bool:
-    return bool(
-        isinstance(series.dtype, pd.CategoricalDtype)
-        or pd.api.types.is_object_dtype(series)
-        or pd.api.types.is_string_dtype(series)
-        or pd.api.types.is_bool_dtype(series)
-    )
+@dataclass(frozen=True)
+class _Encoding:
+    """What a spec learned from its data: formulaic's ModelSpec, column names, the plan."""
+
+    model_spec: Any
+    columns: tuple[str, ...]
+    variable_columns: tuple[tuple[str, tuple[str, ...]], ...]
+    matrix: np.ndarray  # the design of the data the spec was made from (read-only)
+    signature: tuple[Any, ...] | None = None
+    plan: tuple[PlanStep, ...] | None = None
 
 
-def _first_use(text: str, name: str) -> int:
-    """Position of the first whole-word use of ``name`` in a formula (for stable ordering)."""
-    import re
-
-    match = re.search(r"(?<![\w.])" + re.escape(name) + r"(?![\w])", text)
-    return match.start() if match else len(text)
+def _readonly(X: np.ndarray) -> np.ndarray:
+    X.setflags(write=False)
+    return X
 
 
-@functools.lru_cache(maxsize=256)
-def _parse_formula(formula: str) -> tuple[tuple[str, ...], frozenset[str]]:
-    """Variables of both sides of a formula (parsed once per formula string)."""
+def _encode(rhs: str, data: pd.DataFrame, variables: Sequence[str],
+            template: _Encoding | None = None) -> _Encoding:
+    """Build the model matrix of ``rhs`` on ``data`` and the encoding that rebuilds it."""
+    signature = _signature(rhs, data)
+    if template is not None and template.plan is not None and signature == template.signature:
+        return replace(template, matrix=_readonly(_run_plan(template.plan, data)))
     import formulaic
 
-    parsed = formulaic.Formula(formula)
-    return (tuple(sorted(parsed.lhs.required_variables)),
-            frozenset(parsed.rhs.required_variables))
+    try:
+        mm = formulaic.model_matrix(rhs, data, na_action="raise")
+    except Exception as exc:
+        text = str(exc).lower()
+        if any(w in text for w in ("missing", "null", "nan")):
+            raise DataError(f"could not build the model matrix of {rhs!r}: {exc}") from exc
+        raise SpecificationError(f"could not build the model matrix of {rhs!r}: {exc}") from exc
+    X = np.asarray(mm, dtype=float)
+    names = tuple(str(c) for c in mm.columns)
+    ms = mm.model_spec
+    by_var: dict[str, list[str]] = {v: [] for v in variables}
+    for term, slc in ms.term_slices.items():
+        used = [v for v in variables if v in ms.term_variables.get(term, set())]
+        for v in used:
+            by_var[v].extend(names[slc])
+    plan = None
+    if signature is not None:
+        candidate = _plan(signature)
+        if [n for n, _ in candidate] == list(names) and _same_matrix(_run_plan(candidate, data), X):
+            plan = candidate
+    return _Encoding(model_spec=ms, columns=names,
+                     variable_columns=tuple((v, tuple(c)) for v, c in by_var.items()),
+                     matrix=_readonly(X), signature=signature if plan is not None else None,
+                     plan=plan)
+
+
+# =========================================================================== the spec
+@dataclass(frozen=True)
+class Spec:
+    """A validated model specification bound to its data (frozen; see the module notes).
+
+    Attributes
+    ----------
+    formula : str
+        Canonical formula ``"lhs ~ rhs"`` (``"~ rhs"`` for a right-hand side alone).
+    lhs : str or None
+        The response: the treatment column of a treatment model, the outcome of an
+        outcome model (a formulaic expression such as ``incidence / size`` is kept as
+        text); None for a right-hand side alone.
+    rhs : str
+        Right-hand side (``"1"`` if there are no terms).
+    variables : tuple of str
+        Data columns read by the right-hand side, in order of first use.
+    role : {"treatment", "outcome", "terms"}
+        What the left-hand side is.
+    treated : object
+        Level of the treatment column meaning "treated" (None for 0/1 or bool).
+    columns : tuple of str
+        Model-matrix column names (with ``"Intercept"`` unless the formula drops it).
+    """
+
+    formula: str
+    lhs: str | None
+    rhs: str
+    variables: tuple[str, ...]
+    role: Role = "treatment"
+    treated: Any = None
+    _encoding: _Encoding | None = field(default=None, repr=False, compare=False)
+
+    # ------------------------------------------------------------------ names
+    @property
+    def treatment(self) -> str:
+        """The treatment column (treatment models)."""
+        if self.role != "treatment" or self.lhs is None:
+            raise AttributeError("this spec is not a treatment model")
+        return self.lhs
+
+    @property
+    def outcome(self) -> str:
+        """The outcome (outcome models)."""
+        if self.role != "outcome" or self.lhs is None:
+            raise AttributeError("this spec is not an outcome model")
+        return self.lhs
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Model-matrix column names."""
+        return self._enc.columns
+
+    @property
+    def model_spec(self) -> Any:
+        """Formulaic's ``ModelSpec`` of the right-hand side (structure and encoder state)."""
+        return self._enc.model_spec
+
+    def variable_columns(self, variable: str) -> tuple[str, ...]:
+        """Model-matrix columns built from ``variable`` (e.g. every level of a factor)."""
+        return dict(self._enc.variable_columns)[variable]
+
+    @property
+    def _enc(self) -> _Encoding:
+        if self._encoding is None:  # pragma: no cover - every constructor binds the spec
+            raise RuntimeError("the spec is not bound to data")
+        return self._encoding
+
+    # ------------------------------------------------------------------ arrays
+    def treatment_array(self, data: pd.DataFrame) -> np.ndarray:
+        """Return the treatment as a 0/1 integer array."""
+        return binary_treatment(data[self.treatment], self.treatment, self.treated)
+
+    def design(self, data: pd.DataFrame | None = None, *,
+               intercept: bool = True) -> tuple[np.ndarray, list[str]]:
+        """Return the model matrix (float array) and its column names.
+
+        Without ``data``: the matrix of the data the spec was made from (built once,
+        read-only). With ``data``: the matrix of new data with the same variables;
+        factor levels are those learnt when the spec was made (categorical terms use
+        treatment coding, as R's ``model.matrix``). ``intercept=False`` drops the
+        intercept column (the coding of the other columns is unchanged).
+        """
+        enc = self._enc
+        if data is None:
+            X = enc.matrix
+        elif enc.plan is not None and _signature(self.rhs, data) == enc.signature:
+            X = _run_plan(enc.plan, data)
+        else:
+            try:
+                X = np.asarray(enc.model_spec.get_model_matrix(data, na_action="raise"),
+                               dtype=float)
+            except Exception as exc:
+                raise DataError(f"could not build the model matrix of {self.rhs!r} for this "
+                                f"data: {exc}") from exc
+        names = list(enc.columns)
+        if not intercept and "Intercept" in names:
+            keep = [i for i, c in enumerate(names) if c != "Intercept"]
+            X, names = X[:, keep], [names[i] for i in keep]
+        return X, names
+
+    def bind(self, data: pd.DataFrame) -> Spec:
+        """Bind the same specification to other data (validated; the plan is reused).
+
+        Examples
+        --------
+        >>> df = pd.DataFrame({"pa": [0, 1, 0, 1], "age": [30, 40, 50, 60.0]})
+        >>> spec = make_spec(df, "pa ~ age")
+        >>> spec.bind(df.iloc[::-1]) == spec
+        True
+        """
+        if self.role == "treatment":
+            return make_spec(data, self)
+        if self.role == "outcome":
+            return model_spec(data, self)
+        return terms_spec(data, self)
+
+    def covariate_frame(self, data: pd.DataFrame) -> pd.DataFrame:
+        """Covariates for balance tables: numeric terms as they are, every factor level.
+
+        Each categorical variable contributes one 0/1 column per level (as cobalt
+        and MatchIt's ``summary`` show them); numeric and transformed terms
+        appear once. The index is the data's index.
+        """
+        import formulaic
+
+        if self.rhs == "1":
+            return pd.DataFrame(index=data.index)
+        spec = formulaic.model_matrix(self.rhs + " - 1", data, na_action="raise")
+        out = {str(col): np.asarray(spec[col], dtype=float) for col in spec.columns}
+        frame = pd.DataFrame(out, index=data.index)
+        for var in self.variables:
+            series = data[var]
+            if is_categorical(series):
+                levels = sorted(pd.unique(series), key=str)
+                full = {f"{var}_{lv}": (series == lv).to_numpy(dtype=float) for lv in levels}
+                dropped = [c for c in frame.columns if c.startswith((f"C({var})[", f"{var}["))]
+                pos = min((list(frame.columns).index(c) for c in dropped), default=len(frame.columns))
+                frame = frame.drop(columns=dropped)
+                for j, (k, v) in enumerate(full.items()):
+                    frame.insert(min(pos + j, frame.shape[1]), k, v)
+        return frame
+
+
+# =========================================================================== constructors
+def _ordered_variables(data: pd.DataFrame, rhs_text: str, names: frozenset[str]) -> list[str]:
+    return sorted((v for v in data.columns if v in names), key=lambda v: _first_use(rhs_text, v))
 
 
 def make_spec(
     data: pd.DataFrame,
-    formula: str | None = None,
+    formula: str | Spec | None = None,
     *,
     treatment: str | None = None,
     covariates: Sequence[str] | None = None,
     treated: Any = None,
     data_name: str = "data",
 ) -> Spec:
-    """Build and validate a :class:`Spec` from a formula or from column names.
+    """Build and validate a treatment :class:`Spec` from a formula or from column names.
 
     Parameters
     ----------
     data : pandas.DataFrame
         The analysis data (never modified).
-    formula : str, optional
-        ``"treatment ~ covariates"`` in formulaic syntax.
+    formula : str or Spec, optional
+        ``"treatment ~ covariates"`` in formulaic syntax, or a spec made earlier (it is
+        re-bound to ``data``; a numpy plan is reused when the data have the same
+        column types and factor levels).
     treatment : str, optional
         Treatment column (alternative to ``formula``).
     covariates : sequence of str, optional
@@ -673,6 +523,15 @@ def make_spec(
     ('age', 'sex')
     """
     data = check_frame(data, data_name)
+    template: _Encoding | None = None
+    if isinstance(formula, Spec):
+        if treatment is not None or covariates is not None:
+            raise SpecificationError("give either `formula` or `treatment=`/`covariates=`, not both")
+        if formula.role != "treatment":
+            raise SpecificationError("`formula` is a spec of another kind of model")
+        template = formula._encoding
+        treated = formula.treated if treated is None else treated
+        formula = formula.formula
     if formula is not None and (treatment is not None or covariates is not None):
         raise SpecificationError(
             "give either `formula` or `treatment=`/`covariates=`, not both"
@@ -693,46 +552,161 @@ def make_spec(
                 raise SpecificationError(f"`covariates` must be column names; got {c!r}")
         check_columns(data, [treatment], "treatment")
         check_columns(data, covariates, "covariates")
-        terms = []
-        for c in covariates:
-            t = _term(c)
-            terms.append(f"C({t})" if _is_categorical(data[c]) and not pd.api.types.is_bool_dtype(data[c]) else t)
-        formula = f"{_term(treatment)} ~ " + (" + ".join(terms) if terms else "1")
-    if not isinstance(formula, str) or "~" not in formula:
+        formula = f"{quote_term(treatment)} ~ " + terms_from_columns(data, covariates)
+    parsed = parse_formula(formula)
+    if len(parsed.lhs_variables) != 1:
         raise SpecificationError(
-            f"`formula` must be a string like 'pa ~ age + C(sex)'; got {formula!r}"
+            f"the left-hand side of `formula` must be one treatment column; got "
+            f"{list(parsed.lhs_variables)}"
         )
-    try:
-        lhs_vars_t, rhs_vars_fs = _parse_formula(formula)
-        lhs_vars = list(lhs_vars_t)
-        rhs_vars_set = set(rhs_vars_fs)
-    except Exception as exc:  # formulaic raises several parser error types
-        raise SpecificationError(f"could not parse `formula` {formula!r}: {exc}") from exc
-    if len(lhs_vars) != 1:
-        raise SpecificationError(
-            f"the left-hand side of `formula` must be one treatment column; got {lhs_vars}"
-        )
-    treatment_col = lhs_vars[0]
-    lhs_text, rhs_text = formula.split("~", 1)
-    rhs_text = rhs_text.strip() or "1"
-    # keep first-use order of variables for stable output
-    order = sorted(
-        (v for v in data.columns if v in rhs_vars_set), key=lambda v: _first_use(rhs_text, v)
-    )
-    unknown = sorted(v for v in rhs_vars_set if v not in data.columns)
+    treatment_col = parsed.lhs_variables[0]
+    rhs_vars = parsed.rhs_variables
+    order = _ordered_variables(data, parsed.rhs, rhs_vars)
+    unknown = sorted(v for v in rhs_vars if v not in data.columns)
     check_columns(data, [treatment_col], "formula")
     if unknown:
         check_columns(data, unknown, "formula")
-    if treatment_col in rhs_vars_set:
+    if treatment_col in rhs_vars:
         raise SpecificationError(
             f"treatment column {treatment_col!r} also appears on the right-hand side of `formula`"
         )
     check_no_missing(data, [treatment_col, *order])
     binary_treatment(data[treatment_col], treatment_col, treated)
-    return Spec(
-        formula=f"{lhs_text.strip()} ~ {rhs_text}",
-        treatment=treatment_col,
-        rhs=rhs_text,
-        variables=tuple(order),
-        treated=treated,
-    )
+    enc = _encode(parsed.rhs, data, order, template)
+    return Spec(formula=f"{parsed.lhs} ~ {parsed.rhs}", lhs=treatment_col, rhs=parsed.rhs,
+                variables=tuple(order), role="treatment", treated=treated, _encoding=enc)
+
+
+def model_spec(
+    data: pd.DataFrame,
+    formula: str | Spec,
+    *,
+    argument: str = "formula",
+    lhs: Literal["column", "expression"] = "expression",
+    example: str = "'phq9 ~ session * pa'",
+) -> Spec:
+    """Build an outcome-model :class:`Spec` (``"phq9 ~ session * pa"``) for ``data``.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        The data (never modified).
+    formula : str or Spec
+        ``"outcome ~ terms"``; the left-hand side may be a formulaic expression
+        (``lhs="expression"``, evaluated by :func:`response`) or must be one column
+        (``lhs="column"``).
+    argument : str
+        Name of the argument in messages.
+    lhs : {"column", "expression"}
+        What the left-hand side may be.
+    example : str
+        Example formula shown in messages.
+
+    Returns
+    -------
+    Spec
+        With ``role="outcome"``; ``variables`` are the right-hand side's columns.
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"phq9": [10.0, 8, 7, 9], "session": [0, 1, 0, 1], "pa": [0, 0, 1, 1]})
+    >>> s = model_spec(d, "phq9 ~ session * pa")
+    >>> s.outcome, s.columns
+    ('phq9', ('Intercept', 'session', 'pa', 'session:pa'))
+    """
+    data = check_frame(data, "data")
+    template = None
+    if isinstance(formula, Spec):
+        template, formula = formula._encoding, formula.formula
+    parsed = parse_formula(formula, argument, example=example)
+    if lhs == "column" and len(parsed.lhs_variables) != 1:
+        raise SpecificationError(
+            f"the left-hand side of `{argument}` must be one outcome column; got "
+            f"{list(parsed.lhs_variables)}")
+    unknown = sorted((set(parsed.rhs_variables) | set(parsed.lhs_variables)) - set(data.columns))
+    if unknown:
+        check_columns(data, unknown, argument)
+    order = _ordered_variables(data, parsed.rhs, parsed.rhs_variables)
+    lhs_name = parsed.lhs_variables[0] if lhs == "column" else parsed.lhs
+    enc = _encode(parsed.rhs, data, order, template)
+    return Spec(formula=f"{parsed.lhs} ~ {parsed.rhs}", lhs=lhs_name, rhs=parsed.rhs,
+                variables=tuple(order), role="outcome", _encoding=enc)
+
+
+def response(data: pd.DataFrame, spec: Spec) -> np.ndarray:
+    """Return the response of an outcome spec on ``data`` as floats (column or expression).
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"y": [1.0, 2.0], "x": [0.0, 1.0]})
+    >>> response(d, model_spec(d, "y ~ x")).tolist()
+    [1.0, 2.0]
+    """
+    name = spec.lhs or ""
+    if name in data.columns:
+        col = data[name]
+        if not (pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)):
+            raise DataError(f"outcome column {name!r} must be numeric or bool")
+        return col.to_numpy(dtype=float)
+    import formulaic
+
+    ymat = formulaic.model_matrix(name + " ~ 1", data, na_action="raise").lhs
+    if ymat.shape[1] != 1:
+        raise SpecificationError(
+            f"the left-hand side of `formula` must give one numeric outcome; {name!r} "
+            f"gives {ymat.shape[1]} columns"
+        )
+    return np.asarray(ymat, dtype=float).reshape(-1)
+
+
+def terms_spec(
+    data: pd.DataFrame,
+    terms: str | Sequence[str] | Spec,
+    argument: str = "adjust",
+    *,
+    example: str = "'age + C(sex)'",
+) -> Spec:
+    """Build a spec of a right-hand side alone (``"~ age + C(sex)"``, ``"age + C(sex)"``, columns).
+
+    Used for ``adjust=``, ``outcome_covariates=`` and ``re_formula=``. Column names
+    become terms as in :func:`make_spec` (factors wrapped in ``C()``).
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"age": [30.0, 40, 50], "sex": ["f", "m", "f"]})
+    >>> terms_spec(d, ["age", "sex"]).columns
+    ('Intercept', 'age', 'C(sex)[T.m]')
+    >>> terms_spec(d, "~ age").rhs
+    'age'
+    """
+    data = check_frame(data, "data")
+    template = None
+    if isinstance(terms, Spec):
+        template, text = terms._encoding, terms.rhs
+    elif isinstance(terms, str):
+        text = terms.split("~", 1)[-1] if "~" in terms else terms
+    else:
+        try:
+            cols = list(terms)
+        except TypeError:
+            raise SpecificationError(
+                f"`{argument}` must be a right-hand side like {example} or a list of column "
+                f"names; got {terms!r}") from None
+        if not all(isinstance(c, str) for c in cols):
+            raise SpecificationError(f"`{argument}` must be column names; got {terms!r}")
+        check_columns(data, cols, argument)
+        text = terms_from_columns(data, cols)
+    parsed = parse_formula(text, argument, lhs=False, example=example)
+    unknown = sorted(set(parsed.rhs_variables) - set(data.columns))
+    if unknown:
+        check_columns(data, unknown, argument)
+    order = _ordered_variables(data, parsed.rhs, parsed.rhs_variables)
+    check_no_missing(data, order)
+    enc = _encode(parsed.rhs, data, order, template)
+    return Spec(formula=f"~ {parsed.rhs}", lhs=None, rhs=parsed.rhs, variables=tuple(order),
+                role="terms", _encoding=enc)
+
+
+def with_encoding(spec: Spec, template: Spec) -> Spec:
+    """``spec`` with the encoding of ``template`` (same formula; used for prediction)."""
+    return replace(spec, _encoding=template._encoding)

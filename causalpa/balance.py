@@ -45,7 +45,8 @@ import numpy as np
 import pandas as pd
 
 from causalpa._callable_module import make_callable
-from causalpa._spec import check_number, check_option, check_weights, make_spec
+from causalpa._spec import make_spec
+from causalpa._validation import check_number, check_option, check_weights
 
 __all__ = ["BalanceTable", "balance", "balance_statistics"]
 
@@ -410,7 +411,7 @@ def balance(
     w = None
     if weights is not None:
         if isinstance(weights, str):
-            from causalpa._spec import check_columns, check_no_missing
+            from causalpa._validation import check_columns, check_no_missing
 
             check_columns(data, [weights], "weights")
             check_no_missing(data, [weights])

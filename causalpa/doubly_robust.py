@@ -45,32 +45,36 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from causalpa._spec import (
-    check_number,
-    check_option,
-    check_outcome,
-    make_spec,
-)
+from causalpa._regression import logistic, wls
+from causalpa._spec import make_spec
+from causalpa._validation import check_number, check_option, check_outcome
 from causalpa.errors import (
     ConvergenceWarning,
     DataError,
-    SmallSampleWarning,
     SpecificationError,
 )
-from causalpa.propensity import _propensity_from_spec, fit_logistic
+from causalpa.estimation import adjustment_matrix
+from causalpa.inference import (
+    SMALL_ARM,
+    Moments,
+    is_small,
+    small_sample_inflation,
+    variance,
+    warn_small_sample,
+)
+from causalpa.propensity import _propensity_from_spec
 from causalpa.results import Effect, effect_from_estimate
 
 __all__ = ["aipw", "aipw_arrays"]
 
-SMALL_N = 20
 
 
 def _fit_predict_outcome(model: Any, Xtr: np.ndarray, ytr: np.ndarray, Xte: np.ndarray,
                          binary: bool) -> np.ndarray:
     if isinstance(model, str):
         if model == "logistic":
-            fit = fit_logistic(Xtr, ytr)
-            if not fit.converged or np.abs(fit.linear_predictor).max() > 15:
+            fit = logistic(ytr, Xtr, maxit=100)
+            if not fit.converged or np.abs(fit.eta).max() > 15:
                 warnings.warn(
                     "a logistic outcome model did not converge or predicts probabilities of "
                     "about 0 or 1 (separation in an arm); its predictions are unreliable. Use "
@@ -80,9 +84,7 @@ def _fit_predict_outcome(model: Any, Xtr: np.ndarray, ytr: np.ndarray, Xte: np.n
                     stacklevel=4,
                 )
             return special.expit(Xte @ fit.coef)
-        from causalpa.propensity import _wls_solve
-
-        return Xte @ _wls_solve(Xtr, ytr, np.ones(len(ytr)))
+        return Xte @ wls(ytr, Xtr).coef
     from sklearn.base import clone
 
     est = clone(model)
@@ -96,7 +98,7 @@ def _fit_predict_outcome(model: Any, Xtr: np.ndarray, ytr: np.ndarray, Xte: np.n
 
 def _fit_predict_ps(model: Any, Xtr: np.ndarray, ttr: np.ndarray, Xte: np.ndarray) -> np.ndarray:
     if isinstance(model, str):
-        fit = fit_logistic(Xtr, ttr, firth=model == "firth")
+        fit = logistic(ttr, Xtr, firth=model == "firth", maxit=100)
         return special.expit(Xte @ fit.coef)
     from sklearn.base import clone
 
@@ -115,7 +117,7 @@ def aipw_arrays(
     outcome_model: Any = "linear",
     ps_model: Any = "logistic",
     cross_fit: int | None = None,
-    random_state: int | np.random.Generator | None = None,
+    rng: Any = None,
     binary: bool = False,
     scores: np.ndarray | None = None,
 ) -> dict[str, Any]:
@@ -135,8 +137,8 @@ def aipw_arrays(
         See :func:`aipw`.
     cross_fit : int, optional
         Number of folds for cross-fitting (None: fit on all data).
-    random_state : int or Generator, optional
-        Seed of the fold assignment.
+    rng : None, int or numpy.random.Generator
+        Randomness of the fold assignment (SPEC 7).
     binary : bool
         The outcome is 0/1 (classifiers use ``predict_proba``).
     scores : ndarray, optional
@@ -174,11 +176,11 @@ def aipw_arrays(
     if cross_fit is None:
         folds = [(np.arange(n), np.arange(n))]
     else:
-        rng = np.random.default_rng(random_state)
+        gen = np.random.default_rng(rng)
         fold = np.empty(n, dtype=int)
         for arm in (0, 1):  # stratified by treatment
             idx = np.flatnonzero(t == arm)
-            idx = idx[rng.permutation(len(idx))]
+            idx = idx[gen.permutation(len(idx))]
             fold[idx] = np.arange(len(idx)) % cross_fit
         folds = [(np.flatnonzero(fold != k), np.flatnonzero(fold == k)) for k in range(cross_fit)]
     for train, test in folds:
@@ -230,7 +232,7 @@ def aipw(
     outcome_model: Any = None,
     ps_model: Any = "logistic",
     cross_fit: int | None = None,
-    random_state: int | np.random.Generator | None = None,
+    rng: Any = None,
     measure: str | None = None,
     conf_level: float = 0.95,
     treated: Any = None,
@@ -262,8 +264,8 @@ def aipw(
         Propensity model.
     cross_fit : int, optional
         Number of cross-fitting folds (>= 2); recommended with machine-learning models.
-    random_state : int or Generator, optional
-        Seed of the fold assignment.
+    rng : None, int or numpy.random.Generator
+        Randomness of the fold assignment (SPEC 7).
     measure : {"difference", "risk difference", "risk ratio", "odds ratio"}, optional
         Effect measure; default "risk difference" for 0/1 outcomes, else "difference".
     conf_level : float
@@ -297,7 +299,7 @@ def aipw(
     >>> df = pd.DataFrame({"x": rng.normal(size=400)})
     >>> df["t"] = rng.binomial(1, 1 / (1 + np.exp(-df["x"])))
     >>> df["y"] = df["t"] + df["x"] + rng.normal(size=400)
-    >>> aipw(df, "y", "t", ["x"], estimand="ATT", cross_fit=5, random_state=1).estimand
+    >>> aipw(df, "y", "t", ["x"], estimand="ATT", cross_fit=5, rng=1).estimand
     'ATT'
     """
     estimand = check_option("estimand", estimand, ["ATE", "ATT"])
@@ -331,19 +333,17 @@ def aipw(
             "2 per arm (and far more for trustworthy inference)"
         )
     # the full-data propensity fit gives validation (separation, positivity warning)
-    ps = _propensity_from_spec(data, spec, model=ps_model)
+    ps = _propensity_from_spec(data, spec, ps_model=ps_model)
     X = ps.design
     if outcome_covariates is None:
         W = X
     else:
-        from causalpa.estimation import _adjust_design
-
-        Z, _ = _adjust_design(data, outcome_covariates)
+        Z, _ = adjustment_matrix(data, outcome_covariates, "outcome_covariates")
         W = np.column_stack([np.ones(len(y)), Z])
     if isinstance(ps_model, str):
         ps_model = check_option("ps_model", ps_model, ["logistic", "firth"])
     res = aipw_arrays(y, t, X, W, estimand=estimand, outcome_model=outcome_model,
-                      ps_model=ps_model, cross_fit=cross_fit, random_state=random_state,
+                      ps_model=ps_model, cross_fit=cross_fit, rng=rng,
                       binary=binary, scores=ps.scores.to_numpy())
     mu1, mu0 = res["mu1"], res["mu0"]
     n = len(y)
@@ -359,7 +359,8 @@ def aipw(
         else:
             est = math.log(mu1 / (1 - mu1)) - math.log(mu0 / (1 - mu0))
             phi = res["phi1"] / (mu1 * (1 - mu1)) - res["phi0"] / (mu0 * (1 - mu0))
-    std = float(math.sqrt(np.sum(phi**2)) / n)
+    moments = Moments(psi=phi[:, None], bread=np.array([[1.0 / n]]))
+    std = float(math.sqrt(variance("influence").vcov(moments)[0, 0]))
     model_name = outcome_model if isinstance(outcome_model, str) else type(outcome_model).__name__
     ps_name = ps_model if isinstance(ps_model, str) else type(ps_model).__name__
     label = "influence function"
@@ -367,19 +368,14 @@ def aipw(
         label += f", {cross_fit}-fold cross-fitting"
     notes: list[str] = []
     df = math.inf
-    if min(n1, n0) < SMALL_N:
+    if is_small(n1, n0):
         p = X.shape[1] + 2 * W.shape[1]
-        dfres = max(n - p, 1)
-        std *= math.sqrt(n / dfres)
-        df = float(dfres)
-        label += f", small-sample factor n/(n-p) with p = {p} and t with {dfres} df"
-        msg = (
-            f"an arm has fewer than {SMALL_N} units ({n1} treated, {n0} control): AIPW uses the "
-            f"{label}; the normal-theory interval would be too narrow. Keep the models small "
-            "(few covariates) and report the uncertainty honestly."
-        )
-        warnings.warn(msg, SmallSampleWarning, stacklevel=2)
-        notes.append(msg)
+        std, df = small_sample_inflation(std, n, p)
+        label += f", small-sample factor n/(n-p) with p = {p} and t with {df:g} df"
+        notes.append(warn_small_sample(
+            f"an arm has fewer than {SMALL_ARM} units ({n1} treated, {n0} control): AIPW uses "
+            f"the {label}; the normal-theory interval would be too narrow. Keep the models "
+            "small (few covariates) and report the uncertainty honestly."))
     else:
         label += ", normal reference"
     return effect_from_estimate(
@@ -387,5 +383,5 @@ def aipw(
         estimand=estimand,
         method=f"AIPW (outcome: {model_name}, propensity: {ps_name})",
         n_treated=n1, n_control=n0, outcome=outcome, measure=measure, inference=label,
-        notes=tuple(notes),
+        notes=tuple(notes), treatment=spec.treatment,
     )

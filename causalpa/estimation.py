@@ -1,44 +1,42 @@
-"""Effect estimation on matched or weighted data (shared by matching and weighting).
+"""Effect estimation on matched or weighted data: the one g-computation of the package.
 
-:func:`estimate_effect` is the one estimator behind ``MatchResult.estimate`` and
-``WeightResult.estimate``. It follows MatchIt's recommended analysis
-(vignette "Estimating Effects After Matching"):
+:func:`gcomp` fits the weighted outcome model and averages its predictions; it is the
+estimator behind ``MatchResult.estimate`` (through :func:`estimate_effect`) and
+``WeightResult.estimate`` (which adds the weight model's estimating equations for the
+M-estimation sandwich). It follows MatchIt's and WeightIt's recommended analyses:
 
-* **Continuous outcome, no adjustment**: weighted least squares of the outcome
-  on the treatment, ``lm(y ~ treat, weights = weights)``; the estimate is the
-  treatment coefficient (the weighted difference in means).
+* **Continuous outcome, no adjustment**: weighted least squares of the outcome on the
+  treatment, ``lm(y ~ treat, weights = weights)``; the estimate is the weighted
+  difference in means.
 * **With ``adjust=``** (regression adjustment / g-computation): the model
-  ``y ~ treat * (covariates)`` is fitted with the weights and the effect is the
-  weighted average, over the *focal* units (treated for ATT, controls for ATC,
-  everyone for ATE/ATO), of the predicted outcome under treatment minus that
-  under control, i.e. ``marginaleffects::avg_comparisons(fit, variables =
-  "treat", newdata = focal, wts = "weights")``. Its standard error is the delta
-  method with the chosen covariance matrix (covariate values held fixed).
-* **Binary outcome** (``measure`` "risk difference", "risk ratio", "odds
-  ratio"): the same g-computation on a weighted logistic model
-  (``glm(family = quasibinomial)``); without ``adjust`` this reproduces the
-  weighted proportions exactly. Ratios are computed from the averaged risks
-  (``lnratioavg`` / ``lnoravg``) with the standard error on the log scale.
+  ``y ~ treat * (covariates)`` is fitted with the weights and the effect is the average,
+  with *averaging weights* ``s`` (the focal units for matching; all units, the treated,
+  the controls or the overlap weights for weighting), of the predicted outcome under
+  treatment minus that under control, i.e. ``marginaleffects::avg_comparisons(fit,
+  variables = "treat", wts = s)``. Its standard error is the delta method with the chosen
+  covariance matrix (covariate values held fixed).
+* **Binary outcome** (``measure`` "risk difference", "risk ratio", "odds ratio"): the
+  same g-computation on a weighted logistic model (``glm(family = quasibinomial)``);
+  without ``adjust`` this reproduces the weighted proportions exactly. Ratios are
+  computed from the averaged risks with the standard error on the log scale.
 
-Inference (``se=``):
+Inference of :func:`estimate_effect` (``se=``, see :mod:`causalpa.inference`):
 
-* ``"cluster"`` (default for matched data): cluster-robust on the matched
-  subclasses, ``sandwich::vcovCL(fit, cluster = ~subclass)`` (type HC1 with
-  ``G/(G-1)`` and ``(n-1)/(n-k)``), t reference with ``G - 1`` degrees of
-  freedom. When an arm has fewer than ``small_n`` (20) units and ``se_type`` is
-  not given, the bias-reduced CR2 (Bell-McCaffrey) estimator is used instead,
-  still with ``t(G - 1)``, and a :class:`~causalpa.errors.SmallSampleWarning`
-  says so.
-* ``"robust"``: ``sandwich::vcovHC`` (type HC3 by default, the sandwich
-  package's default) with ``t(n - k)``; for matching with replacement and for
-  weighting.
-* ``"bootstrap"``: cluster (pair/subclass) bootstrap with fixed weights, or
-  unit bootstrap without clusters; SE = SD of the replicates, percentile CI,
-  p-value from the normal reference with the bootstrap SE.
-* ``"permutation"``: randomisation test within matched subclasses (sign-flips
-  for pairs), CI by test inversion under a constant additive effect; needs
-  subclasses with one focal unit each (matching without replacement), a
-  difference measure and no ``adjust``.
+* ``"cluster"`` (default for matched data): cluster-robust on the matched subclasses,
+  ``sandwich::vcovCL(fit, cluster = ~subclass)`` (CR1 for the linear model, CR0 for the
+  logistic one, as vcovCL's defaults), t with ``G - 1`` degrees of freedom. When an arm
+  has fewer than :data:`~causalpa.inference.SMALL_ARM` units the bias-reduced CR2
+  (Bell-McCaffrey) estimator is used instead and a
+  :class:`~causalpa.errors.SmallSampleWarning` says so.
+* ``"robust"``: ``sandwich::vcovHC`` (HC3, the sandwich package's default) with
+  ``t(n - k)``; for matching with replacement.
+* any registry name (``"HC0"``-``"HC3"``, ``"CR0"``-``"CR2"``) asks for that estimator.
+* ``"bootstrap"``: cluster (pair/subclass) bootstrap with fixed weights, or unit
+  bootstrap without clusters; SE = SD of the replicates, percentile CI.
+* ``"permutation"``: randomisation test within matched subclasses (sign-flips for
+  pairs), CI by test inversion under a constant additive effect; needs subclasses with
+  one focal unit each (matching without replacement), a difference measure and no
+  ``adjust``.
 
 Examples
 --------
@@ -55,15 +53,16 @@ Examples
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from causalpa._spec import (
-    MEASURES,
+from causalpa._regression import Fit, logistic, wls
+from causalpa._spec import terms_spec
+from causalpa._validation import (
     binary_treatment,
     check_columns,
     check_frame,
@@ -73,26 +72,147 @@ from causalpa._spec import (
     check_outcome,
     check_weights,
 )
-from causalpa.errors import DataError, SmallSampleWarning, SpecificationError
+from causalpa.errors import DataError, SpecificationError
 from causalpa.inference import (
-    CLUSTER_TYPES,
-    HC_TYPES,
-    cluster_bootstrap,
-    logistic_glm,
-    permutation_test,
-    sandwich_vcov,
-    wls,
+    SMALL_ARM,
+    VARIANCES,
+    Moments,
+    Variance,
+    is_small,
+    variance,
+    warn_small_sample,
 )
 from causalpa.results import Effect, effect_from_bootstrap, effect_from_estimate
 
-__all__ = ["estimate_effect", "SE_METHODS", "MEASURES"]
+__all__ = ["estimate_effect", "gcomp", "GComp", "adjustment_matrix", "contrast", "SE_CHOICES"]
 
-SEMethod = Literal["cluster", "robust", "bootstrap", "permutation"]
 Measure = Literal["difference", "risk difference", "risk ratio", "odds ratio"]
-SE_METHODS: tuple[str, ...] = ("cluster", "robust", "bootstrap", "permutation")
+#: Values of ``se`` for matched data: the aliases and every registry name.
+SE_CHOICES: tuple[str, ...] = ("cluster", "robust", *VARIANCES)
 ESTIMANDS: tuple[str, ...] = ("ATT", "ATC", "ATE", "ATO")
 
 
+# =========================================================================== g-computation
+def outcome_designs(t: np.ndarray, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Designs of ``y ~ t * Z`` as fitted, and with every unit set to treated / control."""
+    n = len(t)
+    one = np.ones(n)
+    if Z.shape[1]:
+        X = np.column_stack([one, t, Z, t[:, None] * Z])
+        X1 = np.column_stack([one, one, Z, Z])
+        X0 = np.column_stack([one, np.zeros(n), Z, np.zeros_like(Z)])
+    else:
+        X = np.column_stack([one, t])
+        X1 = np.column_stack([one, one])
+        X0 = np.column_stack([one, np.zeros(n)])
+    return X, X1, X0
+
+
+def contrast(mu1: float, mu0: float, measure: str) -> float:
+    """Return the effect on the analysis scale (log for ratios; NaN for an undefined ratio)."""
+    if measure in ("difference", "risk difference"):
+        return mu1 - mu0
+    if min(mu1, mu0) <= 0 or max(mu1, mu0) >= 1:
+        return float("nan")
+    if measure == "risk ratio":
+        return math.log(mu1 / mu0)
+    return math.log(mu1 / (1 - mu1)) - math.log(mu0 / (1 - mu0))
+
+
+@dataclass(frozen=True)
+class GComp:
+    """A g-computation: the outcome fit, the averaged predictions and the delta-method gradient."""
+
+    estimate: float
+    fit: Fit
+    gradient: np.ndarray
+    mu1: float
+    mu0: float
+    X: np.ndarray
+
+
+def gcomp(y: np.ndarray, t: np.ndarray, w: np.ndarray, Z: np.ndarray, s: np.ndarray,
+          measure: str, *, link: Literal["identity", "logit"] = "identity") -> GComp:
+    """Fit ``y ~ t * Z`` with weights ``w`` and average the predicted contrast with weights ``s``.
+
+    Parameters
+    ----------
+    y, t, w : ndarray
+        Outcome, 0/1 treatment and case weights.
+    Z : ndarray
+        Adjustment covariates (n x q; q may be 0).
+    s : ndarray
+        Averaging weights (focal units, everyone, or overlap weights).
+    measure : str
+        "difference", "risk difference", "risk ratio" or "odds ratio".
+    link : {"identity", "logit"}
+        Weighted least squares or weighted logistic regression.
+
+    Returns
+    -------
+    GComp
+        The estimate (log scale for ratios; NaN when a ratio is undefined), the fit, the
+        gradient of the estimate with respect to the coefficients, and the averaged
+        predictions ``mu1``, ``mu0``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.array([1, 1, 0, 0, 0])
+    >>> g = gcomp(np.array([3.0, 5, 1, 2, 3]), t, np.ones(5), np.zeros((5, 0)), t * 1.0,
+    ...           "difference")
+    >>> round(g.estimate, 6), g.gradient.tolist()
+    (2.0, [0.0, 1.0])
+    """
+    X, X1, X0 = outcome_designs(t, Z)
+    S = float(s.sum())
+    if S <= 0:
+        raise DataError("no units with positive averaging weight")
+    sn = s / S
+    if link == "identity":
+        fit = wls(y, X, w)
+        m1, m0 = X1 @ fit.coef, X0 @ fit.coef
+        d1 = d0 = np.ones(len(y))
+    else:
+        fit = logistic(y, X, w)
+        m1 = 1 / (1 + np.exp(-(X1 @ fit.coef)))
+        m0 = 1 / (1 + np.exp(-(X0 @ fit.coef)))
+        d1, d0 = m1 * (1 - m1), m0 * (1 - m0)
+    mu1, mu0 = float(sn @ m1), float(sn @ m0)
+    est = contrast(mu1, mu0, measure)
+    if measure in ("difference", "risk difference"):
+        h1, h0 = 1.0, -1.0
+    elif measure == "risk ratio":
+        h1, h0 = 1 / mu1, -1 / mu0
+    else:
+        h1, h0 = 1 / (mu1 * (1 - mu1)), -1 / (mu0 * (1 - mu0))
+    grad = h1 * ((sn * d1) @ X1) + h0 * ((sn * d0) @ X0)
+    return GComp(estimate=est, fit=fit, gradient=grad, mu1=mu1, mu0=mu0, X=X)
+
+
+def delta_se(grad: np.ndarray, V: np.ndarray) -> float:
+    """Delta-method standard error ``sqrt(g' V g)``."""
+    return float(math.sqrt(max(grad @ V @ grad, 0.0)))
+
+
+def adjustment_matrix(data: pd.DataFrame, adjust: Any,
+                      argument: str = "adjust") -> tuple[np.ndarray, list[str]]:
+    """Return the covariates for regression adjustment (model matrix of ``adjust``).
+
+    The intercept and constant columns (they carry no information) are dropped.
+
+    ``adjust`` is a right-hand side (``"age + C(sex)"``) or a list of columns; ``None``
+    gives an empty matrix.
+    """
+    if adjust is None:
+        return np.zeros((len(data), 0)), []
+    spec = terms_spec(data, adjust, argument)
+    X, names = spec.design(intercept=False)
+    keep = [j for j in range(X.shape[1]) if np.ptp(X[:, j]) > 0]
+    return X[:, keep], [names[j] for j in keep]
+
+
+# =========================================================================== matched data
 def _column_or_array(data: pd.DataFrame, value: Any, name: str) -> np.ndarray | None:
     if value is None:
         return None
@@ -106,81 +226,23 @@ def _column_or_array(data: pd.DataFrame, value: Any, name: str) -> np.ndarray | 
     return arr
 
 
-def _adjust_design(data: pd.DataFrame, adjust: Any) -> tuple[np.ndarray, list[str]]:
-    if adjust is None:
-        return np.zeros((len(data), 0)), []
-    import formulaic
+def resolve_se(se: str | Variance, *, clustered: bool, small: bool, linear: bool,
+               aliases: dict[str, str] | None = None) -> str | Variance:
+    """Resolve the aliases of ``se`` ("cluster", "robust") to registry names.
 
-    if isinstance(adjust, str):
-        rhs = adjust.split("~", 1)[-1].strip()
-    else:
-        cols = list(adjust)
-        check_columns(data, cols, "adjust")
-        terms = []
-        for c in cols:
-            s = data[c]
-            cat = isinstance(s.dtype, pd.CategoricalDtype) or pd.api.types.is_object_dtype(s) \
-                or pd.api.types.is_string_dtype(s)
-            name = f"`{c}`" if not c.isidentifier() else c
-            terms.append(f"C({name})" if cat else name)
-        rhs = " + ".join(terms) if terms else "1"
-    try:
-        needed = formulaic.Formula(rhs).rhs.required_variables if "~" in rhs else \
-            formulaic.Formula(rhs).required_variables
-    except Exception as exc:
-        raise SpecificationError(f"could not parse `adjust` {adjust!r}: {exc}") from exc
-    cols = [c for c in data.columns if c in set(needed)]
-    unknown = sorted(set(needed) - set(data.columns))
-    if unknown:
-        check_columns(data, unknown, "adjust")
-    check_no_missing(data, cols)
-    mm = formulaic.model_matrix(rhs, data, na_action="raise")
-    names = [str(c) for c in mm.columns if str(c) != "Intercept"]
-    Z = np.asarray(mm[names], dtype=float) if names else np.zeros((len(data), 0))
-    # drop covariate columns that are constant (no information, would make X singular)
-    keep = [j for j in range(Z.shape[1]) if np.ptp(Z[:, j]) > 0]
-    return Z[:, keep], [names[j] for j in keep]
-
-
-def _gcomp(
-    y: np.ndarray, t: np.ndarray, w: np.ndarray, Z: np.ndarray, focal: np.ndarray, measure: str,
-) -> tuple[float, Any, np.ndarray, Any]:
-    """Fit the outcome model; return (estimate on analysis scale, fit, gradient, unused)."""
-    n = len(y)
-    X = np.column_stack([np.ones(n), t, Z, t[:, None] * Z]) if Z.shape[1] else \
-        np.column_stack([np.ones(n), t])
-    X1 = np.column_stack([np.ones(n), np.ones(n), Z, Z]) if Z.shape[1] else \
-        np.column_stack([np.ones(n), np.ones(n)])
-    X0 = np.column_stack([np.ones(n), np.zeros(n), Z, np.zeros_like(Z)]) if Z.shape[1] else \
-        np.column_stack([np.ones(n), np.zeros(n)])
-    wf = w * focal
-    if wf.sum() <= 0:
-        raise DataError("no focal units with positive weight")
-    wf = wf / wf.sum()
-    if measure == "difference":
-        fit = wls(y, X, w)
-        g = wf @ (X1 - X0)
-        return float(g @ fit.coef), fit, g, X
-    fit = logistic_glm(y, X, w)
-    p1 = 1 / (1 + np.exp(-(X1 @ fit.coef)))
-    p0 = 1 / (1 + np.exp(-(X0 @ fit.coef)))
-    P1, P0 = float(wf @ p1), float(wf @ p0)
-    d1 = wf @ (X1 * (p1 * (1 - p1))[:, None])
-    d0 = wf @ (X0 * (p0 * (1 - p0))[:, None])
-    if measure == "risk difference":
-        return P1 - P0, fit, d1 - d0, X
-    if min(P1, P0) <= 0 or max(P1, P0) >= 1:
-        raise DataError(
-            f"the {measure} is undefined: an arm's average risk is {P1 if P1 in (0, 1) else P0:g}"
-        )
-    if measure == "risk ratio":
-        return math.log(P1 / P0), fit, d1 / P1 - d0 / P0, X
-    return (
-        math.log(P1 / (1 - P1)) - math.log(P0 / (1 - P0)),
-        fit,
-        d1 / (P1 * (1 - P1)) - d0 / (P0 * (1 - P0)),
-        X,
-    )
+    "cluster" is CR1 for linear models and CR0 for logistic ones (vcovCL's defaults), CR2
+    when an arm is small; "robust" is HC3. Registry names and Variance objects pass through.
+    """
+    if isinstance(se, Variance):
+        return se
+    name = check_option("se", se, SE_CHOICES)
+    if aliases and name in aliases:
+        return aliases[name]
+    if name == "cluster":
+        return "CR2" if small else ("CR1" if linear else "CR0")
+    if name == "robust":
+        return "HC3"
+    return name
 
 
 def estimate_effect(
@@ -192,18 +254,17 @@ def estimate_effect(
     cluster: str | Sequence[Any] | np.ndarray | None = None,
     adjust: str | Sequence[str] | None = None,
     estimand: str = "ATT",
-    se: str = "cluster",
-    se_type: str | None = None,
+    se: str | Variance = "cluster",
     measure: str | None = None,
     conf_level: float = 0.95,
     n_boot: int = 999,
     n_perm: int = 9999,
-    random_state: int | np.random.Generator | None = None,
+    rng: Any = None,
     treated: Any = None,
     method: str = "",
-    small_n: int = 20,
+    small_n: int = SMALL_ARM,
 ) -> Effect:
-    """Estimate a treatment effect on matched or weighted data.
+    """Estimate a treatment effect on matched or weighted data (weights held fixed).
 
     Parameters
     ----------
@@ -217,30 +278,24 @@ def estimate_effect(
     weights : str or array-like, optional
         Column name or array of unit weights (matching or balancing weights).
     cluster : str or array-like, optional
-        Column name or array of cluster labels (matched subclasses); required
-        for ``se="cluster"`` and ``se="permutation"``; optional for the bootstrap.
+        Column name or array of cluster labels (matched subclasses); required for
+        cluster variances and ``se="permutation"``; optional for the bootstrap.
     adjust : str or sequence of str, optional
-        Covariates for regression adjustment: column names or a right-hand side
-        such as ``"age + C(sex)"``. The outcome model includes their interaction
-        with treatment and the effect is averaged over the focal units
-        (g-computation).
+        Covariates for regression adjustment: column names or a right-hand side such as
+        ``"age + C(sex)"`` (g-computation over the focal units).
     estimand : {"ATT", "ATC", "ATE", "ATO"}
         Which units the effect is averaged over (treated, controls, all).
-    se : {"cluster", "robust", "bootstrap", "permutation"}
-        How standard error, CI and p-value are computed (see the module notes).
-    se_type : str, optional
-        Sandwich type: "HC0", "HC1", "CR2" with clusters; "HC0"-"HC3" without.
-        Default: as ``vcovCL``, "HC1" for the linear model and "HC0" for the
-        logistic model of binary measures ("CR2" when an arm has fewer than
-        ``small_n`` units); "HC3" for ``se="robust"``.
+    se : str or Variance
+        "cluster", "robust", a registry name of :mod:`causalpa.inference`
+        ("HC0"-"HC3", "CR0"-"CR2", "bootstrap", "permutation") or a Variance.
     measure : {"difference", "risk difference", "risk ratio", "odds ratio"}, optional
         Effect measure; default "risk difference" for a 0/1 outcome, else "difference".
     conf_level : float
         Confidence level.
     n_boot, n_perm : int
         Bootstrap replicates / permutation draws.
-    random_state : int or numpy.random.Generator, optional
-        Seed for the bootstrap and permutation draws.
+    rng : None, int or numpy.random.Generator
+        Randomness of the bootstrap and permutation draws.
     treated : object, optional
         Treated level of a non-0/1 treatment column.
     method : str
@@ -252,13 +307,6 @@ def estimate_effect(
     -------
     Effect
 
-    Raises
-    ------
-    SpecificationError
-        Bad option values (names the argument and the allowed values).
-    DataError
-        Missing values, an empty arm, non-binary treatment, or too few clusters.
-
     Warns
     -----
     SmallSampleWarning
@@ -268,7 +316,7 @@ def estimate_effect(
     --------
     >>> import numpy as np, pandas as pd
     >>> df = pd.DataFrame({"t": [1, 1, 1, 0, 0, 0, 0, 0], "y": [5.0, 6, 7, 4, 5, 3, 6, 4]})
-    >>> e = estimate_effect(df, "y", "t", se="robust", se_type="HC2", small_n=2)
+    >>> e = estimate_effect(df, "y", "t", se="HC2", small_n=2)
     >>> round(e.estimate, 2)
     1.6
     """
@@ -280,17 +328,14 @@ def estimate_effect(
     check_columns(data, [treatment], "treatment")
     check_no_missing(data, [outcome, treatment])
     estimand = check_option("estimand", estimand, ESTIMANDS)
-    se = check_option("se", se, SE_METHODS)
     conf_level = check_number("conf_level", conf_level, low=0, high=1, low_inclusive=False,
                               high_inclusive=False)
-    n_boot = check_number("n_boot", n_boot, low=2, integer=True)
-    n_perm = check_number("n_perm", n_perm, low=2, integer=True)
     t_all = binary_treatment(data[treatment], treatment, treated)
     y_all, binary, measure = check_outcome(data, outcome, measure)
     w_all = np.ones(len(data)) if weights is None else check_weights(
         _column_or_array(data, weights, "weights"), len(data))
     cl_all = _column_or_array(data, cluster, "cluster")
-    Z_all, _ = _adjust_design(data, adjust)
+    Z_all, _ = adjustment_matrix(data, adjust)
 
     keep = w_all > 0
     y, t, w, Z = y_all[keep], t_all[keep], w_all[keep], Z_all[keep]
@@ -306,94 +351,114 @@ def estimate_effect(
             "estimate needs at least 2 units per arm"
         )
     focal = {"ATT": t == 1, "ATC": t == 0}.get(estimand, np.ones(len(t), dtype=bool)).astype(float)
-    analysis = "difference" if measure == "difference" else measure
-    est, fit, grad, X = _gcomp(y, t, w, Z, focal, analysis)
+    linear = measure == "difference"
+    link: Literal["identity", "logit"] = "identity" if linear else "logit"
+    g = gcomp(y, t, w, Z, w * focal, measure, link=link)
     log_scale = measure in ("risk ratio", "odds ratio")
-    small = min(n1, n0) < small_n
-    notes: list[str] = []
+    small = is_small(n1, n0, small_n)
     common: dict[str, Any] = dict(estimand=estimand, method=method, n_treated=n1, n_control=n0,
-                  outcome=outcome, measure=measure, conf_level=conf_level)
+                                  outcome=outcome, measure=measure, conf_level=conf_level,
+                                  treatment=treatment)
+    if measure in ("risk ratio", "odds ratio") and not np.isfinite(g.estimate):
+        value = g.mu1 if g.mu1 in (0, 1) else g.mu0
+        raise DataError(f"the {measure} is undefined: an arm's average risk is {value:g}")
+    resolved = resolve_se(se, clustered=cl is not None, small=small, linear=linear)
+    var = variance(resolved, cluster=cl if _wants_cluster(resolved) else None, n_boot=n_boot,
+                   n_perm=n_perm, rng=rng)
+    if var.kind == "sandwich":
+        return _sandwich_effect(g, var, w, cl, small, small_n, n1, n0, linear, log_scale, common)
+    if var.kind == "bootstrap":
+        return _bootstrap_effect(y, t, w, Z, focal, g, var, link, measure, small, small_n,
+                                 n1, n0, log_scale, common)
+    return _permutation_effect(y, t, cl, g, var, adjust, measure, estimand, n_perm, small,
+                               small_n, conf_level, common)
 
-    if se in ("cluster", "robust"):
-        clustered = se == "cluster"
-        if clustered and cl is None:
-            raise SpecificationError(
-                "se='cluster' needs `cluster=` (e.g. the matched subclass); use se='robust' "
-                "for matching with replacement or weighting"
-            )
-        allowed = CLUSTER_TYPES if clustered else HC_TYPES
-        if se_type is None:
-            # vcovCL's default: HC1 for lm, HC0 for glm (logistic g-computation)
-            large = "HC1" if analysis == "difference" else "HC0"
-            kind = ("CR2" if small else large) if clustered else "HC3"
+
+def _wants_cluster(se: str | Variance) -> bool:
+    if isinstance(se, Variance):
+        return False
+    return VARIANCES[se].needs_cluster or se == "bootstrap"
+
+
+def _sandwich_effect(g: GComp, var: Variance, w: np.ndarray, cl: Any, small: bool, small_n: int,
+                     n1: int, n0: int, linear: bool, log_scale: bool,
+                     common: dict[str, Any]) -> Effect:
+    if var.name == "sandwich" or var.name == "influence":
+        raise SpecificationError(
+            f"se={var.name!r} is not available for matched data; use 'cluster' or 'robust'")
+    if var.needs_cluster and cl is None and var.cluster is None:
+        raise SpecificationError(
+            "se='cluster' needs `cluster=` (e.g. the matched subclass); use se='robust' "
+            "for matching with replacement or weighting")
+    moments = Moments.from_fit(g.fit, case_weights=w if linear else None)
+    V = var.vcov(moments)
+    std = delta_se(g.gradient, V)
+    df = var.df(moments)
+    kind = var.name
+    if var.needs_cluster:
+        G = int(df) + 1
+        label = f"cluster-robust ({kind}) on {G} clusters, t with {G - 1} df"
+    else:
+        label = f"robust ({kind}), t with {df:g} df"
+    notes: list[str] = []
+    if small:
+        if kind in ("HC0", "HC1", "CR0", "CR1"):
+            msg = (f"an arm has fewer than {small_n} units ({n1} treated, {n0} control) and "
+                   f"se={kind!r} was requested: its CI can be too narrow; use "
+                   "se='CR2' (cluster) or 'HC3' (robust), or se='permutation'")
         else:
-            kind = check_option("se_type", se_type, allowed)
-        V = sandwich_vcov(fit.xs, fit.es, cluster=cl if clustered else None, type=kind,
-                          rank=fit.rank,
-                          case_weights=w if analysis == "difference" else None)
-        std = float(math.sqrt(max(grad @ V @ grad, 0.0)))
-        if clustered:
-            G = len(np.unique(np.asarray(cl)))
-            df = float(G - 1)
-            label = f"cluster-robust ({kind}) on {G} clusters, t with {G - 1} df"
-        else:
-            df = float(max(len(y) - fit.rank, 1))
-            label = f"robust ({kind}), t with {df:g} df"
-        if small:
-            if kind in ("HC0", "HC1"):
-                msg = (f"an arm has fewer than {small_n} units ({n1} treated, {n0} control) and "
-                       f"se_type={kind!r} was requested: its CI can be too narrow; use "
-                       "se_type='CR2' (cluster) or 'HC3' (robust), or se='permutation'")
-            else:
-                msg = (f"an arm has fewer than {small_n} units ({n1} treated, {n0} control): "
-                       f"using {label} because {'HC1/CR1' if clustered else 'HC0/HC1'} standard "
-                       "errors are biased downwards in small samples; consider se='permutation' "
-                       "for an exact test")
-            warnings.warn(msg, SmallSampleWarning, stacklevel=2)
-            notes.append(msg)
-        return effect_from_estimate(est, std, df=df, log_scale=log_scale, inference=label,
-                                    notes=tuple(notes), **common)
+            msg = (f"an arm has fewer than {small_n} units ({n1} treated, {n0} control): "
+                   f"using {label} because {'CR1' if var.needs_cluster else 'HC0/HC1'} "
+                   "standard errors are biased downwards in small samples; consider "
+                   "se='permutation' for an exact test")
+        notes.append(warn_small_sample(msg, stacklevel=4))
+    return effect_from_estimate(g.estimate, std, df=df, log_scale=log_scale, inference=label,
+                                notes=tuple(notes), **common)
 
-    if se == "bootstrap":
-        def stat(idx: np.ndarray) -> float:
-            tt = t[idx]
-            if tt.min() == tt.max():
-                return float("nan")
-            return _gcomp(y[idx], tt, w[idx], Z[idx], focal[idx], analysis)[0]
 
-        reps = cluster_bootstrap(stat, len(y), cluster=cl, n_boot=n_boot, random_state=random_state)
-        if len(reps) < 10:
-            raise DataError("too few successful bootstrap replicates; the sample is too small")
-        unit = "cluster" if cl is not None else "unit"
-        label = f"{unit} bootstrap ({len(reps)} replicates), percentile CI"
-        if small:
-            msg = (f"an arm has fewer than {small_n} units ({n1} treated, {n0} control): the "
-                   "percentile bootstrap CI can be too narrow in samples this small; prefer "
-                   "se='cluster' (CR2, t) or se='permutation'")
-            warnings.warn(msg, SmallSampleWarning, stacklevel=2)
-            notes.append(msg)
-        return effect_from_bootstrap(est, reps, log_scale=log_scale,
-                                     inference=label, notes=tuple(notes), **common)
+def _bootstrap_effect(y: np.ndarray, t: np.ndarray, w: np.ndarray, Z: np.ndarray,
+                      focal: np.ndarray, g: GComp, var: Any, link: Any, measure: str,
+                      small: bool, small_n: int, n1: int, n0: int, log_scale: bool,
+                      common: dict[str, Any]) -> Effect:
+    def stat(idx: np.ndarray) -> float:
+        tt = t[idx]
+        if tt.min() == tt.max():
+            return float("nan")
+        return gcomp(y[idx], tt, w[idx], Z[idx], (w * focal)[idx], measure, link=link).estimate
 
-    # permutation
+    reps = var.replicates(stat, len(y))
+    unit = "cluster" if var.cluster is not None else "unit"
+    label = f"{unit} bootstrap ({len(reps)} replicates), percentile CI"
+    notes: list[str] = []
+    if small:
+        notes.append(warn_small_sample(
+            f"an arm has fewer than {small_n} units ({n1} treated, {n0} control): the "
+            "percentile bootstrap CI can be too narrow in samples this small; prefer "
+            "se='cluster' (CR2, t) or se='permutation'", stacklevel=4))
+    return effect_from_bootstrap(g.estimate, reps, log_scale=log_scale, inference=label,
+                                 notes=tuple(notes), **common)
+
+
+def _permutation_effect(y: np.ndarray, t: np.ndarray, cl: Any, g: GComp, var: Any, adjust: Any,
+                        measure: str, estimand: str, n_perm: int, small: bool, small_n: int,
+                        conf_level: float, common: dict[str, Any]) -> Effect:
     if cl is None:
         raise SpecificationError("se='permutation' needs `cluster=` (the matched subclass)")
-    if adjust is not None or analysis != "difference":
+    if adjust is not None or measure != "difference":
         raise SpecificationError(
-            "se='permutation' supports the (risk) difference without `adjust`; use se='cluster'"
-        )
+            "se='permutation' supports the difference in means without `adjust`; use "
+            "se='cluster'")
     if estimand not in ("ATT", "ATC"):
         raise SpecificationError("se='permutation' is for matched data (estimand 'ATT' or 'ATC')")
     fmask = t == 1 if estimand == "ATT" else t == 0
-    res = permutation_test(y, fmask, cl, n_perm=n_perm, conf_level=conf_level,
-                           random_state=random_state, sign=1 if estimand == "ATT" else -1)
+    res = var.test(y, fmask, conf_level=conf_level, sign=1 if estimand == "ATT" else -1)
     label = f"permutation within matched subclasses ({n_perm} draws), CI by test inversion"
+    notes: list[str] = []
     if small:
         notes.append(f"an arm has fewer than {small_n} units: permutation inference does not "
                      "rely on large-sample approximations")
     return Effect(
-        estimate=float(est), std_error=float(np.std(res.null, ddof=1)),
+        estimate=float(g.estimate), std_error=float(np.std(res.null, ddof=1)),
         conf_low=float(res.conf_low), conf_high=float(res.conf_high), p_value=float(res.p_value),
-        df=float("nan"), inference=label, notes=tuple(notes), **common,
+        df=float("nan"), inference=label, notes=tuple(notes), interval="inversion", **common,
     )
-

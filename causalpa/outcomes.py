@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from causalpa._spec import (
+from causalpa._validation import (
     check_columns,
     check_frame,
     check_no_missing,

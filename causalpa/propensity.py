@@ -44,205 +44,14 @@ import pandas as pd
 from scipy import special
 
 from causalpa._callable_module import make_callable
-from causalpa._glm import glm_logit
-from causalpa._spec import Spec, check_number, check_option, format_rows, make_spec
+from causalpa._regression import check_full_rank, logistic, separation_direction
+from causalpa._spec import Spec, make_spec
+from causalpa._validation import check_number, check_option, format_rows
 from causalpa.errors import ConvergenceWarning, DataError, PositivityWarning, SpecificationError
 
-__all__ = ["PropensityScore", "propensity", "fit_logistic"]
+__all__ = ["PropensityScore", "propensity"]
 
 _MODELS = ("logistic", "firth")
-
-
-@dataclass(frozen=True)
-class LogisticFit:
-    """Result of :func:`fit_logistic` (arrays only)."""
-
-    coef: np.ndarray
-    linear_predictor: np.ndarray
-    fitted: np.ndarray
-    information: np.ndarray  # X' W X at the estimate (Fisher information, unpenalised)
-    converged: bool
-    n_iter: int
-    loglik: float
-
-
-def _wls_solve(X: np.ndarray, z: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Weighted least squares via the (column-scaled) normal equations; lstsq if ill-conditioned."""
-    Xw = X * np.sqrt(w)[:, None]
-    G = Xw.T @ Xw  # symmetric rank-k update (BLAS syrk)
-    diag = np.diag(G)
-    scale = np.where(diag > 0, np.sqrt(np.abs(diag)), 1.0)
-    Gs = G / np.outer(scale, scale)
-    b = (X.T @ (w * z)) / scale
-    try:
-        if np.linalg.cond(Gs) < 1e10:
-            return np.linalg.solve(Gs, b) / scale
-    except np.linalg.LinAlgError:
-        pass
-    sw = np.sqrt(w)
-    return np.linalg.lstsq(X * sw[:, None], z * sw, rcond=None)[0]
-
-
-def _loglik(y: np.ndarray, eta: np.ndarray) -> float:
-    # sum y*eta - log(1 + exp(eta)), computed stably
-    return _eval_logistic(y, eta)[1]
-
-
-def _eval_logistic(y: np.ndarray, eta: np.ndarray) -> tuple[np.ndarray, float]:
-    """Fitted probabilities and log-likelihood from one exponential per unit."""
-    ex = np.exp(-np.abs(eta))
-    pos = eta >= 0
-    p = np.where(pos, 1.0, ex) / (1.0 + ex)
-    ll = float(y @ eta - np.sum(np.maximum(eta, 0.0)) - np.sum(np.log1p(ex)))
-    return p, ll
-
-
-def _firth_objective(y: np.ndarray, eta: np.ndarray, X: np.ndarray) -> float:
-    p = special.expit(eta)
-    w = p * (1 - p)
-    info = X.T @ (X * w[:, None])
-    sign, logdet = np.linalg.slogdet(info)
-    if sign <= 0:
-        return -np.inf
-    return _loglik(y, eta) + 0.5 * logdet
-
-
-def fit_logistic(
-    X: np.ndarray,
-    y: np.ndarray,
-    *,
-    firth: bool = False,
-    max_iter: int = 100,
-    tol: float = 1e-10,
-) -> LogisticFit:
-    """Fit a logistic regression by Newton-Raphson with step halving.
-
-    Parameters
-    ----------
-    X : ndarray, shape (n, p)
-        Model matrix (include the intercept column yourself).
-    y : ndarray, shape (n,)
-        0/1 response.
-    firth : bool
-        Use Firth's modified score ``X'(y - p + h (1/2 - p))`` (Jeffreys-prior
-        penalised likelihood, as R's ``logistf``).
-    max_iter : int
-        Maximum Newton iterations.
-    tol : float
-        Convergence tolerance on the largest absolute coefficient change.
-
-    Returns
-    -------
-    LogisticFit
-
-    Examples
-    --------
-    >>> X = np.column_stack([np.ones(6), [1.0, 2, 3, 4, 5, 6]])
-    >>> fit = fit_logistic(X, np.array([0, 1, 0, 1, 1, 0]))
-    >>> fit.converged
-    True
-    """
-    n, k = X.shape
-    y = np.asarray(y, dtype=float)
-    if not firth:
-        # unpenalised: the package's single IRLS, a copy of R's glm.fit (same start,
-        # same stopping rule), so that scores and hence matched sets equal R's
-        glm = glm_logit(y, X, maxit=max_iter)
-        Xw = X * np.sqrt(glm.mu * (1 - glm.mu))[:, None]
-        return LogisticFit(
-            coef=glm.coef,
-            linear_predictor=glm.eta,
-            fitted=glm.mu,
-            information=Xw.T @ Xw,
-            converged=glm.converged,
-            n_iter=glm.n_iter,
-            loglik=_loglik(y, glm.eta),
-        )
-    beta = np.zeros(k)
-    # glm-like start: one weighted least-squares step from mu = (y + 0.5) / 2
-    mu0 = (y + 0.5) / 2
-    z0 = np.log(mu0 / (1 - mu0))
-    w0 = mu0 * (1 - mu0)
-    beta = _wls_solve(X, z0, w0)
-    eta = X @ beta
-    p, _ = _eval_logistic(y, eta)
-    obj = _firth_objective(y, eta, X)
-    converged = False
-    it = 0
-    for it in range(1, max_iter + 1):  # noqa: B007
-        w = p * (1 - p)
-        Xw = X * np.sqrt(w)[:, None]
-        info = Xw.T @ Xw
-        resid = y - p
-        if firth:
-            try:
-                chol = np.linalg.cholesky(info)
-                A = np.linalg.solve(chol, Xw.T)
-                h = np.sum(A * A, axis=0)
-            except np.linalg.LinAlgError:
-                h = np.zeros(n)
-            resid = resid + h * (0.5 - p)
-        score = X.T @ resid
-        try:
-            step = np.linalg.solve(info, score)
-        except np.linalg.LinAlgError:
-            step = np.linalg.lstsq(info, score, rcond=None)[0]
-        # step halving to keep the (penalised) log-likelihood increasing
-        t = 1.0
-        for _ in range(30):
-            new_beta = beta + t * step
-            new_eta = X @ new_beta
-            new_p, new_obj = _eval_logistic(y, new_eta)
-            if firth:
-                new_obj = _firth_objective(y, new_eta, X)
-            if np.isfinite(new_obj) and new_obj >= obj - 1e-12 * (1 + abs(obj)):
-                break
-            t /= 2
-        change = np.max(np.abs(new_beta - beta)) if k else 0.0
-        beta, eta, obj, p = new_beta, new_eta, new_obj, new_p
-        if change < tol * (1 + np.max(np.abs(beta))):
-            converged = True
-            break
-    w = p * (1 - p)
-    Xw = X * np.sqrt(w)[:, None]
-    info = Xw.T @ Xw
-    return LogisticFit(
-        coef=beta,
-        linear_predictor=eta,
-        fitted=p,
-        information=info,
-        converged=converged,
-        n_iter=it,
-        loglik=_loglik(y, eta),
-    )
-
-
-def separation_direction(X: np.ndarray, y: np.ndarray) -> np.ndarray | None:
-    """Return a separating direction if the 0/1 outcome is (quasi-)separated, else None.
-
-    Solves Konis' (2007) linear programme, as R's ``detectseparation``: maximise
-    ``sum_i s_i x_i'b`` subject to ``s_i x_i'b >= 0`` and ``-1 <= b <= 1`` with
-    ``s_i = 2 y_i - 1``. A positive optimum means the maximum-likelihood
-    estimate does not exist (some coefficients are infinite).
-    """
-    from scipy.optimize import linprog
-
-    s = 2 * np.asarray(y, dtype=float) - 1
-    A = X * s[:, None]
-    scale = np.maximum(np.max(np.abs(X), axis=0), 1e-300)
-    A = A / scale  # column scaling for numerical stability (direction unchanged in sign)
-    res = linprog(
-        -A.sum(axis=0),
-        A_ub=-A,
-        b_ub=np.zeros(A.shape[0]),
-        bounds=[(-1, 1)] * A.shape[1],
-        method="highs",
-    )
-    if res.status != 0 or -res.fun <= 1e-7 * A.shape[0]:
-        return None
-    b = res.x / scale
-    b[np.abs(res.x) < 1e-8] = 0.0
-    return b
 
 
 @dataclass(frozen=True)
@@ -405,7 +214,7 @@ def _separation_error(X: np.ndarray, names: list[str], y: np.ndarray, direction:
     return DataError(
         f"{kind} separation in the propensity model: covariate(s) {', '.join(map(repr, involved))} "
         f"predict the treatment perfectly for at least {len(perfect)} of {len(y)} units, so the "
-        "maximum-likelihood estimates do not exist (they are infinite). Use model='firth' "
+        "maximum-likelihood estimates do not exist (they are infinite). Use ps_model='firth' "
         "(penalised logistic regression), merge sparse factor levels, or remove the covariate."
     )
 
@@ -416,7 +225,7 @@ def propensity(
     *,
     treatment: str | None = None,
     covariates: list[str] | None = None,
-    model: Any = "logistic",
+    ps_model: Any = "logistic",
     treated: Any = None,
     positivity: tuple[float, float] | None = (0.01, 0.99),
     max_iter: int = 100,
@@ -433,7 +242,7 @@ def propensity(
         Treatment column (alternative to ``formula``).
     covariates : list of str, optional
         Covariate columns (alternative to ``formula``).
-    model : {"logistic", "firth"} or scikit-learn classifier
+    ps_model : {"logistic", "firth"} or scikit-learn classifier
         ``"logistic"``: maximum likelihood, as R's ``glm(family = binomial)``.
         ``"firth"``: Firth's penalised likelihood (as R's ``logistf``), finite under
         separation and less biased in small samples. A classifier object with
@@ -453,7 +262,7 @@ def propensity(
     Raises
     ------
     DataError
-        Missing values, non-binary treatment, an empty arm, or (``model="logistic"``)
+        Missing values, non-binary treatment, an empty arm, or (``ps_model="logistic"``)
         perfect / quasi-complete separation, naming the covariates involved.
 
     Warns
@@ -474,7 +283,7 @@ def propensity(
     (True, 100)
     """
     spec = make_spec(data, formula, treatment=treatment, covariates=covariates, treated=treated)
-    return _propensity_from_spec(data, spec, model=model, positivity=positivity,
+    return _propensity_from_spec(data, spec, ps_model=ps_model, positivity=positivity,
                                  max_iter=max_iter)
 
 
@@ -482,7 +291,7 @@ def _propensity_from_spec(
     data: pd.DataFrame,
     spec: Spec,
     *,
-    model: Any = "logistic",
+    ps_model: Any = "logistic",
     positivity: tuple[float, float] | None = (0.01, 0.99),
     max_iter: int = 100,
 ) -> PropensityScore:
@@ -507,25 +316,25 @@ def _propensity_from_spec(
         raise DataError(
             f"treatment column {spec.treatment!r} has no {arm} units; both arms are needed"
         )
-    if isinstance(model, str):
-        model_name = check_option("model", model, _MODELS)
-    elif _is_classifier(model):
-        model_name = type(model).__name__
+    if isinstance(ps_model, str):
+        model_name = check_option("ps_model", ps_model, _MODELS)
+    elif _is_classifier(ps_model):
+        model_name = type(ps_model).__name__
     else:
         raise SpecificationError(
-            "`model` must be 'logistic', 'firth' or a scikit-learn classifier with "
-            f"fit/predict_proba; got {model!r}"
+            "`ps_model` must be 'logistic', 'firth' or a scikit-learn classifier with "
+            f"fit/predict_proba; got {ps_model!r}"
         )
-    X, names = spec.design(data, intercept=True)
-    _check_design(X, names, spec)
+    X, names = spec.design()
+    check_full_rank(X, names, "the propensity model")
     coef = None
     info = None
     converged = True
     if model_name in _MODELS:
         firth = model_name == "firth"
-        fit = fit_logistic(X, y, firth=firth, max_iter=max_iter)
+        fit = logistic(y, X, firth=firth, maxit=max_iter)
         if not firth:
-            extreme = np.abs(fit.linear_predictor).max() > 15 or not fit.converged
+            extreme = np.abs(fit.eta).max() > 15 or not fit.converged
             if extreme:
                 direction = separation_direction(X, y)
                 if direction is not None:
@@ -539,15 +348,15 @@ def _propensity_from_spec(
             )
         converged = fit.converged
         e = fit.fitted
-        lp = fit.linear_predictor
+        lp = fit.eta
         coef = pd.Series(fit.coef, index=names, name="coef")
-        info = fit.information
+        info = fit.xs.T @ fit.xs
     else:
         from sklearn.base import clone
 
         keep = [j for j, nm in enumerate(names) if nm != "Intercept"]
         Xc = X[:, keep]
-        est = clone(model)
+        est = clone(ps_model)
         est.fit(Xc, y)
         classes = list(est.classes_)
         e = np.asarray(est.predict_proba(Xc))[:, classes.index(1)].astype(float)
@@ -580,39 +389,6 @@ def _propensity_from_spec(
         converged=converged,
         information=info,
     )
-
-
-def _check_design(X: np.ndarray, names: list[str], spec: Spec) -> None:
-    """Refuse constant and collinear covariate columns, naming them."""
-    if X.shape[1] == 0:
-        return
-    const = [names[j] for j in range(X.shape[1]) if names[j] != "Intercept" and np.ptp(X[:, j]) == 0]
-    if const:
-        raise DataError(
-            f"covariate column(s) {', '.join(map(repr, const))} are constant; remove them "
-            "from the propensity model"
-        )
-    # rank from the Gram matrix of the column-scaled design (cheap for millions of rows)
-    G = X.T @ X
-    diag = np.diag(G)
-    scale = np.where(diag > 0, np.sqrt(np.abs(diag)), 1.0)
-    G = G / np.outer(scale, scale)
-    eig = np.linalg.eigvalsh(G)
-    rank = int(np.sum(eig > eig.max() * 1e-12))
-    if rank < X.shape[1]:
-        # find a redundant column: the first (from the right) whose removal keeps the rank
-        redundant = []
-        for j in range(X.shape[1] - 1, -1, -1):
-            keep = [i for i in range(X.shape[1]) if i != j]
-            sub_eig = np.linalg.eigvalsh(G[np.ix_(keep, keep)])
-            if int(np.sum(sub_eig > eig.max() * 1e-12)) == rank:
-                redundant.append(names[j])
-                break
-        raise DataError(
-            f"the propensity model matrix is rank-deficient ({rank} of {X.shape[1]} columns "
-            f"independent); {', '.join(map(repr, redundant))} is a linear combination of the "
-            "other covariates: remove it"
-        )
 
 
 make_callable(__name__, "propensity")

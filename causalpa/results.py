@@ -1,52 +1,255 @@
-"""Result objects shared by every estimator.
+"""The result protocol shared by every causalpa result, :class:`Effect` and :func:`compare`.
 
-One truth, many views: a result computes its table once in :meth:`Effect.tidy`;
-``summary()``, ``repr``, ``_repr_html_`` and ``to_dict()`` all read from it.
+One truth, many views (pyfixest, broom): every result computes one table, returned by
+``tidy()``; ``summary()`` (text), ``repr``, ``_repr_html_`` and ``to_dict()`` are derived
+from it by the shared code of :class:`Result`, and ``plot()`` draws it where a figure
+exists. Results are frozen dataclasses that hold copies of what they need (never the
+caller's DataFrame); tables and series they return are copies too.
+
+Results that report estimates (effects, model coefficients, contrasts) share one tidy
+schema, so they stack into one table: the columns :data:`ESTIMATE_COLUMNS`
+(``term, estimate, std_error, statistic, df, p_value, conf_low, conf_high`` and the
+context ``outcome, estimand, method, n``) come first, result-specific columns after.
+They also answer the statsmodels habits ``params``, ``bse``, ``pvalues``, ``tvalues`` and
+``conf_int()`` (:class:`EstimateResult`). :func:`compare` puts any mix of them side by
+side with a forest plot, in the spirit of pyfixest's ``etable`` and R's modelsummary.
 
 Examples
 --------
 >>> from causalpa.results import Effect
 >>> e = Effect(estimate=-2.5, std_error=1.0, conf_low=-4.5, conf_high=-0.5, p_value=0.02,
 ...            df=36.0, estimand="ATT", method="nearest matching", n_treated=16, n_control=22,
-...            outcome="phq9_change")
->>> float(e.tidy().loc[0, "estimate"])
--2.5
->>> e.to_dict()["estimand"]
-'ATT'
+...            outcome="phq9_change", treatment="pa")
+>>> e.tidy().loc[0, ["term", "estimate", "outcome", "n"]].astype(str).tolist()
+['pa', '-2.5', 'phq9_change', '38']
+>>> float(e.params["pa"]), e.to_dict()["table"][0]["estimand"]
+(-2.5, 'ATT')
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-__all__ = ["Effect", "effect_from_estimate", "effect_from_bootstrap"]
+from causalpa.errors import SpecificationError
+from causalpa.inference import TIDY_COLUMNS, coef_table
 
-_COLUMNS = [
-    "outcome",
-    "measure",
-    "estimate",
-    "std_error",
-    "statistic",
-    "df",
-    "p_value",
-    "conf_low",
-    "conf_high",
-    "estimand",
-    "method",
-    "inference",
-    "n_treated",
-    "n_control",
+__all__ = [
+    "Result",
+    "EstimateResult",
+    "Effect",
+    "Estimates",
+    "Comparison",
+    "compare",
+    "ESTIMATE_COLUMNS",
+    "CONTEXT_COLUMNS",
+    "estimate_frame",
+    "effect_from_estimate",
+    "effect_from_bootstrap",
 ]
 
+#: Context columns of every table of estimates.
+CONTEXT_COLUMNS: tuple[str, ...] = ("outcome", "estimand", "method", "n")
+#: The leading columns of every table of estimates (effects, coefficients, contrasts).
+ESTIMATE_COLUMNS: tuple[str, ...] = TIDY_COLUMNS + CONTEXT_COLUMNS
 
-@dataclass(frozen=True)
-class Effect:
+
+def plain(value: Any) -> Any:
+    """Return a numpy / pandas scalar as the plain Python value (for ``to_dict``)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is pd.NA or value is pd.NaT:
+        return None
+    return value
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:.4g}"
+
+
+# =========================================================================== the protocol
+class Result:
+    """Base of every result: ``tidy()`` is the single truth; the other views derive from it.
+
+    Subclasses implement :meth:`_tidy` (and usually :meth:`_title`, :meth:`_meta` and
+    ``notes``); they should not override the views.
+    """
+
+    # ------------------------------------------------------------------ to implement
+    def _tidy(self) -> pd.DataFrame:
+        raise NotImplementedError
+
+    def _title(self) -> str:
+        return type(self).__name__
+
+    def _meta(self) -> dict[str, Any]:
+        """Scalar facts shown under the table and stored by ``to_dict`` (JSON-able)."""
+        return {}
+
+    def _display_columns(self, table: pd.DataFrame) -> list[str]:
+        """Columns of the tidy table shown by ``summary`` / HTML (default: all)."""
+        return list(table.columns)
+
+    @property
+    def _result_notes(self) -> tuple[str, ...]:
+        return tuple(getattr(self, "notes", ()) or ())
+
+    # ------------------------------------------------------------------ views
+    def tidy(self) -> pd.DataFrame:
+        """Return the result as a table (a new DataFrame: changing it leaves the result alone)."""
+        return self._tidy().copy()
+
+    def summary(self) -> str:
+        """Readable text: title, the tidy table, the facts of :meth:`to_dict` and notes."""
+        table = self.tidy()
+        shown = table[self._display_columns(table)]
+        lines = [self._title()]
+        if len(shown):
+            lines.append(shown.to_string(index=False, float_format=_fmt, na_rep=""))
+        lines += [f"{k}: {_text(v)}" for k, v in self._meta().items() if v is not None]
+        lines += [f"note: {n}" for n in self._result_notes]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}\n{self.summary()}\n>"
+
+    def _repr_html_(self) -> str:
+        import html
+
+        table = self.tidy()
+        shown = table[self._display_columns(table)]
+        facts = "".join(f"<li>{html.escape(k)}: {html.escape(_text(v))}</li>"
+                        for k, v in self._meta().items() if v is not None)
+        notes = "".join(f"<p><em>note:</em> {html.escape(n)}</p>" for n in self._result_notes)
+        return (f"<p><strong>{html.escape(self._title())}</strong></p>"
+                + shown.to_html(index=False, float_format=_fmt, na_rep="")
+                + (f"<ul>{facts}</ul>" if facts else "") + notes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-Python view: the tidy rows, the facts and the notes (JSON-serialisable)."""
+        rows = [{k: plain(v) for k, v in r.items()} for r in self.tidy().to_dict(orient="records")]
+        return {"result": type(self).__name__, "title": self._title(),
+                **{k: _jsonable(v) for k, v in self._meta().items()},
+                "table": rows, "notes": list(self._result_notes)}
+
+
+def _text(v: Any) -> str:
+    if isinstance(v, float):
+        return _fmt(v)
+    if isinstance(v, (list, tuple)):
+        return ", ".join(_text(x) for x in v)
+    return str(v)
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    return plain(v)
+
+
+def estimate_frame(table: pd.DataFrame, **context: Any) -> pd.DataFrame:
+    """Put a table of estimates into the shared schema: :data:`ESTIMATE_COLUMNS` first.
+
+    ``context`` fills the context columns (``outcome``, ``estimand``, ``method``, ``n``)
+    that the table lacks; other columns keep their order after them.
+
+    Examples
+    --------
+    >>> t = coef_table([1.0, 2.0], [0.5, 0.5], term=["a", "b"])
+    >>> list(estimate_frame(t, outcome="y", n=10).columns)[-4:]
+    ['outcome', 'estimand', 'method', 'n']
+    """
+    out = table.copy()
+    for col in ESTIMATE_COLUMNS:
+        if col not in out.columns:
+            out[col] = context.get(col)
+    rest = [c for c in out.columns if c not in ESTIMATE_COLUMNS]
+    return out[list(ESTIMATE_COLUMNS) + rest].reset_index(drop=True)
+
+
+class EstimateResult(Result):
+    """A result whose tidy table holds estimates (the shared schema) and statsmodels habits."""
+
+    def _series(self, column: str) -> pd.Series:
+        t = self.tidy()
+        return pd.Series(t[column].to_numpy(), index=pd.Index(t["term"], name="term"),
+                         name=column)
+
+    @property
+    def params(self) -> pd.Series:
+        """Estimates indexed by term (statsmodels' ``params``)."""
+        return self._series("estimate")
+
+    @property
+    def bse(self) -> pd.Series:
+        """Standard errors indexed by term (statsmodels' ``bse``)."""
+        return self._series("std_error")
+
+    @property
+    def pvalues(self) -> pd.Series:
+        """Two-sided p-values indexed by term."""
+        return self._series("p_value")
+
+    @property
+    def tvalues(self) -> pd.Series:
+        """Test statistics indexed by term."""
+        return self._series("statistic")
+
+    def _log_scale_rows(self, table: pd.DataFrame) -> np.ndarray:
+        if "measure" not in table.columns:
+            return np.zeros(len(table), dtype=bool)
+        return table["measure"].isin(["risk ratio", "odds ratio"]).to_numpy()
+
+    def _interval_level(self) -> float:
+        return float(getattr(self, "conf_level", 0.95))
+
+    def _wald_intervals(self) -> bool:
+        """Whether intervals are estimate -/+ q SE (so other levels can be computed)."""
+        return True
+
+    def conf_int(self, conf_level: float | None = None) -> pd.DataFrame:
+        """Confidence intervals indexed by term (``conf_low``, ``conf_high``).
+
+        Parameters
+        ----------
+        conf_level : float, optional
+            Level; default the result's own. Another level is computed from the
+            estimates, standard errors and degrees of freedom (t or normal intervals
+            only; bootstrap and permutation intervals must be re-estimated).
+        """
+        t = self.tidy()
+        own = self._interval_level()
+        if conf_level is None or conf_level == own:
+            out = t[["conf_low", "conf_high"]].copy()
+        else:
+            from causalpa._validation import check_number
+
+            level = check_number("conf_level", conf_level, low=0, high=1, low_inclusive=False,
+                                 high_inclusive=False)
+            if not self._wald_intervals():
+                raise SpecificationError(
+                    f"these intervals are not estimate -/+ q SE (they were computed at "
+                    f"conf_level={own:g}); re-estimate with conf_level={level:g}")
+            logs = self._log_scale_rows(t)
+            est = t["estimate"].to_numpy(dtype=float)
+            est = np.where(logs, np.log(np.where(logs, est, 1.0)), est)
+            parts = [coef_table(e, s, d, level, log_scale=bool(lg))
+                     for e, s, d, lg in zip(est, t["std_error"], t["df"], logs, strict=True)]
+            out = pd.concat(parts, ignore_index=True)[["conf_low", "conf_high"]]
+        out.index = pd.Index(t["term"], name="term")
+        return out
+
+
+# =========================================================================== Effect
+@dataclass(frozen=True, repr=False)
+class Effect(EstimateResult):
     """A treatment-effect estimate with its uncertainty.
 
     Parameters
@@ -78,25 +281,28 @@ class Effect:
         Confidence level of the interval.
     notes : tuple of str
         Caveats attached by the estimator (e.g. small-sample inference used).
+    treatment : str
+        Treatment column (the ``term`` of the tidy row).
+    interval : {"wald", "percentile", "inversion"}
+        How the interval was made: estimate -/+ q SE, bootstrap percentiles, or test
+        inversion (permutation).
 
     Examples
     --------
-    Estimators return an ``Effect``; one can also be built directly:
-
-    >>> from causalpa.results import Effect
     >>> e = Effect(estimate=-2.5, std_error=1.0, conf_low=-4.5, conf_high=-0.5, p_value=0.02,
     ...            df=36.0, estimand="ATT", method="nearest matching", n_treated=16,
-    ...            n_control=22, outcome="phq9_change")
+    ...            n_control=22, outcome="phq9_change", treatment="pa")
     >>> e.statistic
     -2.5
-    >>> list(e.tidy().columns[:4])
-    ['outcome', 'measure', 'estimate', 'std_error']
+    >>> list(e.tidy().columns[:8])
+    ['term', 'estimate', 'std_error', 'statistic', 'df', 'p_value', 'conf_low', 'conf_high']
     >>> print(e.summary())
-    ATT of phq9_change (difference), nearest matching
-      estimate -2.5   SE 1   95% CI [-4.5, -0.5]   p = 0.02 (df = 36.0)
-      n treated = 16, n control = 22
-    >>> e.to_dict()["n_treated"]
-    16
+    ATT of phq9_change (difference): nearest matching
+    term  estimate  std_error  statistic  df  p_value  conf_low  conf_high  n_treated  n_control
+      pa      -2.5          1       -2.5  36     0.02      -4.5       -0.5         16         22
+    conf_level: 0.95
+    >>> e.conf_int(0.90).round(3).values.tolist()
+    [[-4.188, -0.812]]
     """
 
     estimate: float
@@ -114,6 +320,8 @@ class Effect:
     inference: str = ""
     conf_level: float = 0.95
     notes: tuple[str, ...] = field(default_factory=tuple)
+    treatment: str = ""
+    interval: str = "wald"
 
     @property
     def statistic(self) -> float:
@@ -123,48 +331,34 @@ class Effect:
         est = math.log(self.estimate) if self.measure in ("risk ratio", "odds ratio") else self.estimate
         return float(est / self.std_error)
 
-    def tidy(self) -> pd.DataFrame:
-        """Return the result as a one-row DataFrame (the single source of all views)."""
-        row = {c: getattr(self, c) for c in _COLUMNS}
-        return pd.DataFrame([row], columns=_COLUMNS)
+    @property
+    def n(self) -> int:
+        """Units contributing in both arms."""
+        return int(self.n_treated) + int(self.n_control)
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return the tidy row as a plain ``dict`` (plus conf_level and notes)."""
-        out = {k: _plain(v) for k, v in self.tidy().iloc[0].items()}
-        out["conf_level"] = self.conf_level
-        out["notes"] = list(self.notes)
-        return out
+    def _tidy(self) -> pd.DataFrame:
+        row = {
+            "term": self.treatment or "treatment", "estimate": self.estimate,
+            "std_error": self.std_error, "statistic": self.statistic, "df": self.df,
+            "p_value": self.p_value, "conf_low": self.conf_low, "conf_high": self.conf_high,
+            "outcome": self.outcome, "estimand": self.estimand, "method": self.method,
+            "n": self.n, "measure": self.measure, "inference": self.inference,
+            "n_treated": int(self.n_treated), "n_control": int(self.n_control),
+            "conf_level": self.conf_level,
+        }
+        return pd.DataFrame([row])
 
-    def summary(self) -> str:
-        """Return a short human-readable report."""
-        row = self.tidy().iloc[0]
-        level = f"{100 * self.conf_level:g}%"
-        df_txt = "normal" if not np.isfinite(row["df"]) else f"df = {row['df']:.1f}"
-        if np.isnan(row["df"]) and self.inference:
-            df_txt = self.inference
-        lines = [
-            f"{row['estimand']} of {row['outcome'] or 'outcome'} ({row['measure']}), {row['method']}",
-            f"  estimate {row['estimate']:.4g}   SE {row['std_error']:.4g}   "
-            f"{level} CI [{row['conf_low']:.4g}, {row['conf_high']:.4g}]   "
-            f"p = {row['p_value']:.3g} ({df_txt})",
-            f"  n treated = {row['n_treated']}, n control = {row['n_control']}"
-            + (f"; inference: {row['inference']}" if row["inference"] else ""),
-        ]
-        lines += [f"  note: {n}" for n in self.notes]
-        return "\n".join(lines)
+    def _title(self) -> str:
+        return f"{self.estimand} of {self.outcome or 'outcome'} ({self.measure}): {self.method}"
 
-    def __repr__(self) -> str:
-        return f"<Effect\n{self.summary()}\n>"
+    def _display_columns(self, table: pd.DataFrame) -> list[str]:
+        return list(TIDY_COLUMNS) + ["n_treated", "n_control"]
 
-    def _repr_html_(self) -> str:
-        notes = "".join(f"<p><em>note:</em> {n}</p>" for n in self.notes)
-        return self.tidy().to_html(index=False, float_format=lambda v: f"{v:.4g}") + notes
+    def _meta(self) -> dict[str, Any]:
+        return {"inference": self.inference or None, "conf_level": self.conf_level}
 
-
-def _plain(v: Any) -> Any:
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
+    def _wald_intervals(self) -> bool:
+        return self.interval == "wald" and not np.isnan(self.df)
 
 
 def effect_from_estimate(
@@ -198,28 +392,10 @@ def effect_from_estimate(
     >>> round(e.conf_low, 4), round(e.p_value, 4)
     (0.02, 0.0455)
     """
-    # the unfrozen distribution with df as an argument: same values as stats.t(df), without
-    # building a frozen distribution (about 1 ms) on every call
-    args = () if not np.isfinite(df) else (df,)
-    ref = stats.norm if not args else stats.t
-    q = float(ref.ppf(0.5 + conf_level / 2, *args))
-    lo, hi = estimate - q * std_error, estimate + q * std_error
-    if std_error > 0 and np.isfinite(std_error):
-        p = float(2 * ref.sf(abs(estimate / std_error), *args))
-    else:
-        p = float("nan")
-    if log_scale:
-        estimate, lo, hi = math.exp(estimate), math.exp(lo), math.exp(hi)
-    return Effect(
-        estimate=float(estimate),
-        std_error=float(std_error),
-        conf_low=float(lo),
-        conf_high=float(hi),
-        p_value=p,
-        df=float(df),
-        conf_level=conf_level,
-        **fields,
-    )
+    row = coef_table(estimate, std_error, df, conf_level, log_scale=log_scale).iloc[0]
+    return Effect(estimate=float(row["estimate"]), std_error=float(std_error),
+                  conf_low=float(row["conf_low"]), conf_high=float(row["conf_high"]),
+                  p_value=float(row["p_value"]), df=float(df), conf_level=conf_level, **fields)
 
 
 def effect_from_bootstrap(
@@ -234,27 +410,13 @@ def effect_from_bootstrap(
 
     The p-value uses the bootstrap SE with a normal reference (``df = inf``).
 
-    Parameters
-    ----------
-    estimate : float
-        Estimate on the full sample (log scale if ``log_scale``).
-    replicates : ndarray
-        Finite bootstrap replicates of the estimate (same scale).
-    conf_level : float
-        Confidence level of the percentile interval.
-    log_scale : bool
-        Exponentiate the estimate and limits (risk ratio, odds ratio).
-    **fields
-        The remaining :class:`Effect` fields.
-
     Examples
     --------
-    >>> import numpy as np
     >>> reps = np.random.default_rng(0).normal(1.0, 0.5, 2000)
     >>> e = effect_from_bootstrap(1.0, reps, estimand="ATE", method="IPW", n_treated=50,
     ...                           n_control=50)
-    >>> round(e.std_error, 2), round(e.conf_low, 1), round(e.conf_high, 1)
-    (0.5, 0.0, 2.0)
+    >>> round(e.std_error, 2), round(e.conf_low, 1), round(e.conf_high, 1), e.interval
+    (0.5, 0.0, 2.0, 'percentile')
     """
     reps = np.asarray(replicates, dtype=float)
     std = float(np.std(reps, ddof=1))
@@ -263,4 +425,207 @@ def effect_from_bootstrap(
     e = effect_from_estimate(estimate, std, df=math.inf, conf_level=conf_level,
                              log_scale=log_scale, **fields)
     f = math.exp if log_scale else float
-    return Effect(**{**e.__dict__, "conf_low": f(lo), "conf_high": f(hi)})
+    return Effect(**{**e.__dict__, "conf_low": f(lo), "conf_high": f(hi),
+                     "interval": "percentile"})
+
+
+# =========================================================================== Estimates
+@dataclass(frozen=True, repr=False)
+class Estimates(EstimateResult):
+    """A table of estimates in the shared schema (contrasts, selected coefficients).
+
+    Attributes
+    ----------
+    title : str
+        What the estimates are.
+    conf_level : float
+        Level of the intervals.
+    notes : tuple of str
+        Caveats.
+
+    Examples
+    --------
+    >>> t = estimate_frame(coef_table([1.0], [0.5], 10.0, term=["a + b"]), outcome="y", n=12)
+    >>> est = Estimates(t, title="Contrast")
+    >>> est.tidy().loc[0, "term"], round(float(est.params["a + b"]), 2)
+    ('a + b', 1.0)
+    """
+
+    table: pd.DataFrame = field(repr=False)
+    title: str = "Estimates"
+    conf_level: float = 0.95
+    notes: tuple[str, ...] = field(default_factory=tuple)
+    meta: tuple[tuple[str, Any], ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "table", estimate_frame(self.table))
+
+    def _tidy(self) -> pd.DataFrame:
+        return self.table
+
+    def _title(self) -> str:
+        return self.title
+
+    def _meta(self) -> dict[str, Any]:
+        return dict(self.meta)
+
+
+# =========================================================================== compare
+def _short_name(result: Any) -> str:
+    name = getattr(result, "_compare_name", None)
+    if callable(name):
+        return str(name())
+    method = str(getattr(result, "method", "") or type(result).__name__)
+    return method.split(" (")[0]
+
+
+@dataclass(frozen=True, repr=False)
+class Comparison(Result):
+    """Several results side by side (built by :func:`compare`).
+
+    ``tidy()`` is the stacked long table (a ``model`` column, then the shared schema);
+    :meth:`table` is the wide side-by-side view; :meth:`plot` the forest plot.
+    """
+
+    stacked: pd.DataFrame = field(repr=False)
+    names: tuple[str, ...] = ()
+
+    def _tidy(self) -> pd.DataFrame:
+        return self.stacked
+
+    def _title(self) -> str:
+        return f"Comparison of {len(self.names)} results"
+
+    def table(self, style: str = "se", digits: int = 3) -> pd.DataFrame:
+        """Wide table: one row per (outcome, term), one column per result.
+
+        Parameters
+        ----------
+        style : {"se", "ci"}
+            Cells "estimate (SE)" or "estimate [low, high]".
+        digits : int
+            Significant digits.
+        """
+        from causalpa._validation import check_option
+
+        style = check_option("style", style, ["se", "ci"])
+        t = self.tidy()
+
+        def cell(r: pd.Series) -> str:
+            e = f"{r['estimate']:.{digits}g}"
+            if style == "se":
+                return f"{e} ({r['std_error']:.{digits}g})"
+            return f"{e} [{r['conf_low']:.{digits}g}, {r['conf_high']:.{digits}g}]"
+
+        t = t.assign(cell=t.apply(cell, axis=1), outcome=t["outcome"].fillna(""))
+        wide = t.pivot_table(index=["outcome", "term"], columns="model", values="cell",
+                             aggfunc="first", sort=False)
+        return wide.reindex(columns=list(self.names)).fillna("")
+
+    def summary(self) -> str:
+        """Return the wide table with the estimands and methods of each column."""
+        lines = [self._title(), self.table().to_string()]
+        t = self.tidy()
+        for name in self.names:
+            rows = t[t["model"] == name]
+            est = ", ".join(sorted({str(v) for v in rows["estimand"].dropna() if v}))
+            lines.append(f"{name}: {rows['method'].iloc[0]}" + (f" [{est}]" if est else ""))
+        return "\n".join(lines)
+
+    def plot(self, ax: Any = None) -> Any:
+        """Forest plot: every estimate with its interval, grouped by outcome and term.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+        """
+        import matplotlib.pyplot as plt
+
+        t = self.tidy().reset_index(drop=True)
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6.5, 0.45 * len(t) + 1.5))
+        y = np.arange(len(t))[::-1]
+        ratio = t["measure"].isin(["risk ratio", "odds ratio"]).to_numpy() \
+            if "measure" in t.columns else np.zeros(len(t), dtype=bool)
+        for i, name in enumerate(self.names):
+            rows = (t["model"] == name).to_numpy()
+            est = t.loc[rows, "estimate"].to_numpy(dtype=float)
+            lo = t.loc[rows, "conf_low"].to_numpy(dtype=float)
+            hi = t.loc[rows, "conf_high"].to_numpy(dtype=float)
+            ax.errorbar(est, y[rows], xerr=[est - lo, hi - est], fmt="o", capsize=3,
+                        color=f"C{i}", label=name)
+        ax.axvline(1.0 if ratio.all() and len(t) else 0.0, color="grey", lw=0.8, ls="--")
+        labels = [f"{r.term} ({r.outcome})" if r.outcome else str(r.term)
+                  for r in t.itertuples()]
+        ax.set_yticks(y, labels)
+        ax.set_xlabel("estimate with confidence interval")
+        ax.legend(fontsize="small", loc="best")
+        ax.set_title("Comparison of estimates")
+        return ax
+
+
+def compare(
+    results: Sequence[Any],
+    *,
+    names: Sequence[str] | None = None,
+    terms: Sequence[str] | None = None,
+) -> Comparison:
+    """Put effects, model coefficients and contrasts side by side.
+
+    Parameters
+    ----------
+    results : sequence
+        Results with estimates in the shared schema: :class:`Effect` (matching,
+        weighting, AIPW), model results (``cpa.mixed``, ``cpa.gee``, ...), contrasts
+        (``fit.contrast(...)``) or :class:`Estimates`.
+    names : sequence of str, optional
+        Column names (default: each result's method, made unique).
+    terms : sequence of str, optional
+        Keep only these terms (e.g. ``["pa", "session:pa"]`` of a model).
+
+    Returns
+    -------
+    Comparison
+
+    Examples
+    --------
+    >>> a = Effect(-2.0, 1.0, -4.0, 0.0, 0.05, 30.0, "ATT", "matching", 16, 16,
+    ...            outcome="phq9_change", treatment="pa")
+    >>> b = Effect(-1.5, 0.9, -3.3, 0.3, 0.1, float("inf"), "ATE", "IPW", 16, 22,
+    ...            outcome="phq9_change", treatment="pa")
+    >>> cmp = compare([a, b])
+    >>> cmp.table().columns.tolist()
+    ['matching', 'IPW']
+    >>> cmp.table().iloc[0].tolist()
+    ['-2 (1)', '-1.5 (0.9)']
+    """
+    results = list(results)
+    if not results:
+        raise SpecificationError("`results` must hold at least one result")
+    for r in results:
+        if not isinstance(r, EstimateResult):
+            raise SpecificationError(
+                f"`results` must hold results with estimates (Effect, model results, "
+                f"contrasts); got {type(r).__name__}")
+    if names is None:
+        raw = [_short_name(r) for r in results]
+        seen: dict[str, int] = {}
+        labels = []
+        for nm in raw:
+            seen[nm] = seen.get(nm, 0) + 1
+            labels.append(nm if raw.count(nm) == 1 else f"{nm} #{seen[nm]}")
+    else:
+        labels = [str(n) for n in names]
+        if len(labels) != len(results) or len(set(labels)) != len(labels):
+            raise SpecificationError("`names` must give one distinct name per result")
+    parts = []
+    for label, r in zip(labels, results, strict=True):
+        t = estimate_frame(r.tidy())
+        if terms is not None:
+            t = t[t["term"].isin(list(terms))]
+        t.insert(0, "model", label)
+        parts.append(t)
+    stacked = pd.concat(parts, ignore_index=True)
+    if stacked.empty:
+        raise SpecificationError(f"none of the results has the terms {list(terms or [])}")
+    return Comparison(stacked=stacked, names=tuple(labels))

@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special
 
-from causalpa._spec import check_number, check_option
+from causalpa._validation import check_number, check_option
 from causalpa.errors import SpecificationError
 from causalpa.outcomes import outcome_arrays
 

@@ -78,23 +78,26 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from causalpa._spec import (
-    Spec,
-    check_number,
-    check_option,
-    check_outcome,
-    format_rows,
-    make_spec,
-)
+from causalpa._regression import check_full_rank, logistic
+from causalpa._spec import Spec, make_spec
+from causalpa._validation import check_number, check_option, check_outcome, format_rows
 from causalpa.errors import (
     DataError,
     ExtremeWeightsWarning,
-    SmallSampleWarning,
     SpecificationError,
+)
+from causalpa.estimation import adjustment_matrix, delta_se, gcomp
+from causalpa.inference import (
+    SMALL_ARM,
+    VARIANCES,
+    Moments,
+    bootstrap,
+    is_small,
+    small_sample_inflation,
+    warn_small_sample,
 )
 from causalpa.propensity import (
     PropensityScore,
-    _check_design,
     _propensity_from_spec,
     propensity,
 )
@@ -104,8 +107,7 @@ __all__ = ["weight", "WeightResult", "METHODS", "ipw_weights", "entropy_weights"
 
 Estimand = Literal["ATE", "ATT", "ATC", "ATO"]
 ESTIMANDS: tuple[str, ...] = ("ATE", "ATT", "ATC", "ATO")
-SE_CHOICES: tuple[str, ...] = ("sandwich", "robust", "bootstrap")
-SMALL_N = 20
+SE_CHOICES: tuple[str, ...] = ("sandwich", "robust", "bootstrap", "HC0", "HC1", "HC2", "HC3")
 
 
 # =========================================================================== weights
@@ -361,7 +363,7 @@ def _method_ps(
 ) -> MethodFit:
     """Propensity-score weights (registry entry "ps")."""
     # `spec` was validated on `data` by weight(): no second validation pass
-    ps = _propensity_from_spec(data, spec, model=ps_model, positivity=positivity)
+    ps = _propensity_from_spec(data, spec, ps_model=ps_model, positivity=positivity)
     return _ps_from_arrays(ps.scores.to_numpy(), t, estimand, stabilize, ps,
                            q=special.expit(-ps.linear_predictor.to_numpy()))
 
@@ -403,8 +405,8 @@ def _method_entropy(
 
 def _covariate_matrix(spec: Spec, data: pd.DataFrame) -> np.ndarray:
     """Model matrix without the intercept column (reference coding for factors)."""
-    X, names = spec.design(data, intercept=True)
-    _check_design(X, names, spec)
+    X, names = spec.design()
+    check_full_rank(X, names, "the propensity model")
     keep = [j for j, nm in enumerate(names) if nm != "Intercept"]
     return X[:, keep]
 
@@ -474,27 +476,6 @@ METHODS: dict[str, MethodFn] = {"ps": _method_ps, "entropy": _method_entropy}
 
 
 # =========================================================================== stacked sandwich
-def _outcome_designs(t: np.ndarray, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    n = len(t)
-    one = np.ones(n)
-    if Z.shape[1]:
-        X = np.column_stack([one, t, Z, t[:, None] * Z])
-        X1 = np.column_stack([one, one, Z, Z])
-        X0 = np.column_stack([one, np.zeros(n), Z, np.zeros_like(Z)])
-    else:
-        X = np.column_stack([one, t])
-        X1 = np.column_stack([one, one])
-        X0 = np.column_stack([one, np.zeros(n)])
-    return X, X1, X0
-
-
-def _fit_outcome(y: np.ndarray, X: np.ndarray, w: np.ndarray, logit: bool) -> np.ndarray:
-    from causalpa.inference import logistic_glm
-    from causalpa.propensity import _wls_solve
-
-    return logistic_glm(y, X, w).coef if logit else _wls_solve(X, y, w)
-
-
 def averaging_weights(t: np.ndarray, w: np.ndarray, estimand: str) -> np.ndarray:
     """Weights of the g-computation average, as WeightIt's effect estimation.
 
@@ -510,25 +491,6 @@ def averaging_weights(t: np.ndarray, w: np.ndarray, estimand: str) -> np.ndarray
     return np.ones(len(t))
 
 
-def _point(y, t, w, Z, s, measure, logit) -> tuple[float, float, float]:
-    X, X1, X0 = _outcome_designs(t, Z)
-    beta = _fit_outcome(y, X, w, logit)
-    link = special.expit if logit else (lambda v: v)
-    m1, m0 = link(X1 @ beta), link(X0 @ beta)
-    mu1, mu0 = float(s @ m1 / s.sum()), float(s @ m0 / s.sum())
-    return _contrast(mu1, mu0, measure), mu1, mu0
-
-
-def _contrast(mu1: float, mu0: float, measure: str) -> float:
-    if measure in ("difference", "risk difference"):
-        return mu1 - mu0
-    if min(mu1, mu0) <= 0 or max(mu1, mu0) >= 1:
-        return float("nan")
-    if measure == "risk ratio":
-        return math.log(mu1 / mu0)
-    return math.log(mu1 / (1 - mu1)) - math.log(mu0 / (1 - mu0))
-
-
 def stacked_sandwich(
     y: np.ndarray,
     t: np.ndarray,
@@ -539,65 +501,40 @@ def stacked_sandwich(
     *,
     logit: bool,
     nuisance: Nuisance | None,
+    se: str = "HC0",
 ) -> tuple[float, float, np.ndarray]:
-    """Effect and M-estimation standard error for a weighted outcome model.
+    """Effect and standard error of a weighted g-computation (:func:`causalpa.estimation.gcomp`).
 
-    Stacks ``theta = (gamma, beta)``: the weight model's estimating equations
-    (``nuisance``; omitted = weights treated as known, i.e. the HC0 sandwich) and
-    the weighted outcome model ``w_i x_i (y_i - g(x_i' beta))`` with
-    ``x = (1, t, z, t z)``, and computes ``V = J^{-1} B J^{-T}`` (no small-sample
-    factor), as WeightIt's ``glm_weightit(vcov = "asympt")``. The effect is the
-    contrast of the g-computation means ``mu_a = sum_i s_i g(x_{a,i}' beta) / sum_i s``
-    with the averaging weights ``s`` held fixed (:func:`averaging_weights`); its
-    standard error is the delta method, as ``marginaleffects::avg_comparisons``.
+    With ``nuisance`` (the weight model's estimating equations), the M-estimation
+    sandwich of the stacked system ``theta = (gamma, beta)``: the weight model's
+    equations and the weighted outcome model ``w_i x_i (y_i - g(x_i' beta))`` with
+    ``x = (1, t, z, t z)``, as WeightIt's ``glm_weightit(vcov = "asympt")``. Without it,
+    the weights are treated as known and ``se`` (HC0 by default, as WeightIt's ``vcov =
+    "HC0"``, ``geeglm`` and ``svyglm``) is the sandwich of the outcome model. The effect is
+    the contrast of the g-computation means with the averaging weights ``s`` held fixed;
+    its standard error is the delta method, as ``marginaleffects::avg_comparisons``.
 
     Returns
     -------
     (float, float, ndarray)
-        The contrast (log scale for ratios), its standard error and ``V``.
+        The contrast (log scale for ratios), its standard error and the covariance of
+        the stacked parameters (of ``beta`` alone without ``nuisance``).
     """
-    X, X1, X0 = _outcome_designs(t, Z)
-    beta = _fit_outcome(y, X, w, logit)
-    eta, eta1, eta0 = X @ beta, X1 @ beta, X0 @ beta
-    if logit:
-        mu, m1, m0 = special.expit(eta), special.expit(eta1), special.expit(eta0)
-        d, d1, d0 = mu * (1 - mu), m1 * (1 - m1), m0 * (1 - m0)
-    else:
-        mu, m1, m0 = eta, eta1, eta0
-        d = d1 = d0 = np.ones_like(eta)
-    S = s.sum()
-    mu1, mu0 = float(s @ m1 / S), float(s @ m0 / S)
-    r = y - mu
-    kb = X.shape[1]
-    kg = 0 if nuisance is None else nuisance.psi.shape[1]
-    p = kg + kb
-    J = np.zeros((p, p))
-    psi_b = X * (w * r)[:, None]
-    ib = slice(kg, kg + kb)
-    J[ib, ib] = -(X * (w * d)[:, None]).T @ X
-    if nuisance is not None:
-        ig = slice(0, kg)
-        J[ig, ig] = nuisance.jac
-        J[ib, ig] = X.T @ (nuisance.dw * r[:, None])
-        B = np.empty((p, p))
-        B[ig, ig] = nuisance.psi.T @ nuisance.psi
-        B[ig, ib] = nuisance.psi.T @ psi_b
-        B[ib, ig] = B[ig, ib].T
-        B[ib, ib] = psi_b.T @ psi_b
-    else:
-        B = psi_b.T @ psi_b
-    Jinv = np.linalg.pinv(J)
-    V = Jinv @ B @ Jinv.T
-    est = _contrast(mu1, mu0, measure)
-    if measure in ("difference", "risk difference"):
-        h1, h0 = 1.0, -1.0
-    elif measure == "risk ratio":
-        h1, h0 = 1 / mu1, -1 / mu0
-    else:
-        h1, h0 = 1 / (mu1 * (1 - mu1)), -1 / (mu0 * (1 - mu0))
-    grad = (h1 * ((s * d1) @ X1) + h0 * ((s * d0) @ X0)) / S
-    Vb = V[ib, ib]
-    return est, float(math.sqrt(max(grad @ Vb @ grad, 0.0))), V
+    g = gcomp(y, t, w, Z, s, measure, link="logit" if logit else "identity")
+    fit = g.fit
+    if nuisance is None:
+        V = VARIANCES[se]().vcov(Moments.from_fit(fit))
+        return g.estimate, delta_se(g.gradient, V), V
+    kg = nuisance.psi.shape[1]
+    kb = g.X.shape[1]
+    ig, ib = slice(0, kg), slice(kg, kg + kb)
+    J = np.zeros((kg + kb, kg + kb))
+    J[ig, ig] = nuisance.jac
+    J[ib, ib] = -(fit.xs.T @ fit.xs)
+    J[ib, ig] = g.X.T @ (nuisance.dw * (y - fit.fitted)[:, None])
+    psi = np.hstack([nuisance.psi, fit.xs * fit.es[:, None]])
+    V = VARIANCES["sandwich"]().vcov(Moments.stacked(psi, J))
+    return g.estimate, delta_se(g.gradient, V[ib, ib]), V
 
 
 # =========================================================================== result
@@ -734,7 +671,7 @@ class WeightResult:
         measure: str | None = None,
         conf_level: float = 0.95,
         n_boot: int = 999,
-        random_state: int | np.random.Generator | None = None,
+        rng: Any = None,
     ) -> Effect:
         """Estimate the treatment effect in the weighted sample.
 
@@ -747,9 +684,10 @@ class WeightResult:
             ``y ~ t * (covariates)``; the effect is then averaged over the target
             population (g-computation; all units for the ATE, the treated for the
             ATT, the controls for the ATC, overlap-weighted for the ATO).
-        se : {"sandwich", "robust", "bootstrap"}
+        se : {"sandwich", "robust", "bootstrap", "HC0", "HC1", "HC2", "HC3"}
             Inference (see the module notes). "sandwich" accounts for the
-            estimation of the weights; "robust" (HC0) treats them as known. When an
+            estimation of the weights; "robust" (HC0) and "HC1"-"HC3" treat them as
+            known. When an
             arm has fewer than 20 units, the larger of the two sandwiches ("robust"
             alone for se="robust") is inflated by ``n / (n - p)`` and a t reference
             with ``n - p`` df is used (p = model parameters), calibrated by
@@ -760,8 +698,8 @@ class WeightResult:
             Confidence level.
         n_boot : int
             Bootstrap replicates (``se="bootstrap"``).
-        random_state : int or Generator, optional
-            Seed of the bootstrap.
+        rng : None, int or numpy.random.Generator
+            Randomness of the bootstrap (SPEC 7).
 
         Returns
         -------
@@ -792,27 +730,27 @@ class WeightResult:
         ]
         if self.method == "ps" and self.estimand == "ATO":
             method_label = "overlap weighting"
-        small = min(n1, n0) < SMALL_N
-        from causalpa.estimation import _adjust_design
-
-        Z, _ = _adjust_design(data, adjust)
+        small = is_small(n1, n0)
+        Z, _ = adjustment_matrix(data, adjust)
         logit = measure != "difference" and (adjust is not None or measure != "risk difference")
         focal = averaging_weights(t, w, self.estimand)
         log_scale = measure in ("risk ratio", "odds ratio")
-        common: dict[str, Any] = dict(estimand=self.estimand, method=method_label, n_treated=n1, n_control=n0,
-                      outcome=outcome, measure=measure, conf_level=conf_level)
+        common: dict[str, Any] = dict(estimand=self.estimand, method=method_label, n_treated=n1,
+                                      n_control=n0, outcome=outcome, measure=measure,
+                                      conf_level=conf_level, treatment=self.spec.treatment)
         notes: list[str] = []
-        if se in ("sandwich", "robust"):
-            nuisance = None if (se == "robust" or len(self.trimmed)) else self._fit.nuisance
+        if se != "bootstrap":
+            known = "HC0" if se in ("sandwich", "robust") else se
+            nuisance = None if (se != "sandwich" or len(self.trimmed)) else self._fit.nuisance
             est, std, _ = stacked_sandwich(y, t, w, Z, focal, measure, logit=logit,
-                                           nuisance=nuisance)
+                                           nuisance=nuisance, se=known)
             if not np.isfinite(est):
                 raise DataError(f"the {measure} is undefined: an arm's average risk is 0 or 1")
             n = len(y)
             if nuisance is not None:
                 label = f"M-estimation sandwich (accounts for {nuisance.label})"
             else:
-                label = "robust (HC0) sandwich, weights treated as known"
+                label = f"robust ({known}) sandwich, weights treated as known"
                 if se == "sandwich":
                     why = ("the weights were trimmed" if len(self.trimmed)
                            else "the propensity model is not a parametric logistic model")
@@ -830,59 +768,47 @@ class WeightResult:
                 kb = 2 * (1 + Z.shape[1])
                 kg = 0 if nuisance is None else nuisance.psi.shape[1]
                 p = kb + kg
-                dfres = max(n - p, 1)
-                std *= math.sqrt(n / dfres)
-                df = float(dfres)
+                std, df = small_sample_inflation(std, n, p)
                 label = (
                     "small-sample sandwich: larger of the M-estimation and weights-known "
-                    f"sandwich, factor n/(n-p) with p = {p}, t with {dfres} df"
+                    f"sandwich, factor n/(n-p) with p = {p}, t with {df:g} df"
                     if nuisance is not None
-                    else label + f", factor n/(n-p) with p = {p}, t with {dfres} df"
+                    else label + f", factor n/(n-p) with p = {p}, t with {df:g} df"
                 )
-                msg = (
-                    f"an arm has fewer than {SMALL_N} units ({n1} treated, {n0} control): using "
-                    f"the {label}; large-sample normal intervals would be too narrow. With "
-                    "few patients prefer ps_model='firth', few covariates, and report the "
-                    "uncertainty honestly."
-                )
-                warnings.warn(msg, SmallSampleWarning, stacklevel=2)
-                notes.append(msg)
+                notes.append(warn_small_sample(
+                    f"an arm has fewer than {SMALL_ARM} units ({n1} treated, {n0} control): "
+                    f"using the {label}; large-sample normal intervals would be too narrow. "
+                    "With few patients prefer ps_model='firth', few covariates, and report the "
+                    "uncertainty honestly."))
             else:
                 label += ", normal reference"
             return effect_from_estimate(est, std, df=df, log_scale=log_scale, inference=label,
                                         notes=tuple(notes), **common)
         # bootstrap: re-estimate the weights in every replicate
-        est = _point(y, t, w, Z, focal, measure, logit)[0]
-        rng = np.random.default_rng(random_state)
-        reps = []
+        link: Literal["identity", "logit"] = "logit" if logit else "identity"
+        est = gcomp(y, t, w, Z, focal, measure, link=link).estimate
+        C = _covariate_matrix(self.spec, data) if self.method == "entropy" else None
         n = len(y)
-        for _ in range(n_boot):
-            idx = rng.integers(0, n, n)
+
+        def stat(idx: np.ndarray) -> float:
             tb = t[idx]
             if tb.min() == tb.max() or min(tb.sum(), n - tb.sum()) < 2:
-                continue
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    wb = self._reweight(idx)
-                    sb = averaging_weights(tb, wb, self.estimand)
-                    reps.append(_point(y[idx], tb, wb, Z[idx], sb, measure, logit)[0])
-            except (DataError, np.linalg.LinAlgError, ValueError):
-                continue
-        reps_arr = np.asarray([r for r in reps if np.isfinite(r)])
-        if len(reps_arr) < 10:
-            raise DataError("too few successful bootstrap replicates; the sample is too small")
+                return float("nan")
+            wb = self._reweight(idx, C)
+            sb = averaging_weights(tb, wb, self.estimand)
+            return gcomp(y[idx], tb, wb, Z[idx], sb, measure, link=link).estimate
+
+        reps_arr = bootstrap(stat, n, n_boot=n_boot, rng=rng)
         label = f"bootstrap re-estimating the weights ({len(reps_arr)} replicates), percentile CI"
         if small:
-            msg = (f"an arm has fewer than {SMALL_N} units ({n1} treated, {n0} control): the "
-                   "percentile bootstrap can be too narrow in samples this small; compare with "
-                   "se='sandwich' (small-sample t)")
-            warnings.warn(msg, SmallSampleWarning, stacklevel=2)
-            notes.append(msg)
+            notes.append(warn_small_sample(
+                f"an arm has fewer than {SMALL_ARM} units ({n1} treated, {n0} control): the "
+                "percentile bootstrap can be too narrow in samples this small; compare with "
+                "se='sandwich' (small-sample t)"))
         return effect_from_bootstrap(est, reps_arr, log_scale=log_scale, inference=label,
                                      notes=tuple(notes), **common)
 
-    def _reweight(self, idx: np.ndarray) -> np.ndarray:
+    def _reweight(self, idx: np.ndarray, C: np.ndarray | None) -> np.ndarray:
         """Weights re-estimated on the rows ``idx`` (bootstrap)."""
         opts = self._options
         tb = self._t[idx]
@@ -890,20 +816,17 @@ class WeightResult:
             ps = self.ps
             assert ps is not None
             if ps.coef is not None:
-                from causalpa.propensity import fit_logistic
-
-                fit = fit_logistic(ps.design[idx], tb, firth=ps.model == "firth")
-                e, q = fit.fitted, special.expit(-fit.linear_predictor)
+                fit = logistic(tb, ps.design[idx], firth=ps.model == "firth", maxit=100)
+                e, q = fit.fitted, special.expit(-fit.eta)
             else:
                 sub = self._data.iloc[idx].reset_index(drop=True)
-                e = propensity(sub, self.spec.formula, model=opts["ps_model"],
+                e = propensity(sub, self.spec.formula, ps_model=opts["ps_model"],
                                treated=self.spec.treated, positivity=None).scores.to_numpy()
                 q = 1 - e
             w = _ps_from_arrays(e, tb, self.estimand, self.stabilize, None, q=q).weights
         else:
-            if "_C" not in opts:  # cache the model matrix across bootstrap replicates
-                opts["_C"] = _covariate_matrix(self.spec, self._data)
-            w = _entropy_from_arrays(opts["_C"][idx], tb, self.estimand, self.stabilize,
+            assert C is not None
+            w = _entropy_from_arrays(C[idx], tb, self.estimand, self.stabilize,
                                      with_nuisance=False).weights
         if opts.get("trim") is not None:
             w = trim_weights(w, tb, opts["trim"], lower=opts["trim_lower"],

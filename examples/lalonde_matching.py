@@ -71,7 +71,7 @@ for measure in ("risk difference", "risk ratio"):
 # 6. A randomisation test within the matched pairs (exact small-sample inference)
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
-    perm = m2.estimate("re78", se="permutation", n_perm=1999, random_state=1)
+    perm = m2.estimate("re78", se="permutation", n_perm=1999, rng=1)
 print(perm.summary())
 
 # 7. Love plot (written to a temporary directory, not into the repository)

@@ -66,8 +66,8 @@ def test_column_api_equals_formula_api(nhefs):
 def test_cross_fitting_is_seeded_and_close(nhefs):
     form = "qsmk ~ age + wt71 + C(sex)"
     full = _aipw(nhefs, "wt82_71", formula=form)
-    c1 = _aipw(nhefs, "wt82_71", formula=form, cross_fit=5, random_state=2)
-    c2 = _aipw(nhefs, "wt82_71", formula=form, cross_fit=5, random_state=2)
+    c1 = _aipw(nhefs, "wt82_71", formula=form, cross_fit=5, rng=2)
+    c2 = _aipw(nhefs, "wt82_71", formula=form, cross_fit=5, rng=2)
     assert c1.estimate == c2.estimate
     assert "5-fold cross-fitting" in c1.inference
     assert abs(c1.estimate - full.estimate) < 0.5 * full.std_error
@@ -77,7 +77,7 @@ def test_cross_fitting_predicts_out_of_fold():
     """Changing the outcomes of the units in one fold leaves their own predictions unchanged."""
     a, t, X = arrays(300, 5)
     y = a["phq9_change"].astype(float)
-    r = aipw_arrays(y, t, X, cross_fit=3, random_state=4)
+    r = aipw_arrays(y, t, X, cross_fit=3, rng=4)
     rng = np.random.default_rng(4)  # reproduce the stratified fold assignment
     fold = np.empty(300, dtype=int)
     for arm in (0, 1):
@@ -86,7 +86,7 @@ def test_cross_fitting_predicts_out_of_fold():
         fold[idx] = np.arange(len(idx)) % 3
     y2 = y.copy()
     y2[fold == 0] += 100.0
-    r2 = aipw_arrays(y2, t, X, cross_fit=3, random_state=4)
+    r2 = aipw_arrays(y2, t, X, cross_fit=3, rng=4)
     np.testing.assert_allclose(r2["m1"][fold == 0], r["m1"][fold == 0])
     np.testing.assert_allclose(r2["m0"][fold == 0], r["m0"][fold == 0])
     assert not np.allclose(r2["m1"][fold == 1], r["m1"][fold == 1])
@@ -103,7 +103,7 @@ def test_sklearn_models(nhefs):
     rf = _aipw(nhefs, "wt82_71", formula="qsmk ~ age + wt71 + smokeintensity",
                outcome_model=RandomForestRegressor(n_estimators=20, min_samples_leaf=20,
                                                    random_state=0),
-               cross_fit=3, random_state=0)
+               cross_fit=3, rng=0)
     assert "RandomForestRegressor" in rf.method
     assert abs(rf.estimate - own.estimate) < 2 * own.std_error
 

@@ -12,9 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from causalpa._regression import wls
 from causalpa.errors import DataError, SmallSampleWarning, SpecificationError
 from causalpa.estimation import estimate_effect
-from causalpa.inference import permutation_test, sandwich_vcov, wls
+from causalpa.inference import Moments, permutation_test, variance
 
 REF = Path(__file__).parent / "reference" / "matchit"
 ADJ = ["age", "educ", "race", "married", "nodegree", "re74", "re75"]
@@ -47,12 +48,12 @@ def test_cluster_se_matches_vcovCL(lalonde, ref, k):
     case = ref[k]
     md = matched(lalonde, case)
     kw = dict(weights="weights", cluster="subclass", small_n=0)
-    e = estimate_effect(md, "re78", "treat", se_type="HC1", **kw)
+    e = estimate_effect(md, "re78", "treat", se="CR1", **kw)
     assert rel(e.estimate, case["estimate"]) < 1e-9
     assert rel(e.std_error, case["se_cl_hc1"]) < 1e-6
-    e0 = estimate_effect(md, "re78", "treat", se_type="HC0", **kw)
+    e0 = estimate_effect(md, "re78", "treat", se="CR0", **kw)
     assert rel(e0.std_error, case["se_cl_hc0"]) < 1e-6
-    e2 = estimate_effect(md, "re78", "treat", se_type="CR2", **kw)
+    e2 = estimate_effect(md, "re78", "treat", se="CR2", **kw)
     assert rel(e2.std_error, case["se_cr2"]) < 1e-6
     G = md["subclass"].nunique()
     assert e.df == G - 1
@@ -66,7 +67,7 @@ def test_hc_types_match_vcovHC(lalonde, ref, k):
     case = ref[k]
     md = matched(lalonde, case)
     for t, want in zip(["HC0", "HC1", "HC2", "HC3"], case["se_hc"], strict=True):
-        e = estimate_effect(md, "re78", "treat", weights="weights", se="robust", se_type=t)
+        e = estimate_effect(md, "re78", "treat", weights="weights", se=t)
         assert rel(e.std_error, want) < 1e-6, t
         assert e.df == len(md) - 2
 
@@ -76,12 +77,12 @@ def test_gcomputation_adjusted_matches_R(lalonde, ref, k):
     case = ref[k]
     md = matched(lalonde, case)
     e = estimate_effect(md, "re78", "treat", weights="weights", cluster="subclass", adjust=ADJ,
-                        se_type="HC1")
+                        se="CR1")
     assert rel(e.estimate, case["adjusted"][0]) < 1e-8
     assert rel(e.std_error, case["adjusted"][1]) < 1e-6
     e2 = estimate_effect(md, "re78", "treat", weights="weights", cluster="subclass",
                          adjust="age + educ + C(race) + married + nodegree + re74 + re75",
-                         se_type="CR2")
+                         se="CR2")
     assert rel(e2.estimate, case["adjusted_cr2"][0]) < 1e-8
     assert rel(e2.std_error, case["adjusted_cr2"][1]) < 1e-6
 
@@ -137,7 +138,7 @@ def test_small_sample_switches_to_cr2_and_warns():
         e = estimate_effect(df, "y", "t", cluster="pair")
     assert "CR2" in e.inference and e.df == 11
     with pytest.warns(SmallSampleWarning, match="too narrow"):
-        estimate_effect(df, "y", "t", cluster="pair", se_type="HC1")
+        estimate_effect(df, "y", "t", cluster="pair", se="CR1")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         estimate_effect(df, "y", "t", cluster="pair", small_n=5)
@@ -149,7 +150,7 @@ def test_permutation_pairs_exact_signflip():
     y = np.column_stack([d, np.zeros(5)]).ravel()
     focal = np.tile([True, False], 5)
     sub = np.repeat(np.arange(5), 2)
-    res = permutation_test(y, focal, sub, n_perm=20000, random_state=0)
+    res = permutation_test(y, focal, sub, n_perm=20000, rng=0)
     # all differences positive: only the all-plus/all-minus sign patterns are as extreme
     assert res.p_value == pytest.approx(2 / 32, abs=0.01)
     assert res.statistic == pytest.approx(d.mean())
@@ -163,7 +164,7 @@ def test_permutation_effect_and_null_calibration():
         df = pd.DataFrame({"t": np.repeat([1, 0], 10), "pair": np.tile(np.arange(10), 2)})
         df["y"] = rng.normal(size=20)
         e = estimate_effect(df, "y", "t", cluster="pair", se="permutation", n_perm=199,
-                            random_state=rng.integers(1 << 31), small_n=0)
+                            rng=rng.integers(1 << 31), small_n=0)
         rejections += e.p_value < 0.05
     # null: rejection rate ~ 5%; MC sd sqrt(.05*.95/200) = 1.5%
     assert rejections / 200 < 0.05 + 3 * 0.0155
@@ -172,12 +173,12 @@ def test_permutation_effect_and_null_calibration():
 def test_bootstrap_close_to_cluster_se(lalonde, ref):
     md = matched(lalonde, ref[0])
     e = estimate_effect(md, "re78", "treat", weights="weights", cluster="subclass",
-                        se="bootstrap", n_boot=400, random_state=1)
+                        se="bootstrap", n_boot=400, rng=1)
     # bootstrap SE has MC relative error ~ 1/sqrt(2*400) = 3.5%
     assert rel(e.std_error, ref[0]["se_cl_hc0"]) < 0.15
     assert e.conf_low < e.estimate < e.conf_high
     e2 = estimate_effect(md, "re78", "treat", weights="weights", cluster="subclass",
-                         se="bootstrap", n_boot=400, random_state=1)
+                         se="bootstrap", n_boot=400, rng=1)
     assert e2.std_error == e.std_error
 
 
@@ -190,4 +191,4 @@ def test_sandwich_unweighted_hc_by_hand():
     B = np.linalg.inv(X.T @ X)
     h = np.einsum("ij,jk,ik->i", X, B, X)
     want = B @ (X.T * (e / (1 - h)) ** 2) @ X @ B
-    np.testing.assert_allclose(sandwich_vcov(fit.xs, fit.es, type="HC3"), want, rtol=1e-10)
+    np.testing.assert_allclose(variance("HC3").vcov(Moments.from_fit(fit)), want, rtol=1e-10)

@@ -234,8 +234,8 @@ def test_row_order_and_formula_vs_columns_invariance(lalonde):
 
 
 def test_order_random_seeded(lalonde):
-    a = M.match(lalonde, F, order="random", random_state=3, caliper=0.1)
-    b = M.match(lalonde, F, order="random", random_state=3, caliper=0.1)
+    a = M.match(lalonde, F, order="random", rng=3, caliper=0.1)
+    b = M.match(lalonde, F, order="random", rng=3, caliper=0.1)
     assert focal_pairs(a) == focal_pairs(b)
 
 
@@ -341,12 +341,12 @@ def test_permutation_statistic_equals_weighted_estimate_for_ratio_matching(lalon
     sizes = m.subclass.dropna().value_counts()
     assert set(sizes) == {2, 3}
     cl = m.estimate("re78")
-    perm = m.estimate("re78", se="permutation", n_perm=999, random_state=4)
+    perm = m.estimate("re78", se="permutation", n_perm=999, rng=4)
     from causalpa.inference import permutation_test
 
     md = m.matched_data()
     res = permutation_test(md["re78"].to_numpy(), md["treat"].to_numpy() == 1,
-                           md["subclass"].astype(int).to_numpy(), n_perm=99, random_state=0)
+                           md["subclass"].astype(int).to_numpy(), n_perm=99, rng=0)
     assert res.statistic == pytest.approx(cl.estimate, rel=1e-10)
     assert perm.estimate == pytest.approx(cl.estimate, rel=1e-10)
     assert perm.conf_low < perm.estimate < perm.conf_high

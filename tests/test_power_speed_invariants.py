@@ -7,71 +7,76 @@ import pandas as pd
 import pytest
 
 import causalpa as cpa
-from causalpa import _spec
 from causalpa._spec import make_spec
 
 
-def _formulaic_design(spec, data, intercept=True):
-    """The uncached construction (formulaic every time)."""
-    _spec._DESIGN_PLANS.clear()
-    key = _spec._plan_key(spec.rhs, intercept, data)
-    X, names = spec.design(data, intercept=intercept)  # builds with formulaic
-    if key is not None:
-        assert key in _spec._DESIGN_PLANS
-    return X, names
+def _formulaic_design(rhs, data):
+    """The construction without numpy plans (formulaic every time)."""
+    import formulaic
+
+    mm = formulaic.model_matrix(rhs, data, na_action="raise")
+    return np.asarray(mm, dtype=float), [str(c) for c in mm.columns]
 
 
-@pytest.mark.parametrize("formula", [
-    "pa ~ age + C(sex) + employed + ltc + imd_decile + phq9_first + gad7_first",
-    "pa ~ C(imd_decile) + age",
-    "pa ~ C(sex)",
-    "pa ~ age + I(age ** 2) + C(sex)",  # not simple: always formulaic
-    "pa ~ age:phq9_first + C(sex)",
-])
-@pytest.mark.parametrize("intercept", [True, False])
-def test_cached_design_equals_formulaic(formula: str, intercept: bool) -> None:
+SIMPLE = {"pa ~ age + C(sex) + employed + ltc + imd_decile + phq9_first + gad7_first": True,
+          "pa ~ C(imd_decile) + age": True,
+          "pa ~ C(sex)": True,
+          "pa ~ age + I(age ** 2) + C(sex)": False,  # not simple: always formulaic
+          "pa ~ age:phq9_first + C(sex)": False}
+
+
+@pytest.mark.parametrize("formula", list(SIMPLE))
+def test_spec_plan_equals_formulaic(formula: str) -> None:
+    first = make_spec(cpa.simulate.cohort(120, seed=0, sessions=False).patients, formula)
+    assert (first._encoding.plan is not None) == SIMPLE[formula]
     for seed in range(3):
         pts = cpa.simulate.cohort(120, seed=seed, sessions=False).patients
-        spec = make_spec(pts, formula)
-        X0, n0 = _formulaic_design(spec, pts, intercept)
-        X1, n1 = spec.design(pts, intercept=intercept)  # from the cache when simple
-        X2, n2 = spec.design(pts, intercept=intercept)
-        assert n0 == n1 == n2
-        np.testing.assert_array_equal(X0, X1)
-        np.testing.assert_array_equal(X0, X2)
-        # same memory layout too: BLAS/LAPACK results depend on it in the last bits
-        assert X1.flags.f_contiguous == X0.flags.f_contiguous
-        assert X1.flags.c_contiguous == X0.flags.c_contiguous
+        X0, n0 = _formulaic_design(first.rhs, pts)
+        for spec in (make_spec(pts, formula), first.bind(pts), make_spec(pts, first)):
+            X1, n1 = spec.design()
+            X2, n2 = spec.design(pts)
+            assert n0 == n1 == n2
+            np.testing.assert_array_equal(X0, X1)
+            np.testing.assert_array_equal(X0, X2)
+            # same memory layout too: BLAS/LAPACK results depend on it in the last bits
+            for X in (X1, X2):
+                assert X.flags.f_contiguous == X0.flags.f_contiguous
+                assert X.flags.c_contiguous == X0.flags.c_contiguous
+            assert not X1.flags.writeable  # the spec's own matrix cannot be changed
 
 
-def test_fits_are_bit_identical_with_and_without_the_design_cache() -> None:
+def test_fits_are_bit_identical_with_and_without_a_spec_template() -> None:
     pts = cpa.simulate.cohort(150, seed=3, sessions=False).patients
+    other = cpa.simulate.cohort(150, seed=4, sessions=False).patients
     f = "pa ~ age + C(sex) + employed + ltc + imd_decile + phq9_first + gad7_first"
-    _spec._DESIGN_PLANS.clear()
+    template = make_spec(other, f)
+    assert template._encoding.plan is not None
     first = cpa.propensity(pts, f)  # formulaic
-    w_first = cpa.weight(pts, f).estimate("phq9_change")
-    assert any(v is not None for v in _spec._DESIGN_PLANS.values())
-    again = cpa.propensity(pts, f)  # cached numpy plan
-    w_again = cpa.weight(pts, f).estimate("phq9_change")
+    again = cpa.propensity(pts, template)  # the template's numpy plan
     assert first.coef.to_numpy().tobytes() == again.coef.to_numpy().tobytes()
     assert first.scores.to_numpy().tobytes() == again.scores.to_numpy().tobytes()
+    w_first = cpa.weight(pts, f).estimate("phq9_change")
+    w_again = cpa.weight(pts, template).estimate("phq9_change")
     assert (w_first.estimate, w_first.std_error) == (w_again.estimate, w_again.std_error)
 
 
-def test_design_cache_rederives_levels_from_each_data_set() -> None:
+def test_binding_rederives_levels_and_prediction_keeps_them() -> None:
     df = pd.DataFrame({"pa": [0, 1, 0, 1, 0, 1], "g": list("abcabc"), "x": [1.0, 2, 3, 4, 5, 6]})
     spec = make_spec(df, "pa ~ x + C(g)")
-    spec.design(df)
-    sub = df[df["g"] != "a"]  # fewer levels: other columns
-    X, names = spec.design(sub)
+    sub = df[df["g"] != "a"]  # fewer levels
+    bound = spec.bind(sub)  # a model of `sub`: its own levels, as make_spec(sub, ...)
+    X, names = bound.design()
     assert names == ["Intercept", "x", "C(g)[T.c]"]
-    _spec._DESIGN_PLANS.clear()
-    Xf, nf = spec.design(sub)
+    Xf, nf = _formulaic_design("x + C(g)", sub)
     assert nf == names
     np.testing.assert_array_equal(X, Xf)
-    # missing values still raise formulaic's error, not a silent cached matrix
+    # prediction for new data keeps the levels learnt from `df`
+    Xp, names_p = spec.design(sub)
+    assert names_p == ["Intercept", "x", "C(g)[T.b]", "C(g)[T.c]"]
+    np.testing.assert_array_equal(Xp[:, 2], (sub["g"] == "b").to_numpy(dtype=float))
+    # missing values raise a DataError, never a silent matrix
     bad = df.assign(x=[1.0, np.nan, 3, 4, 5, 6])
-    with pytest.raises(Exception):  # noqa: B017 - formulaic's own error type
+    with pytest.raises(cpa.DataError):
         spec.design(bad)
 
 

@@ -43,9 +43,9 @@ def test_logistic_matches_r_glm(lalonde, ref):
     ps = _quiet(lalonde, FORMULA)
     np.testing.assert_allclose(ps.coef.to_numpy(), ref["glm_coef"], rtol=1e-12)
     np.testing.assert_allclose(ps.scores.to_numpy(), ref["glm_fitted"], rtol=1e-12, atol=1e-15)
-    from causalpa.propensity import fit_logistic
+    from causalpa._regression import logistic
 
-    assert fit_logistic(ps.design, ps.treatment).n_iter == ref["glm_iter"]  # same IRLS path
+    assert logistic(ps.treatment, ps.design, maxit=100).n_iter == ref["glm_iter"]  # same IRLS path
     np.testing.assert_allclose(
         ps.linear_predictor.to_numpy(), np.log(ps.scores / (1 - ps.scores)), rtol=1e-10
     )
@@ -53,7 +53,7 @@ def test_logistic_matches_r_glm(lalonde, ref):
 
 
 def test_firth_matches_penalised_likelihood_maximum(lalonde, ref):
-    ps = _quiet(lalonde, FORMULA, model="firth")
+    ps = _quiet(lalonde, FORMULA, ps_model="firth")
     np.testing.assert_allclose(ps.coef.to_numpy(), ref["firth_coef"], rtol=1e-6)
 
 
@@ -61,7 +61,7 @@ def test_separation_raises_and_firth_is_finite(ref):
     sep = pd.DataFrame(ref["sep_data"])
     with pytest.raises(DataError, match=r"separation.*'x'.*firth"):
         propensity(sep, "t ~ x + z")
-    ps = _quiet(sep, "t ~ x + z", model="firth")
+    ps = _quiet(sep, "t ~ x + z", ps_model="firth")
     np.testing.assert_allclose(ps.coef.to_numpy(), ref["sep_firth_coef"], rtol=1e-6)
 
 
@@ -115,10 +115,10 @@ def test_sklearn_classifier():
     rng = np.random.default_rng(0)
     df = pd.DataFrame({"x": rng.normal(size=300), "z": rng.normal(size=300)})
     df["t"] = rng.binomial(1, 1 / (1 + np.exp(-df.x)))
-    ps = propensity(df, "t ~ x + z", model=GradientBoostingClassifier(n_estimators=20))
+    ps = propensity(df, "t ~ x + z", ps_model=GradientBoostingClassifier(n_estimators=20))
     assert ps.coef is None and ps.scores.between(0, 1).all()
     # an unpenalised sklearn logistic gives (almost) the glm fit
-    lr = propensity(df, "t ~ x + z", model=LogisticRegression(C=1e12, max_iter=1000))
+    lr = propensity(df, "t ~ x + z", ps_model=LogisticRegression(C=1e12, max_iter=1000))
     glm = propensity(df, "t ~ x + z")
     np.testing.assert_allclose(lr.scores, glm.scores, atol=1e-4)
 
@@ -142,8 +142,8 @@ def test_overlap_and_plot(lalonde):
 
 def test_bad_input_messages(lalonde):
     before = lalonde.copy()
-    with pytest.raises(SpecificationError, match="`model`"):
-        propensity(lalonde, FORMULA, model="probit")
+    with pytest.raises(SpecificationError, match="`ps_model`"):
+        propensity(lalonde, FORMULA, ps_model="probit")
     bad = lalonde.assign(treat=lalonde.treat + (lalonde.index == 0) * 5)
     with pytest.raises(DataError, match="binary"):
         propensity(bad, FORMULA)

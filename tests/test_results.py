@@ -41,14 +41,14 @@ def test_ratio_measures_exponentiate():
 def test_views_read_from_tidy():
     e = make(df=36, notes=("small sample: t reference with 36 df",))
     row = e.tidy().iloc[0]
-    d = e.to_dict()
+    d = e.to_dict()["table"][0]
     for k in ("estimate", "std_error", "conf_low", "conf_high", "p_value", "df", "n_treated"):
         assert d[k] == pytest.approx(row[k])
     assert "phq9_change" in e.summary() and "-2" in e.summary()
     assert "small sample" in repr(e)
     html = e._repr_html_()
     assert "<table" in html and "phq9_change" in html
-    assert list(e.tidy().columns)[:3] == ["outcome", "measure", "estimate"]
+    assert list(e.tidy().columns)[:3] == ["term", "estimate", "std_error"]
 
 
 def test_effect_is_frozen():
@@ -64,4 +64,4 @@ def test_zero_se_gives_nan_p():
 
 def test_direct_construction():
     e = Effect(1.0, 0.5, 0.0, 2.0, 0.05, 30.0, "ATE", "IPW", 10, 12)
-    assert e.tidy().shape == (1, 14)
+    assert e.tidy().shape == (1, 17)

@@ -7,7 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.pandas import column, data_frames
 
-from causalpa._spec import (
+from causalpa._spec import make_spec
+from causalpa._validation import (
     binary_treatment,
     check_columns,
     check_frame,
@@ -15,7 +16,6 @@ from causalpa._spec import (
     check_number,
     check_option,
     check_weights,
-    make_spec,
 )
 from causalpa.errors import DataError, SpecificationError
 

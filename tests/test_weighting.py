@@ -171,8 +171,8 @@ def test_row_order_invariance(nhefs):
 
 def test_bootstrap_reestimates_weights(nhefs):
     w = _w(nhefs, "qsmk ~ age + wt71 + C(sex) + smokeintensity", stabilize=True)
-    e1 = w.estimate("wt82_71", se="bootstrap", n_boot=200, random_state=3)
-    e2 = w.estimate("wt82_71", se="bootstrap", n_boot=200, random_state=3)
+    e1 = w.estimate("wt82_71", se="bootstrap", n_boot=200, rng=3)
+    e2 = w.estimate("wt82_71", se="bootstrap", n_boot=200, rng=3)
     s = w.estimate("wt82_71")
     assert e1.conf_low == e2.conf_low  # seeded
     assert e1.std_error == pytest.approx(s.std_error, rel=0.2)
@@ -182,7 +182,7 @@ def test_bootstrap_reestimates_weights(nhefs):
 def test_entropy_bootstrap_agrees_with_sandwich(nhefs):
     w = _w(nhefs, "qsmk ~ age + wt71 + C(sex) + smokeintensity", method="entropy",
            estimand="ATT")
-    b = w.estimate("wt82_71", se="bootstrap", n_boot=200, random_state=5)
+    b = w.estimate("wt82_71", se="bootstrap", n_boot=200, rng=5)
     s = w.estimate("wt82_71")
     assert b.estimate == s.estimate
     assert b.std_error == pytest.approx(s.std_error, rel=0.2)
@@ -325,14 +325,14 @@ def _ipw_replicate(n, seed, estimand, firth=False):
     from _calibration_pa import arrays
     from scipy import special
 
-    from causalpa.propensity import fit_logistic
+    from causalpa._regression import logistic
     from causalpa.weighting import _ps_from_arrays, stacked_sandwich
 
     a, t, X = arrays(n, seed)
     y = a["phq9_change"].astype(float)
-    fit = fit_logistic(X, t, firth=firth)
+    fit = logistic(t, X, firth=firth, maxit=100)
     mf = _ps_from_arrays(fit.fitted, t, estimand, True, None, X=X,
-                         q=special.expit(-fit.linear_predictor))
+                         q=special.expit(-fit.eta))
     focal = np.ones(n) if estimand == "ATE" else t.astype(float)
     Z = np.zeros((n, 0))
     est, se, _ = stacked_sandwich(y, t, mf.weights, Z, focal, "difference", logit=False,
@@ -424,7 +424,7 @@ def test_calibration_binary_outcome_rd_and_rr():
     from _calibration_pa import arrays, mc_band
     from scipy import special
 
-    from causalpa.propensity import fit_logistic
+    from causalpa._regression import logistic
     from causalpa.simulate import patient_arrays
     from causalpa.weighting import _ps_from_arrays, stacked_sandwich
 
@@ -436,9 +436,9 @@ def test_calibration_binary_outcome_rd_and_rr():
     for s in range(reps):
         a, t, X = arrays(n, 40_000 + s)
         y = a["recovered"].astype(float)
-        fit = fit_logistic(X, t)
+        fit = logistic(t, X, maxit=100)
         mf = _ps_from_arrays(fit.fitted, t, "ATE", True, None, X=X,
-                             q=special.expit(-fit.linear_predictor))
+                             q=special.expit(-fit.eta))
         Z, ones = np.zeros((n, 0)), np.ones(n)
         e, s_, _ = stacked_sandwich(y, t, mf.weights, Z, ones, "risk difference", logit=False,
                                     nuisance=mf.nuisance)

@@ -30,7 +30,7 @@ from typing import Literal
 
 import pandas as pd
 
-from causalpa._spec import check_option
+from causalpa._validation import check_option
 
 __all__ = ["load_pilot", "load_lalonde", "load_nhefs"]
 

@@ -28,7 +28,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from causalpa._spec import Spec, check_columns, check_no_missing, check_option, make_spec
+from causalpa._spec import Spec, make_spec
+from causalpa._validation import check_columns, check_no_missing, check_option
 from causalpa.errors import SpecificationError
 
 __all__ = ["self_selection_graph", "causal_model", "refute", "REFUTERS"]

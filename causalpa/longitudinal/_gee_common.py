@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from causalpa._spec import check_columns, check_no_missing, check_weights, format_rows
+from causalpa._validation import check_columns, check_no_missing, check_weights, format_rows
 from causalpa.errors import DataError, SpecificationError
 
 __all__ = ["ParsedModel", "parse_model", "resolve_weights", "group_codes", "term_names"]

@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from causalpa._spec import check_frame, check_number, check_option
+from causalpa._validation import check_frame, check_number, check_option
 from causalpa.errors import ConvergenceWarning, DataError, SmallSampleWarning, SpecificationError
 from causalpa.longitudinal._gee_common import group_codes, parse_model, resolve_weights
 
@@ -588,7 +588,7 @@ def gee(
     codes, _ = group_codes(data, groups)
     extra: tuple[str, ...] = (groups,) + ((time,) if time is not None else ())
     if time is not None:
-        from causalpa._spec import check_columns
+        from causalpa._validation import check_columns
 
         check_columns(data, [time], "time")
     model = parse_model(data, formula, extra=extra)
@@ -597,7 +597,7 @@ def gee(
         bad = ~np.isin(y, (0.0, 1.0))
         if bad.any():
             rows = data.index[bad]
-            from causalpa._spec import format_rows
+            from causalpa._validation import format_rows
 
             raise DataError(
                 f"outcome {model.outcome!r} must be 0/1 (or bool) for family='binomial'; rows "

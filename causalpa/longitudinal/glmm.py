@@ -54,7 +54,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
-from causalpa._spec import check_columns, check_frame, check_number, check_option, format_rows
+from causalpa._validation import check_columns, check_frame, check_number, check_option, format_rows
 from causalpa.errors import ConvergenceWarning, DataError, SingularFitWarning, SpecificationError
 from causalpa.longitudinal._gee_common import group_codes, parse_model
 

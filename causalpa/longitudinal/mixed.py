@@ -41,7 +41,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from causalpa._spec import check_columns, check_frame, check_no_missing, check_number, check_option
+from causalpa._validation import (
+    check_columns,
+    check_frame,
+    check_no_missing,
+    check_number,
+    check_option,
+)
 from causalpa.errors import ConvergenceWarning, DataError, SingularFitWarning, SpecificationError
 from causalpa.longitudinal._lmm_engine import LmmFit, LmmProblem
 

@@ -49,7 +49,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from causalpa._spec import check_columns, check_frame, check_no_missing, check_number, format_rows
+from causalpa._validation import (
+    check_columns,
+    check_frame,
+    check_no_missing,
+    check_number,
+    format_rows,
+)
 from causalpa.errors import DataError, SpecificationError
 from causalpa.longitudinal._gee_common import parse_model
 

@@ -31,13 +31,13 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from causalpa._spec import (
+from causalpa._spec import make_spec
+from causalpa._validation import (
     check_columns,
     check_frame,
     check_no_missing,
     check_number,
     check_option,
-    make_spec,
 )
 from causalpa.errors import CausalpaWarning, DataError, SmallSampleWarning, SpecificationError
 from causalpa.matching import nearest as _nearest  # noqa: F401  (registers "nearest")
@@ -123,7 +123,7 @@ def match(
     exact: str | Sequence[str] | None = None,
     discard: str = "none",
     order: Order | None = None,
-    random_state: int | np.random.Generator | None = None,
+    rng: Any = None,
     ps_model: Any = "logistic",
     treated: Any = None,
 ) -> MatchResult:
@@ -183,8 +183,8 @@ def match(
         Processing order of focal units by distance (stable: ties in data order).
         Default as MatchIt: "largest" for ATT, "smallest" for ATC, "data" for
         Mahalanobis and matrix distances.
-    random_state : int or numpy.random.Generator, optional
-        Seed for ``order="random"``.
+    rng : None, int or numpy.random.Generator
+        Randomness of ``order="random"`` (SPEC 7).
     ps_model : {"logistic", "firth"} or scikit-learn classifier
         Propensity-score model for ``distance`` "ps"/"logit".
     treated : object, optional
@@ -288,7 +288,7 @@ def match(
             # positivity is judged by the caliper / balance here: a control with a score
             # near 0 is harmless for the ATT, so propensity()'s ATE-oriented check is off.
             # `spec` was validated on `data` above (same spec as propensity(data, spec.formula))
-            ps_obj = _propensity_from_spec(data, spec, model=ps_model, positivity=None)
+            ps_obj = _propensity_from_spec(data, spec, ps_model=ps_model, positivity=None)
             src = ps_obj.scores if distance == "ps" else ps_obj.linear_predictor
             d = np.asarray(src, dtype=float)
         else:
@@ -364,10 +364,10 @@ def match(
     tc = ("treated", "control") if estimand == "ATT" else ("control", "treated")
     if not replace:
         _capacity_warnings(focal, exact_codes, ratio, tc)
-    rng = np.random.default_rng(random_state)
+    gen = np.random.default_rng(rng)
     focal_pos = np.flatnonzero(focal)
     problem = MatchProblem(
-        focal=focal, order=_order(order, focal_pos, d, rng), ratio=ratio, replace=bool(replace),
+        focal=focal, order=_order(order, focal_pos, d, gen), ratio=ratio, replace=bool(replace),
         distance=d, features=features, matrix=matrix, caliper=raw_caliper, exact=exact_codes,
         discarded=discarded, caliper_covs=cov_mat,
         caliper_widths=np.array(list(raw_cov.values())) if cov_cols else None,

@@ -232,14 +232,13 @@ class MatchResult:
         self,
         outcome: str,
         adjust: str | list[str] | None = None,
-        se: str | None = None,
+        se: Any = None,
         *,
         measure: str | None = None,
-        se_type: str | None = None,
         conf_level: float = 0.95,
         n_boot: int = 999,
         n_perm: int = 9999,
-        random_state: int | np.random.Generator | None = None,
+        rng: Any = None,
     ) -> Effect:
         """Estimate the effect on the matched sample (see :func:`causalpa.estimation.estimate_effect`).
 
@@ -249,11 +248,13 @@ class MatchResult:
             Outcome column.
         adjust : str or list of str, optional
             Covariates for regression adjustment (g-computation over the focal units).
-        se : {"cluster", "robust", "bootstrap", "permutation"}, optional
+        se : {"cluster", "robust", "bootstrap", "permutation"} or a registry name, optional
             Default "cluster" on the matched subclasses (``vcovCL(~subclass)``,
             ``t(G - 1)``; CR2 when an arm has fewer than 20 units) without
-            replacement; "robust" (HC3) with replacement.
-        measure, se_type, conf_level, n_boot, n_perm, random_state
+            replacement; "robust" (HC3) with replacement. Any name of
+            :data:`causalpa.inference.VARIANCES` ("HC0"-"HC3", "CR0"-"CR2") asks for
+            that estimator.
+        measure, conf_level, n_boot, n_perm, rng
             As in :func:`~causalpa.estimation.estimate_effect`.
 
         Returns
@@ -263,7 +264,7 @@ class MatchResult:
         from causalpa.estimation import estimate_effect
 
         if outcome not in self.data.columns:
-            from causalpa._spec import check_columns
+            from causalpa._validation import check_columns
 
             check_columns(self.data, [outcome], "outcome")
         if se is None:
@@ -288,8 +289,8 @@ class MatchResult:
                 md["__s__"] = md["__s__"].astype("int64")
         return estimate_effect(
             md, outcome, self.spec.treatment, weights="__w__", cluster=cluster, adjust=adjust,
-            estimand=self.estimand, se=se, se_type=se_type, measure=measure,
-            conf_level=conf_level, n_boot=n_boot, n_perm=n_perm, random_state=random_state,
+            estimand=self.estimand, se=se, measure=measure,
+            conf_level=conf_level, n_boot=n_boot, n_perm=n_perm, rng=rng,
             treated=self.spec.treated, method=self.describe(),
         )
 

@@ -47,7 +47,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from causalpa._spec import check_number, check_option
+from causalpa._validation import check_number, check_option
 from causalpa.errors import SpecificationError
 from causalpa.power._uniroot import R_TOL, uniroot
 

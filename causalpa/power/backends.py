@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from causalpa._spec import check_number, check_option
+from causalpa._validation import check_number, check_option
 from causalpa.errors import SpecificationError
 
 __all__ = ["run_blocks", "BACKENDS"]

@@ -48,7 +48,7 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy import optimize, special
 
-from causalpa._spec import check_number, check_option
+from causalpa._validation import check_number, check_option
 from causalpa.errors import SpecificationError
 from causalpa.power.analyses import AnalysisContext, get_analysis
 

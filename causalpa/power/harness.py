@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from causalpa._spec import check_number, check_option
+from causalpa._validation import check_number, check_option
 from causalpa.errors import CausalpaWarning, SpecificationError
 from causalpa.power.analyses import adjust_pvalues, get_analysis
 from causalpa.power.backends import run_blocks

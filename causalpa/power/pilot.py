@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
-from causalpa._spec import (
+from causalpa._validation import (
     binary_treatment,
     check_columns,
     check_frame,

@@ -111,7 +111,7 @@ def propensity_models() -> dict[str, Any]:
     ps = cpa.propensity(lalonde(), LALONDE_PS)
     out["lalonde_coef"] = plain(ps.coef)
     out["lalonde_scores"] = plain(ps.scores)
-    firth = cpa.propensity(pilot(), PILOT_PS, model="firth")
+    firth = cpa.propensity(pilot(), PILOT_PS, ps_model="firth")
     out["pilot_firth_coef"] = plain(firth.coef)
     out["pilot_firth_scores"] = plain(firth.scores)
     out["pilot_overlap"] = plain(cpa.propensity(pilot(), PILOT_PS).overlap())
@@ -147,7 +147,7 @@ def matching_lalonde() -> dict[str, Any]:
         "discard": {"discard": "both"},
         "covcal": {"caliper": {"distance": 0.25, "age": 5}, "std_caliper": {"age": False}},
         "exact": {"exact": "married"},
-        "random": {"order": "random", "random_state": 7},
+        "random": {"order": "random", "rng": 7},
     }
     for name, opts in variants.items():
         m = cpa.match(df, LALONDE_PS, **opts)
@@ -162,11 +162,11 @@ def matching_estimates() -> dict[str, Any]:
     out: dict[str, Any] = {}
     out.update(effect(m.estimate("re78"), "cluster_"))
     out.update(effect(m.estimate("re78", se="robust"), "robust_"))
-    out.update(effect(m.estimate("re78", se_type="CR2"), "cr2_"))
-    out.update(effect(m.estimate("re78", se="robust", se_type="HC1"), "hc1_"))
+    out.update(effect(m.estimate("re78", se="CR2"), "cr2_"))
+    out.update(effect(m.estimate("re78", se="HC1"), "hc1_"))
     out.update(effect(m.estimate("re78", adjust=["age", "educ", "re74"]), "adjust_"))
-    out.update(effect(m.estimate("re78", se="bootstrap", n_boot=199, random_state=3), "boot_"))
-    out.update(effect(m.estimate("re78", se="permutation", n_perm=999, random_state=3),
+    out.update(effect(m.estimate("re78", se="bootstrap", n_boot=199, rng=3), "boot_"))
+    out.update(effect(m.estimate("re78", se="permutation", n_perm=999, rng=3),
                       "perm_"))
     for measure in ("risk difference", "risk ratio", "odds ratio"):
         out.update(effect(m.estimate("employed78", measure=measure), f"{measure}_"))
@@ -209,7 +209,7 @@ def weighting_nhefs() -> dict[str, Any]:
     out.update(effect(wt.estimate("wt82_71"), "trim_"))
     out.update(effect(cpa.weight(df, NHEFS_PS, trim=10, trim_lower=True).estimate("wt82_71"),
                       "trim10_"))
-    out.update(effect(ws.estimate("wt82_71", se="bootstrap", n_boot=60, random_state=2),
+    out.update(effect(ws.estimate("wt82_71", se="bootstrap", n_boot=60, rng=2),
                       "boot_"))
     out["summary"] = plain(ws.summary())
     out["ess"] = plain(ws.ess)
@@ -245,7 +245,7 @@ def aipw_cases() -> dict[str, Any]:
     cov = ["age", "wt71", "smokeintensity", "smokeyrs"]
     out.update(effect(cpa.aipw(df, "wt82_71", "qsmk", cov), "ate_"))
     out.update(effect(cpa.aipw(df, "wt82_71", "qsmk", cov, estimand="ATT"), "att_"))
-    out.update(effect(cpa.aipw(df, "wt82_71", "qsmk", cov, cross_fit=5, random_state=1),
+    out.update(effect(cpa.aipw(df, "wt82_71", "qsmk", cov, cross_fit=5, rng=1),
                       "crossfit_"))
     for measure in ("risk difference", "risk ratio", "odds ratio"):
         out.update(effect(cpa.aipw(df, "gained", "qsmk", cov, measure=measure), f"{measure}_"))

@@ -1,0 +1,799 @@
+"""Declared options and the one input validator used by every public function.
+
+Two halves:
+
+**Declared options.** Each public function declares its options once, as ``Literal``
+types in its signature and, for anything a ``Literal`` cannot say (ranges, column names,
+random generators, estimators), as constraints in :func:`validate_params`, in the spirit
+of scikit-learn's ``validate_params``. The decorator checks every call, names the
+argument and the allowed values in a :class:`~causalpa.errors.SpecificationError`
+("`caliper` must be a number >= 0 or None; got -1"), passes the canonical spelling on
+(``"att"`` becomes ``"ATT"``), and records the declarations in
+``function.__causalpa_params__`` so that tests can generate bad inputs from them.
+
+**Data validators.** Frames, columns, missing values, the binary treatment, weights and
+outcomes are checked by the functions below; every message names the argument or
+column at fault and, where useful, the rows.
+
+Examples
+--------
+>>> from typing import Literal
+>>> from causalpa._validation import Number, validate_params
+>>> @validate_params({"ratio": Number(low=1, integer=True)})
+... def f(*, estimand: Literal["ATT", "ATC"] = "ATT", ratio: int = 1):
+...     return estimand, ratio
+>>> f(estimand="atc", ratio=2)
+('ATC', 2)
+>>> f(ratio=0)
+Traceback (most recent call last):
+...
+causalpa.errors.SpecificationError: `ratio` must be an integer >= 1; got 0
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import numbers
+import typing
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
+
+import numpy as np
+import pandas as pd
+
+from causalpa.errors import DataError, SpecificationError
+
+__all__ = [
+    "Constraint",
+    "Options",
+    "Number",
+    "Boolean",
+    "Column",
+    "Columns",
+    "RandomState",
+    "Classifier",
+    "Instance",
+    "Pair",
+    "NONE",
+    "validate_params",
+    "declared_params",
+    "check_option",
+    "check_number",
+    "check_frame",
+    "check_columns",
+    "check_no_missing",
+    "binary_treatment",
+    "check_weights",
+    "check_outcome",
+    "format_rows",
+    "as_generator",
+    "MEASURES",
+]
+
+MEASURES: tuple[str, ...] = ("difference", "risk difference", "risk ratio", "odds ratio")
+
+T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _quote(values: Iterable[Any]) -> str:
+    return ", ".join(repr(v) for v in values)
+
+
+def format_rows(labels: Iterable[Any], limit: int = 10) -> str:
+    """Format row labels for an error message, eliding after ``limit``.
+
+    Examples
+    --------
+    >>> format_rows(range(3))
+    '0, 1, 2'
+    >>> format_rows(range(20), limit=2)
+    '0, 1, ... (20 rows)'
+    """
+    labels = list(labels)
+    shown = ", ".join(str(x) for x in labels[:limit])
+    if len(labels) > limit:
+        shown += f", ... ({len(labels)} rows)"
+    return shown
+
+
+# =========================================================================== constraints
+class Constraint:
+    """One allowed form of an argument (a declared option).
+
+    Subclasses say whether a value satisfies them (:meth:`accepts`), return its
+    canonical form (:meth:`canonical`), describe themselves for messages
+    (:meth:`describe`) and give a few values that do and do not satisfy them
+    (:meth:`valid_examples`, :meth:`invalid_examples`) for generated tests.
+    """
+
+    def accepts(self, value: Any) -> bool:
+        """Whether ``value`` satisfies the constraint."""
+        raise NotImplementedError
+
+    def canonical(self, value: Any) -> Any:
+        """Return the value to pass on (e.g. the canonical spelling of an option)."""
+        return value
+
+    def describe(self) -> str:
+        """Describe the allowed values ("a number >= 0")."""
+        raise NotImplementedError
+
+    def valid_examples(self) -> list[Any]:
+        """Values that satisfy the constraint."""
+        return []
+
+    def invalid_examples(self) -> list[Any]:
+        """Values that do not (used to generate tests of the error messages)."""
+        return []
+
+
+class _NoneConstraint(Constraint):
+    def accepts(self, value: Any) -> bool:
+        return value is None
+
+    def describe(self) -> str:
+        return "None"
+
+    def valid_examples(self) -> list[Any]:
+        return [None]
+
+
+#: The constraint "the value may be None".
+NONE = _NoneConstraint()
+
+
+class Options(Constraint):
+    """One of a fixed set of values (strings compared case-insensitively by default).
+
+    Examples
+    --------
+    >>> c = Options("ATE", "ATT")
+    >>> c.accepts("att"), c.canonical("att"), c.describe()
+    (True, 'ATT', "one of 'ATE', 'ATT'")
+    """
+
+    def __init__(self, *values: Any, case_sensitive: bool = False) -> None:
+        self.values = tuple(values)
+        self.case_sensitive = case_sensitive
+
+    def _find(self, value: Any) -> tuple[bool, Any]:
+        for option in self.values:
+            if value is option:
+                return True, option
+            if isinstance(value, str) and isinstance(option, str):
+                if value == option or (not self.case_sensitive and value.lower() == option.lower()):
+                    return True, option
+            elif not isinstance(value, (str, bool, np.bool_)) and not isinstance(option, str):
+                try:
+                    if value == option:
+                        return True, option
+                except (TypeError, ValueError):
+                    continue
+        return False, None
+
+    def accepts(self, value: Any) -> bool:
+        return self._find(value)[0]
+
+    def canonical(self, value: Any) -> Any:
+        return self._find(value)[1]
+
+    def describe(self) -> str:
+        return f"one of {_quote(self.values)}"
+
+    def valid_examples(self) -> list[Any]:
+        return list(self.values)
+
+    def invalid_examples(self) -> list[Any]:
+        return ["not-an-option", 3.5]
+
+
+class Number(Constraint):
+    """A finite real number (or integer) inside a range.
+
+    Examples
+    --------
+    >>> Number(low=0, high=1, low_inclusive=False).describe()
+    'a number > 0 and <= 1'
+    >>> Number(low=1, integer=True).canonical(2.0)
+    2
+    """
+
+    def __init__(self, *, low: float | None = None, high: float | None = None,
+                 low_inclusive: bool = True, high_inclusive: bool = True,
+                 integer: bool = False) -> None:
+        self.low, self.high = low, high
+        self.low_inclusive, self.high_inclusive = low_inclusive, high_inclusive
+        self.integer = integer
+
+    def accepts(self, value: Any) -> bool:
+        if not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_)):
+            return False
+        if self.integer and not (isinstance(value, numbers.Integral)
+                                 or (isinstance(value, float) and value.is_integer())):
+            return False
+        if not np.isfinite(float(value)):
+            return False
+        v = float(value)
+        if self.low is not None and not (v >= self.low if self.low_inclusive else v > self.low):
+            return False
+        return self.high is None or bool(v <= self.high if self.high_inclusive else v < self.high)
+
+    def canonical(self, value: Any) -> Any:
+        return int(value) if self.integer else value
+
+    def describe(self) -> str:
+        kind = "an integer" if self.integer else "a number"
+        bounds = []
+        if self.low is not None:
+            bounds.append(f"{'>=' if self.low_inclusive else '>'} {self.low:g}")
+        if self.high is not None:
+            bounds.append(f"{'<=' if self.high_inclusive else '<'} {self.high:g}")
+        return kind + (" " + " and ".join(bounds) if bounds else "")
+
+    def valid_examples(self) -> list[Any]:
+        low = self.low if self.low is not None else (self.high - 1 if self.high is not None
+                                                     else 0)
+        if not self.low_inclusive:
+            low = low + (1 if self.integer else min(0.5, (self.high - low) / 2
+                                                   if self.high is not None else 0.5))
+        return [int(low) if self.integer else low]
+
+    def invalid_examples(self) -> list[Any]:
+        out: list[Any] = ["1", float("nan"), float("inf"), True]
+        if self.low is not None:
+            out.append(self.low - 1 if self.low_inclusive else self.low)
+        if self.high is not None:
+            out.append(self.high + 1 if self.high_inclusive else self.high)
+        if self.integer:
+            out.append((self.low if self.low is not None else 0) + 1.5)
+        return out
+
+
+class Boolean(Constraint):
+    """``True`` or ``False`` (numpy booleans too)."""
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, (bool, np.bool_))
+
+    def canonical(self, value: Any) -> Any:
+        return bool(value)
+
+    def describe(self) -> str:
+        return "True or False"
+
+    def valid_examples(self) -> list[Any]:
+        return [True, False]
+
+    def invalid_examples(self) -> list[Any]:
+        return ["yes", 2]
+
+
+class Column(Constraint):
+    """A column name (a string); whether it is in the data is checked with the data."""
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, str)
+
+    def describe(self) -> str:
+        return "a column name"
+
+    def invalid_examples(self) -> list[Any]:
+        return [3, ["a", "b"]]
+
+
+class Columns(Constraint):
+    """A column name or a sequence of column names (canonical form: a list)."""
+
+    def accepts(self, value: Any) -> bool:
+        if isinstance(value, str):
+            return True
+        if isinstance(value, (Sequence, pd.Index, np.ndarray)) and not isinstance(value, bytes):
+            return all(isinstance(v, str) for v in value)
+        return False
+
+    def canonical(self, value: Any) -> Any:
+        return [value] if isinstance(value, str) else list(value)
+
+    def describe(self) -> str:
+        return "a column name or a list of column names"
+
+    def invalid_examples(self) -> list[Any]:
+        return [3, [1, 2]]
+
+
+class RandomState(Constraint):
+    """A source of randomness as Scientific Python SPEC 7 (``rng``).
+
+    ``None`` (fresh entropy), a non-negative integer seed, a
+    :class:`numpy.random.SeedSequence`, a :class:`numpy.random.BitGenerator` or a
+    :class:`numpy.random.Generator` (used as it is, so its state advances).
+    """
+
+    def accepts(self, value: Any) -> bool:
+        if value is None or isinstance(value, (np.random.Generator, np.random.SeedSequence,
+                                               np.random.BitGenerator)):
+            return True
+        return (isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+                and int(value) >= 0)
+
+    def describe(self) -> str:
+        return "None, an integer seed >= 0 or a numpy.random.Generator"
+
+    def valid_examples(self) -> list[Any]:
+        return [None, 0, np.random.default_rng(1)]
+
+    def invalid_examples(self) -> list[Any]:
+        return [-1, "seed", 1.5]
+
+
+class Classifier(Constraint):
+    """An unfitted scikit-learn classifier (an object with ``fit`` and ``predict_proba``)."""
+
+    def accepts(self, value: Any) -> bool:
+        return hasattr(value, "fit") and hasattr(value, "predict_proba") \
+            and not isinstance(value, type)
+
+    def describe(self) -> str:
+        return "a scikit-learn classifier with fit/predict_proba"
+
+
+class Instance(Constraint):
+    """An instance of the given type(s), described in words."""
+
+    def __init__(self, types: type | tuple[type, ...], description: str) -> None:
+        self.types, self.description = types, description
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, self.types)
+
+    def describe(self) -> str:
+        return self.description
+
+
+class Pair(Constraint):
+    """A pair ``(low, high)`` of numbers inside ``[low_bound, high_bound]`` with low < high."""
+
+    def __init__(self, low_bound: float, high_bound: float) -> None:
+        self.low_bound, self.high_bound = low_bound, high_bound
+
+    def accepts(self, value: Any) -> bool:
+        try:
+            lo, hi = (float(v) for v in value)
+        except (TypeError, ValueError):
+            return False
+        return self.low_bound <= lo < hi <= self.high_bound
+
+    def canonical(self, value: Any) -> Any:
+        lo, hi = (float(v) for v in value)
+        return (lo, hi)
+
+    def describe(self) -> str:
+        return f"a pair (low, high) with {self.low_bound:g} <= low < high <= {self.high_bound:g}"
+
+    def invalid_examples(self) -> list[Any]:
+        return [(0.9, 0.1), 0.5]
+
+
+# =========================================================================== the decorator
+def _literal_constraints(annotation: Any) -> list[Constraint] | None:
+    """Constraints of an annotation that is ``Literal[...]`` or ``Literal[...] | None``."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Literal:
+        return [Options(*typing.get_args(annotation))]
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        args = typing.get_args(annotation)
+        literals = [a for a in args if typing.get_origin(a) is typing.Literal]
+        rest = [a for a in args if a not in literals]
+        if len(literals) == 1 and rest == [type(None)]:
+            return [Options(*typing.get_args(literals[0])), NONE]
+    return None
+
+
+def _describe(constraints: Sequence[Constraint]) -> str:
+    parts = [c.describe() for c in constraints if c is not NONE]
+    text = " or ".join(parts) if parts else "None"
+    return text + (" or None" if any(c is NONE for c in constraints) and parts else "")
+
+
+def check_value(name: str, value: Any, constraints: Sequence[Constraint]) -> Any:
+    """Check ``value`` against alternative ``constraints``; return its canonical form.
+
+    Examples
+    --------
+    >>> check_value("caliper", None, [Number(low=0), NONE]) is None
+    True
+    >>> check_value("caliper", -1, [Number(low=0), NONE])
+    Traceback (most recent call last):
+    ...
+    causalpa.errors.SpecificationError: `caliper` must be a number >= 0 or None; got -1
+    """
+    for c in constraints:
+        if c.accepts(value):
+            return c.canonical(value)
+    raise SpecificationError(f"`{name}` must be {_describe(constraints)}; got {value!r}")
+
+
+def validate_params(
+    constraints: dict[str, Constraint | Sequence[Constraint]] | None = None,
+) -> Callable[[F], F]:
+    """Check a function's declared options on every call (decorator).
+
+    Parameters
+    ----------
+    constraints : dict, optional
+        Argument name -> a :class:`Constraint` or a list of alternatives. Arguments
+        annotated ``Literal[...]`` (or ``Literal[...] | None``) need no entry: their
+        allowed values are read from the signature.
+
+    Returns
+    -------
+    callable
+        The decorator. The wrapped function receives canonical values; its
+        declarations are in ``__causalpa_params__`` (name -> list of constraints).
+
+    Examples
+    --------
+    >>> from typing import Literal
+    >>> @validate_params({"n": Number(low=1, integer=True)})
+    ... def draw(n, *, method: Literal["a", "b"] = "a"):
+    ...     return n, method
+    >>> draw(3, method="B")
+    (3, 'b')
+    >>> sorted(declared_params(draw))
+    ['method', 'n']
+    """
+    explicit = {k: ([v] if isinstance(v, Constraint) else list(v))
+                for k, v in (constraints or {}).items()}
+
+    def decorate(func: F) -> F:
+        sig = inspect.signature(func)
+        unknown = set(explicit) - set(sig.parameters)
+        if unknown:
+            raise TypeError(f"validate_params: {func.__name__} has no parameter(s) {unknown}")
+        declared: dict[str, list[Constraint]] = {}
+        resolved = False
+
+        def resolve() -> None:
+            nonlocal resolved
+            hints: dict[str, Any] = {}
+            namespace = {**vars(typing), **getattr(func, "__globals__", {})}
+            for name, param in sig.parameters.items():
+                ann = param.annotation
+                if isinstance(ann, str):
+                    try:
+                        ann = eval(ann, namespace)  # noqa: S307 - annotations of our own code
+                    except Exception:
+                        continue
+                hints[name] = ann
+            for name in sig.parameters:
+                if name in explicit:
+                    declared[name] = explicit[name]
+                elif name in hints:
+                    lit = _literal_constraints(hints[name])
+                    if lit is not None:
+                        declared[name] = lit
+            resolved = True
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if not resolved:
+                resolve()
+            try:
+                bound = sig.bind(*args, **kwargs)
+            except TypeError as exc:
+                raise SpecificationError(f"{func.__name__}(): {exc}") from None
+            arguments = bound.arguments
+            for name, cons in declared.items():
+                if name in arguments:
+                    arguments[name] = check_value(name, arguments[name], cons)
+            return func(*bound.args, **bound.kwargs)
+
+        def declarations() -> dict[str, list[Constraint]]:
+            if not resolved:
+                resolve()
+            return dict(declared)
+
+        wrapper.__causalpa_params__ = declarations  # type: ignore[attr-defined]
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def declared_params(func: Callable[..., Any]) -> dict[str, list[Constraint]]:
+    """Return the options declared for ``func`` by :func:`validate_params` (name -> constraints).
+
+    Examples
+    --------
+    >>> from typing import Literal
+    >>> @validate_params({"ratio": Number(low=1, integer=True)})
+    ... def f(*, estimand: Literal["ATT", "ATC"] = "ATT", ratio: int = 1):
+    ...     return estimand
+    >>> {k: [c.describe() for c in v] for k, v in declared_params(f).items()}
+    {'estimand': ["one of 'ATT', 'ATC'"], 'ratio': ['an integer >= 1']}
+    """
+    getter = getattr(func, "__causalpa_params__", None)
+    return {} if getter is None else getter()
+
+
+# =========================================================================== scalar checks
+def check_option(name: str, value: Any, allowed: Sequence[T], *, case_sensitive: bool = False) -> T:
+    """Check that ``value`` is one of ``allowed`` and return the canonical spelling.
+
+    Examples
+    --------
+    >>> check_option("estimand", "att", ["ATE", "ATT"])
+    'ATT'
+    """
+    return check_value(name, value, [Options(*allowed, case_sensitive=case_sensitive)])
+
+
+def check_number(
+    name: str,
+    value: Any,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_inclusive: bool = True,
+    high_inclusive: bool = True,
+    allow_none: bool = False,
+    integer: bool = False,
+) -> Any:
+    """Check that ``value`` is a finite real number (or integer) inside a range.
+
+    Examples
+    --------
+    >>> check_number("caliper", 0.2, low=0, allow_none=True)
+    0.2
+    >>> check_number("caliper", -1, low=0)
+    Traceback (most recent call last):
+    ...
+    causalpa.errors.SpecificationError: `caliper` must be a number >= 0; got -1
+    """
+    cons: list[Constraint] = [Number(low=low, high=high, low_inclusive=low_inclusive,
+                                     high_inclusive=high_inclusive, integer=integer)]
+    if allow_none:
+        cons.append(NONE)
+    return check_value(name, value, cons)
+
+
+def as_generator(rng: Any, name: str = "rng") -> np.random.Generator:
+    """Turn ``rng`` (SPEC 7: None, an int seed, a SeedSequence or a Generator) into a Generator.
+
+    A Generator is returned as it is (its state advances with use).
+
+    Examples
+    --------
+    >>> g = as_generator(1)
+    >>> as_generator(g) is g
+    True
+    """
+    check_value(name, rng, [RandomState()])
+    return np.random.default_rng(rng)
+
+
+# =========================================================================== data checks
+def check_frame(data: Any, name: str = "data", *, min_rows: int = 1) -> pd.DataFrame:
+    """Check that ``data`` is a pandas DataFrame with at least ``min_rows`` rows.
+
+    Examples
+    --------
+    >>> check_frame(pd.DataFrame())
+    Traceback (most recent call last):
+    ...
+    causalpa.errors.DataError: `data` is empty (0 rows); at least 1 row is needed
+    """
+    if not isinstance(data, pd.DataFrame):
+        raise DataError(f"`{name}` must be a pandas DataFrame; got {type(data).__name__}")
+    if len(data) < min_rows:
+        rows = "row is" if min_rows == 1 else "rows are"
+        raise DataError(
+            f"`{name}` is empty ({len(data)} rows); at least {min_rows} {rows} needed"
+            if len(data) == 0
+            else f"`{name}` has {len(data)} rows; at least {min_rows} {rows} needed"
+        )
+    if not data.columns.is_unique:
+        dup = data.columns[data.columns.duplicated()].unique().tolist()
+        raise DataError(f"`{name}` has duplicated column names: {_quote(dup)}")
+    return data
+
+
+def check_columns(data: pd.DataFrame, columns: Iterable[str], argument: str) -> None:
+    """Raise :class:`DataError` if any of ``columns`` is missing from ``data``.
+
+    Examples
+    --------
+    >>> check_columns(pd.DataFrame({"a": [1]}), ["a", "b"], "covariates")
+    Traceback (most recent call last):
+    ...
+    causalpa.errors.DataError: column 'b' named in `covariates` is not in `data`; available columns: 'a'
+    """
+    missing = [c for c in columns if c not in data.columns]
+    if missing:
+        noun = "column" if len(missing) == 1 else "columns"
+        verb = "is" if len(missing) == 1 else "are"
+        avail = _quote(list(data.columns)[:30])
+        raise DataError(
+            f"{noun} {_quote(missing)} named in `{argument}` {verb} not in `data`; "
+            f"available columns: {avail}"
+        )
+
+
+def check_no_missing(data: pd.DataFrame, columns: Iterable[str]) -> None:
+    """Refuse missing values in ``columns``, listing counts per column and the rows.
+
+    causalpa never drops rows silently: a complete-case analysis must be the
+    user's explicit choice.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"age": [1.0, None, 3.0], "sex": ["f", "m", None]})
+    >>> check_no_missing(df, ["age", "sex"])
+    Traceback (most recent call last):
+    ...
+    causalpa.errors.DataError: missing values in columns 'age' (1 row), 'sex' (1 row); rows: 1, 2. causalpa does not drop rows silently: drop or impute them first (e.g. data.dropna(subset=[...]))
+    """
+    columns = list(dict.fromkeys(columns))
+    if not columns or not _any_missing(data, columns):
+        return
+    isna = data[columns].isna()
+    counts = isna.sum()
+    bad = counts[counts > 0]
+    if len(bad):
+        parts = ", ".join(f"{c!r} ({n} row{'s' if n != 1 else ''})" for c, n in bad.items())
+        rows = data.index[isna.any(axis=1).to_numpy()]
+        noun = "column" if len(bad) == 1 else "columns"
+        raise DataError(
+            f"missing values in {noun} {parts}; rows: {format_rows(rows)}. causalpa does "
+            "not drop rows silently: drop or impute them first (e.g. data.dropna(subset=[...]))"
+        )
+
+
+def _any_missing(data: pd.DataFrame, columns: list[str]) -> bool:
+    """Fast screen for missing values (the message is built by the slow path)."""
+    try:
+        for c in columns:
+            values = data[c].to_numpy()
+            kind = values.dtype.kind
+            if kind in "iub":
+                continue
+            if kind in "fc":
+                if np.isnan(values).any():
+                    return True
+                continue
+            if pd.isna(values).any():
+                return True
+    except Exception:  # duplicate or missing labels, extension types: let pandas decide
+        return True
+    return False
+
+
+def binary_treatment(values: pd.Series, name: str, treated: Any = None) -> np.ndarray:
+    """Code a treatment column as a 0/1 integer array.
+
+    Accepts 0/1 numbers, booleans, or any two-level column together with an
+    explicit ``treated`` level.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        The treatment column.
+    name : str
+        Column name (for messages).
+    treated : object, optional
+        The level that means "treated"; required unless the column is 0/1 or bool.
+
+    Returns
+    -------
+    numpy.ndarray
+        Integer array of 0 and 1.
+
+    Examples
+    --------
+    >>> binary_treatment(pd.Series(["PA", "control", "PA"]), "arm", treated="PA")
+    array([1, 0, 1])
+    """
+    if treated is None and isinstance(values, pd.Series):
+        raw = values.to_numpy()
+        if raw.dtype.kind in "iuf" and raw.size and bool(((raw == 0) | (raw == 1)).all()):
+            return raw.astype(int)  # 0/1 numbers: what the checks below conclude
+    if values.isna().any():
+        rows = values.index[values.isna().to_numpy()]
+        raise DataError(
+            f"treatment column {name!r} has missing values in rows {format_rows(rows)}"
+        )
+    levels = pd.unique(values)
+    if len(levels) > 2:
+        shown = _quote(sorted(levels, key=str)[:10])
+        raise DataError(
+            f"treatment column {name!r} must be binary (0/1, bool, or two levels with "
+            f"`treated=`); it has {len(levels)} levels: {shown}"
+        )
+    if treated is not None:
+        if treated not in set(levels.tolist()):
+            raise SpecificationError(
+                f"`treated` level {treated!r} does not occur in treatment column {name!r}; "
+                f"levels are {_quote(levels)}"
+            )
+        return np.asarray(values == treated, dtype=int)
+    if pd.api.types.is_bool_dtype(values):
+        return values.to_numpy().astype(int)
+    if pd.api.types.is_numeric_dtype(values) and set(np.unique(values)) <= {0, 1}:
+        return values.to_numpy().astype(int)
+    raise DataError(
+        f"treatment column {name!r} must be coded 0/1 or bool, or give the treated level "
+        f"with `treated=`; its values are {_quote(levels)}"
+    )
+
+
+def check_weights(weights: Any, n: int, name: str = "weights") -> np.ndarray:
+    """Check a weight vector: length ``n``, finite, non-negative, not all zero.
+
+    Examples
+    --------
+    >>> check_weights([1, 2, 0], 3)
+    array([1., 2., 0.])
+    """
+    try:
+        w = np.asarray(weights, dtype=float).reshape(-1)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"`{name}` must be numeric") from exc
+    if w.shape[0] != n:
+        raise DataError(f"`{name}` has length {w.shape[0]}; expected {n} (one per row)")
+    bad = ~np.isfinite(w) | (w < 0)
+    if bad.any():
+        raise DataError(
+            f"`{name}` must be finite and >= 0; positions {format_rows(np.flatnonzero(bad))} are not"
+        )
+    if not (w > 0).any():
+        raise DataError(f"`{name}` are all zero")
+    return w
+
+
+def check_outcome(
+    data: pd.DataFrame, outcome: str, measure: str | None = None
+) -> tuple[np.ndarray, bool, str]:
+    """Validate an outcome column and the effect measure asked for it.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        The data (not modified).
+    outcome : str
+        Outcome column: numeric, or 0/1 / bool for a binary outcome.
+    measure : str, optional
+        One of :data:`MEASURES`; default "risk difference" for a 0/1 outcome,
+        "difference" otherwise. Ratio measures need a 0/1 outcome.
+
+    Returns
+    -------
+    y : ndarray
+        The outcome as floats.
+    binary : bool
+        Whether every value is 0 or 1.
+    measure : str
+        The resolved measure.
+
+    Examples
+    --------
+    >>> y, binary, measure = check_outcome(pd.DataFrame({"rec": [0, 1, 1]}), "rec")
+    >>> binary, measure
+    (True, 'risk difference')
+    """
+    if not isinstance(outcome, str):
+        raise SpecificationError(f"`outcome` must be a column name; got {outcome!r}")
+    check_columns(data, [outcome], "outcome")
+    check_no_missing(data, [outcome])
+    y_raw = data[outcome]
+    if not (pd.api.types.is_numeric_dtype(y_raw) or pd.api.types.is_bool_dtype(y_raw)):
+        raise DataError(f"outcome column {outcome!r} must be numeric (0/1 for binary outcomes)")
+    y = y_raw.to_numpy(dtype=float)
+    binary = bool(np.isin(y, [0.0, 1.0]).all())
+    if measure is None:
+        measure = "risk difference" if binary else "difference"
+    measure = check_option("measure", measure, MEASURES)
+    if measure != "difference" and not binary:
+        raise DataError(f"measure {measure!r} needs a 0/1 outcome; {outcome!r} has other values")
+    return y, binary, measure
+
