@@ -150,7 +150,7 @@ def calibration(reps: int = 1000) -> None:
         print(n, out[f"n{n}"], flush=True)
     n_fit, ok, sing = 1000, 0, 0
     for seed in range(n_fit):
-        sess = cpa.simulate.cohort(n=38, seed=10_000 + seed, selection=0).sessions
+        sess = cpa.simulate.cohort(n=38, rng=10_000 + seed, selection=0).sessions
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             f = cpa.mixed(sess, "phq9 ~ session * pa", groups="patient", re_formula="~session",

@@ -62,7 +62,7 @@ def main(n: int = 1_000_000) -> dict:
         return cpa.weight(df, formula, stabilize=True).estimate("phq9_change")
 
     def cpa_aipw():
-        return cpa.aipw(df, "phq9_change", "pa", COVS)
+        return cpa.aipw(df, outcome="phq9_change", treatment="pa", covariates=COVS)
 
     X = np.column_stack([np.ones(n), df[COVS].to_numpy(float)])
     t = df["pa"].to_numpy()

@@ -30,7 +30,7 @@ Examples
 >>> df = pd.DataFrame({"age": rng.normal(size=500)})
 >>> df["pa"] = rng.binomial(1, 1 / (1 + np.exp(-df["age"])))
 >>> df["y"] = 1.5 * df["pa"] + df["age"] + rng.normal(size=500)
->>> e = cpa.aipw(df, "y", treatment="pa", covariates=["age"])
+>>> e = cpa.aipw(df, outcome="y", treatment="pa", covariates=["age"])
 >>> bool(e.conf_low < 1.5 < e.conf_high)
 True
 """
@@ -222,11 +222,11 @@ def aipw_arrays(
 
 def aipw(
     data: pd.DataFrame,
+    formula: str | Any | None = None,
+    *,
     outcome: str,
     treatment: str | None = None,
     covariates: list[str] | None = None,
-    *,
-    formula: str | None = None,
     outcome_covariates: list[str] | str | None = None,
     estimand: str = "ATE",
     outcome_model: Any = None,
@@ -243,14 +243,15 @@ def aipw(
     ----------
     data : pandas.DataFrame
         Analysis data (never modified).
+    formula : str, optional
+        Propensity formula ``"treatment ~ covariates"``; or give ``treatment`` and
+        ``covariates``.
     outcome : str
         Outcome column (0/1 for binary outcomes).
     treatment : str, optional
-        Treatment column (or give ``formula``).
+        Treatment column (instead of ``formula``).
     covariates : list of str, optional
         Covariates of the propensity model (and, by default, the outcome models).
-    formula : str, optional
-        Propensity formula ``"treatment ~ covariates"`` instead of ``treatment``/``covariates``.
     outcome_covariates : list of str or str, optional
         Covariates (column names or a right-hand side such as ``"age + C(sex)"``)
         of the outcome models; default: those of the propensity model.
@@ -299,7 +300,7 @@ def aipw(
     >>> df = pd.DataFrame({"x": rng.normal(size=400)})
     >>> df["t"] = rng.binomial(1, 1 / (1 + np.exp(-df["x"])))
     >>> df["y"] = df["t"] + df["x"] + rng.normal(size=400)
-    >>> aipw(df, "y", "t", ["x"], estimand="ATT", cross_fit=5, rng=1).estimand
+    >>> aipw(df, outcome="y", treatment="t", covariates=["x"], estimand="ATT", cross_fit=5, rng=1).estimand
     'ATT'
     """
     estimand = check_option("estimand", estimand, ["ATE", "ATT"])

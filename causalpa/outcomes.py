@@ -248,7 +248,7 @@ def _range(value: Any, argument: str) -> tuple[float, float]:
 
 # --------------------------------------------------------------------------- public API
 def nhs_outcomes(
-    df: pd.DataFrame,
+    data: pd.DataFrame,
     phq9: tuple[str, str] | None = ("phq9_first", "phq9_last"),
     gad7: tuple[str, str] | None = ("gad7_first", "gad7_last"),
     *,
@@ -264,7 +264,7 @@ def nhs_outcomes(
 
     Parameters
     ----------
-    df : pandas.DataFrame
+    data : pandas.DataFrame
         One row per patient with first and last scores (never modified).
     phq9 : pair of str
         Columns with the first and last depression score (PHQ-9 by default).
@@ -289,7 +289,7 @@ def nhs_outcomes(
     Returns
     -------
     pandas.DataFrame
-        A copy of ``df`` (same index) with columns ``case_first``, ``case_last``,
+        A copy of ``data`` (same index) with columns ``case_first``, ``case_last``,
         ``reliable_improvement``, ``reliable_deterioration`` (0/1 integers) and
         ``recovered``, ``reliable_recovery`` (floats: 1.0, 0.0, or **NaN for
         patients who were not a case at their first score**, for whom recovery
@@ -323,7 +323,7 @@ def nhs_outcomes(
     >>> "recovered" in df.columns  # the input is unchanged
     False
     """
-    data = check_frame(df, "df")
+    data = check_frame(data, "data")
     p = _pair(phq9, "phq9")
     g = _pair(gad7, "gad7")
     if p is None:
@@ -359,7 +359,7 @@ def nhs_outcomes(
 
 
 def from_sessions(
-    sess: pd.DataFrame,
+    data: pd.DataFrame,
     id: str = "patient",
     session: str = "session",
     phq9: str | None = "phq9",
@@ -374,7 +374,7 @@ def from_sessions(
 
     Parameters
     ----------
-    sess : pandas.DataFrame
+    data : pandas.DataFrame
         Long format, one row per attended session (never modified; row order
         does not matter).
     id : str
@@ -417,7 +417,7 @@ def from_sessions(
     0        1   1          15          8           3         1
     1        2   0          11         11           1         0
     """
-    data = check_frame(sess, "sess")
+    data = check_frame(data, "data")
     for argument, value in [("id", id), ("session", session)]:
         if not isinstance(value, str):
             raise SpecificationError(f"`{argument}` must be a column name; got {value!r}")

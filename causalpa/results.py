@@ -91,9 +91,13 @@ class Result:
         """Scalar facts shown under the table and stored by ``to_dict`` (JSON-able)."""
         return {}
 
-    def _display_columns(self, table: pd.DataFrame) -> list[str]:
-        """Columns of the tidy table shown by ``summary`` / HTML (default: all)."""
-        return list(table.columns)
+    def _display(self, table: pd.DataFrame) -> pd.DataFrame:
+        """Return the view of the tidy table shown by ``summary`` / HTML (default: all).
+
+        Results may select columns or reshape (e.g. before/after side by side), but
+        only from ``table``, which is ``self.tidy()``.
+        """
+        return table
 
     @property
     def _result_notes(self) -> tuple[str, ...]:
@@ -106,8 +110,7 @@ class Result:
 
     def summary(self) -> str:
         """Readable text: title, the tidy table, the facts of :meth:`to_dict` and notes."""
-        table = self.tidy()
-        shown = table[self._display_columns(table)]
+        shown = self._display(self.tidy())
         lines = [self._title()]
         if len(shown):
             lines.append(shown.to_string(index=False, float_format=_fmt, na_rep=""))
@@ -121,8 +124,7 @@ class Result:
     def _repr_html_(self) -> str:
         import html
 
-        table = self.tidy()
-        shown = table[self._display_columns(table)]
+        shown = self._display(self.tidy())
         facts = "".join(f"<li>{html.escape(k)}: {html.escape(_text(v))}</li>"
                         for k, v in self._meta().items() if v is not None)
         notes = "".join(f"<p><em>note:</em> {html.escape(n)}</p>" for n in self._result_notes)
@@ -351,8 +353,8 @@ class Effect(EstimateResult):
     def _title(self) -> str:
         return f"{self.estimand} of {self.outcome or 'outcome'} ({self.measure}): {self.method}"
 
-    def _display_columns(self, table: pd.DataFrame) -> list[str]:
-        return list(TIDY_COLUMNS) + ["n_treated", "n_control"]
+    def _display(self, table: pd.DataFrame) -> pd.DataFrame:
+        return table[list(TIDY_COLUMNS) + ["n_treated", "n_control"]]
 
     def _meta(self) -> dict[str, Any]:
         return {"inference": self.inference or None, "conf_level": self.conf_level}

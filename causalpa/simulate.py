@@ -19,7 +19,7 @@ a **negative** change and a beneficial PA effect on change is negative, while
 Examples
 --------
 >>> from causalpa.simulate import cohort
->>> sim = cohort(n=200, seed=1)
+>>> sim = cohort(n=200, rng=1)
 >>> sim.patients.shape[0], sim.sessions["patient"].nunique()
 (200, 200)
 >>> list(sim.truth.index)
@@ -135,7 +135,7 @@ class SimulatedCohort:
         over all patients), ``smd`` (ATE divided by the SD of the control
         potential outcome).
     params : dict
-        The parameters used (including the seed).
+        The parameters used (including ``rng``).
     """
 
     patients: pd.DataFrame
@@ -150,7 +150,7 @@ class SimulatedCohort:
         att = self.truth.loc["phq9_change", "ATT"]
         return (
             f"SimulatedCohort(n={n}, pa={n_pa}, true ATE phq9_change={ate:.2f}, "
-            f"ATT={att:.2f}, seed={self.params.get('seed')!r})"
+            f"ATT={att:.2f}, rng={self.params.get('rng')!r})"
         )
 
 
@@ -658,7 +658,7 @@ def _truth(arrays: dict[str, np.ndarray]) -> pd.DataFrame:
 
 def cohort(
     n: int = 38,
-    seed: int | np.random.SeedSequence | np.random.Generator | None = None,
+    rng: int | np.random.SeedSequence | np.random.Generator | None = None,
     *,
     selection: float = 1.0,
     effect: float = 0.43,
@@ -682,8 +682,8 @@ def cohort(
     ----------
     n : int
         Number of patients.
-    seed : int, SeedSequence or Generator, optional
-        Seed for :func:`numpy.random.default_rng`; the same seed gives the same cohort.
+    rng : None, int, SeedSequence or Generator
+        Randomness (SPEC 7): an integer seed gives the same cohort every time.
     selection : float
         Strength of self-selection into PA on recorded covariates: the log-odds
         of choosing PA change by ``selection`` per SD of a selection index in
@@ -762,13 +762,13 @@ def cohort(
 
     Examples
     --------
-    >>> sim = cohort(n=1000, seed=7, selection=0.0)
+    >>> sim = cohort(n=1000, rng=7, selection=0.0)
     >>> sim.patients[["phq9_first", "gad7_first"]].mean().round(0).tolist()
     [15.0, 14.0]
     >>> bool(sim.truth.loc["recovered", "ATE"] > 0)
     True
     """
-    ss = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    ss = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     arrays = patient_arrays(
         n,
         ss,
@@ -791,7 +791,7 @@ def cohort(
         raise SpecificationError(f"`sessions` must be True or False; got {sessions!r}")
     params = {
         "n": len(arrays["pa"]),
-        "seed": seed if not isinstance(seed, np.random.Generator) else None,
+        "rng": rng if not isinstance(rng, np.random.Generator) else None,
         "selection": selection,
         "effect": effect,
         "effect_gad7": effect if effect_gad7 is None else effect_gad7,

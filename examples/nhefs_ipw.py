@@ -59,7 +59,7 @@ print("\nDefault (M-estimation sandwich):")
 print(sandwich.summary())
 
 # Doubly robust estimate with the same covariates in the outcome models
-dr = cpa.aipw(nhefs, "wt82_71", formula=ps_formula)
+dr = cpa.aipw(nhefs, ps_formula, outcome="wt82_71")
 print("\nAIPW (doubly robust):")
 print(dr.summary())
 

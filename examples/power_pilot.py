@@ -17,7 +17,7 @@ from causalpa.errors import SmallSampleWarning
 from causalpa.power import analytic
 
 # 1. a pilot cohort: 38 patients who chose PA or not (simulated stand-in)
-pilot = cpa.simulate.cohort(n=38, seed=2023)
+pilot = cpa.simulate.cohort(n=38, rng=2023)
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
     est = cpa.power.from_pilot(pilot.patients, pilot.sessions)

@@ -49,7 +49,7 @@ def _aipw(*args, **kw):
 )
 def test_matches_direct_r_computation(nhefs, ref, estimand, outcome, key, measure):
     r = ref[key][estimand]
-    e = _aipw(nhefs, outcome, formula=PS, estimand=estimand, measure=measure)
+    e = _aipw(nhefs, PS, outcome=outcome, estimand=estimand, measure=measure)
     est = np.log(e.estimate) if measure else e.estimate
     assert est == pytest.approx(r["estimate"], rel=1e-7)
     assert e.std_error == pytest.approx(r["se"], rel=1e-7)
@@ -57,17 +57,17 @@ def test_matches_direct_r_computation(nhefs, ref, estimand, outcome, key, measur
 
 
 def test_column_api_equals_formula_api(nhefs):
-    a = _aipw(nhefs, "wt82_71", formula="qsmk ~ age + wt71 + C(sex)")
-    b = _aipw(nhefs, "wt82_71", treatment="qsmk", covariates=["age", "wt71", "sex"])
+    a = _aipw(nhefs, "qsmk ~ age + wt71 + C(sex)", outcome="wt82_71")
+    b = _aipw(nhefs, outcome="wt82_71", treatment="qsmk", covariates=["age", "wt71", "sex"])
     assert a.estimate == pytest.approx(b.estimate, rel=1e-12)
     assert a.std_error == pytest.approx(b.std_error, rel=1e-12)
 
 
 def test_cross_fitting_is_seeded_and_close(nhefs):
     form = "qsmk ~ age + wt71 + C(sex)"
-    full = _aipw(nhefs, "wt82_71", formula=form)
-    c1 = _aipw(nhefs, "wt82_71", formula=form, cross_fit=5, rng=2)
-    c2 = _aipw(nhefs, "wt82_71", formula=form, cross_fit=5, rng=2)
+    full = _aipw(nhefs, form, outcome="wt82_71")
+    c1 = _aipw(nhefs, form, outcome="wt82_71", cross_fit=5, rng=2)
+    c2 = _aipw(nhefs, form, outcome="wt82_71", cross_fit=5, rng=2)
     assert c1.estimate == c2.estimate
     assert "5-fold cross-fitting" in c1.inference
     assert abs(c1.estimate - full.estimate) < 0.5 * full.std_error
@@ -96,11 +96,11 @@ def test_sklearn_models(nhefs):
     from sklearn.ensemble import RandomForestRegressor
     from sklearn.linear_model import LinearRegression
 
-    lin = _aipw(nhefs, "wt82_71", formula="qsmk ~ age + wt71 + smokeintensity",
+    lin = _aipw(nhefs, "qsmk ~ age + wt71 + smokeintensity", outcome="wt82_71",
                 outcome_model=LinearRegression())
-    own = _aipw(nhefs, "wt82_71", formula="qsmk ~ age + wt71 + smokeintensity")
+    own = _aipw(nhefs, "qsmk ~ age + wt71 + smokeintensity", outcome="wt82_71")
     assert lin.estimate == pytest.approx(own.estimate, rel=1e-8)
-    rf = _aipw(nhefs, "wt82_71", formula="qsmk ~ age + wt71 + smokeintensity",
+    rf = _aipw(nhefs, "qsmk ~ age + wt71 + smokeintensity", outcome="wt82_71",
                outcome_model=RandomForestRegressor(n_estimators=20, min_samples_leaf=20,
                                                    random_state=0),
                cross_fit=3, rng=0)
@@ -188,7 +188,7 @@ def test_small_sample_ci_is_what_aipw_reports():
         except DataError:
             continue
         with pytest.warns(SmallSampleWarning):
-            e = aipw(df, "y", formula="pa ~ " + " + ".join(COVARIATES), ps_model="firth")
+            e = aipw(df, "pa ~ " + " + ".join(COVARIATES), outcome="y", ps_model="firth")
         assert (e.conf_low, e.conf_high) == pytest.approx((lo, hi), rel=1e-8)
         break
     else:  # pragma: no cover
@@ -200,26 +200,26 @@ def test_small_sample_warning():
     df = pd.DataFrame({"age": a["age"], "phq9_first": a["phq9_first"], "pa": t,
                        "y": a["phq9_change"]})
     with pytest.warns(SmallSampleWarning, match="t with 29 df"):
-        e = aipw(df, "y", "pa", ["age", "phq9_first"])
+        e = aipw(df, outcome="y", treatment="pa", covariates=["age", "phq9_first"])
     assert e.df == 29  # 38 - (3 propensity + 2 x 3 outcome parameters)
 
 
 def test_bad_input(nhefs):
     before = nhefs.copy()
     with pytest.raises(SpecificationError, match="`estimand`"):
-        aipw(nhefs, "wt82_71", "qsmk", ["age"], estimand="ATO")
+        aipw(nhefs, outcome="wt82_71", treatment="qsmk", covariates=["age"], estimand="ATO")
     with pytest.raises(SpecificationError, match="`cross_fit`"):
-        aipw(nhefs, "wt82_71", "qsmk", ["age"], cross_fit=1)
+        aipw(nhefs, outcome="wt82_71", treatment="qsmk", covariates=["age"], cross_fit=1)
     with pytest.raises(DataError, match="'nope'"):
-        aipw(nhefs, "nope", "qsmk", ["age"])
+        aipw(nhefs, outcome="nope", treatment="qsmk", covariates=["age"])
     with pytest.raises(DataError, match="0/1 outcome"):
-        aipw(nhefs, "wt82_71", "qsmk", ["age"], measure="odds ratio")
+        aipw(nhefs, outcome="wt82_71", treatment="qsmk", covariates=["age"], measure="odds ratio")
     one = nhefs.assign(qsmk=(nhefs.index == 3).astype(int))
     with pytest.raises(DataError, match="treated arm .* 1 unit"):
-        aipw(one, "wt82_71", "qsmk", ["age"])
+        aipw(one, outcome="wt82_71", treatment="qsmk", covariates=["age"])
     sep = pd.DataFrame({"x": np.arange(40.0), "t": [0] * 20 + [1] * 20, "y": np.arange(40.0)})
     with pytest.raises(DataError, match="separation"):
-        aipw(sep, "y", "t", ["x"])
+        aipw(sep, outcome="y", treatment="t", covariates=["x"])
     pd.testing.assert_frame_equal(nhefs, before)
 
 
@@ -233,7 +233,7 @@ def test_separated_logistic_outcome_model_warns():
     df["y"] = ((df.x > 0) & (df.t == 1)).astype(int)  # in the treated arm x separates y
     df.loc[df.index[:3], "y"] = 1 - df.loc[df.index[:3], "y"] * (df.t[:3] == 0)
     with pytest.warns(ConvergenceWarning, match="separation in an arm"):
-        aipw(df, "y", "t", ["x"])
+        aipw(df, outcome="y", treatment="t", covariates=["x"])
 
 
 def test_reprs(nhefs):

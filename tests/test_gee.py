@@ -60,9 +60,9 @@ def test_matches_geepack(sessions, case):
     assert _rel(np.sqrt(np.diag(fit.cov_naive)), ref["naive_se"]) < 1e-6
     assert _rel([fit.scale], [ref["scale"]]) < 1e-6
     if ref["alpha"] is None:
-        assert np.isnan(fit.alpha)
+        assert np.isnan(fit.working_correlation)
     else:
-        assert _rel([fit.alpha], [ref["alpha"]]) < 1e-6
+        assert _rel([fit.working_correlation], [ref["alpha"]]) < 1e-6
     if "md_se" in ref:
         assert _rel(fit.tidy().std_error, ref["md_se"]) < 1e-6
     else:
@@ -118,7 +118,7 @@ def test_row_order_invariance_and_no_mutation(sessions):
     b = cpa.gee(shuffled, "phq9 ~ session * pa", corr="ar1", time="session", weights="w")
     np.testing.assert_allclose(a.params, b.params, rtol=1e-10)
     np.testing.assert_allclose(a.cov, b.cov, rtol=1e-8)
-    assert a.alpha == pytest.approx(b.alpha, rel=1e-10)
+    assert a.working_correlation == pytest.approx(b.working_correlation, rel=1e-10)
     pd.testing.assert_frame_equal(sessions, before)
 
 
@@ -130,7 +130,7 @@ def test_predict(sessions):
     eta = fit.predict(sessions.head(3), type="link")
     np.testing.assert_allclose(1 / (1 + np.exp(-eta)), p[:3])
     R = fit.working_correlation_matrix(size=3)
-    assert R.shape == (3, 3) and R.iloc[0, 1] == pytest.approx(fit.alpha)
+    assert R.shape == (3, 3) and R.iloc[0, 1] == pytest.approx(fit.working_correlation)
 
 
 def test_small_sample_warning(sessions):
@@ -223,7 +223,7 @@ def test_weight_scale_invariance_and_unit_weights(sessions):
                 weights="w")
     np.testing.assert_allclose(a.params, b.params, rtol=1e-9)
     np.testing.assert_allclose(a.cov_robust, b.cov_robust, rtol=1e-8)
-    assert a.alpha == pytest.approx(b.alpha, rel=1e-9)
+    assert a.working_correlation == pytest.approx(b.working_correlation, rel=1e-9)
     c = cpa.gee(sessions, "case ~ session + pa", family="binomial")
     d = cpa.gee(sessions, "case ~ session + pa", family="binomial", weights=np.ones(len(sessions)))
     np.testing.assert_allclose(c.params, d.params, rtol=1e-12)

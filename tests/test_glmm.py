@@ -57,8 +57,8 @@ def test_matches_glmer_exact_laplace(case, cbpp, sessions):
                          (fit.deviance, "deviance")]:
         assert _rel([ours], [ref[theirs]]) < 1e-4, theirs
     np.testing.assert_allclose(fit.ranef.to_numpy(), ref["ranef"], atol=1e-4)
-    rx = _fit(case, cbpp, sessions, vcov="rx")
-    assert rx.vcov == "rx"
+    rx = _fit(case, cbpp, sessions, se="rx")
+    assert rx.se == "rx"
     assert _rel(rx.tidy().std_error, ref["std_error_rx"]) < 1e-5  # vcov(use.hessian = FALSE)
     np.testing.assert_allclose(rx.params, fit.params)
     assert [str(x) for x in fit.ranef.index] == [str(x) for x in ref["ranef_levels"]]
@@ -141,8 +141,8 @@ def test_bad_inputs(cbpp, sessions):
         cpa.glmm(sessions, "case ~ nope")
     with pytest.raises(DataError, match="'herd'"):
         cpa.glmm(sessions, "case ~ session", groups="herd")
-    with pytest.raises(SpecificationError, match="`vcov`"):
-        cpa.glmm(sessions, "case ~ session", vcov="sandwich")
+    with pytest.raises(SpecificationError, match="`se`"):
+        cpa.glmm(sessions, "case ~ session", se="sandwich")
     with pytest.raises(SpecificationError, match="`family`"):
         cpa.glmm(sessions, "case ~ session", family="poisson")
     with pytest.raises(SpecificationError, match="either"):
@@ -177,7 +177,7 @@ def test_fits_converge_on_simulated_cohorts():
 
     binomial_failures = []
     for seed in range(100, 115):
-        s = cpa.simulate.cohort(n=38, seed=seed).sessions
+        s = cpa.simulate.cohort(n=38, rng=seed).sessions
         s = s.assign(case=((s.phq9 >= 10) | (s.gad7 >= 8)).astype(int))
         with warnings.catch_warnings():
             warnings.simplefilter("error", ConvergenceWarning)

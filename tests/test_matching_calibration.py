@@ -17,7 +17,7 @@ F = "pa ~ age + C(sex) + employed + ltc + imd_decile + phq9_first + gad7_first"
 
 
 def replicate(n, seed, **kw):
-    sim = S.cohort(n=n, seed=seed, sessions=False)
+    sim = S.cohort(n=n, rng=seed, sessions=False)
     p = sim.patients
     truth = sim.truth.loc["phq9_change", "ATT"]
     naive = p.phq9_change[p.pa == 1].mean() - p.phq9_change[p.pa == 0].mean()

@@ -307,7 +307,7 @@ def test_convergence_on_simulated_cohorts():
     """Random-slope fits on seeded simulated pilot-sized cohorts converge (no ConvergenceWarning)."""
     n_fit, failures = 40, 0
     for seed in range(n_fit):
-        sess = cpa.simulate.cohort(n=38, seed=seed, selection=0).sessions
+        sess = cpa.simulate.cohort(n=38, rng=seed, selection=0).sessions
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             f = cpa.mixed(sess, "phq9 ~ session * pa", groups="patient", re_formula="~session",

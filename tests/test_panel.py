@@ -43,7 +43,7 @@ def test_matches_r_dummy_regression(sessions, case):
     factor = G / (G - 1) * (n - 1) / (n - K)
     np.testing.assert_allclose(fit.tidy().std_error,
                                np.atleast_1d(ref["se_cr0"]) * np.sqrt(factor), rtol=1e-8)
-    crude = cpa.panel(sessions, "phq9 ~ session * pa", debiased=False, **CASES[case])
+    crude = cpa.panel(sessions, "phq9 ~ session * pa", se="CR0", **CASES[case])
     np.testing.assert_allclose(crude.cov.to_numpy(),
                                np.array(ref["cr0"], dtype=float).reshape(crude.cov.shape),
                                rtol=1e-8)

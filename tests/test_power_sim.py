@@ -285,7 +285,7 @@ def test_observational_psm_power() -> None:
 
 
 def test_from_pilot_warns_and_plans_conservatively() -> None:
-    sim = cpa.simulate.cohort(n=38, seed=5)
+    sim = cpa.simulate.cohort(n=38, rng=5)
     pts = sim.patients.copy()
     before = pts.copy()
     with pytest.warns(SmallSampleWarning, match="imprecise"):

@@ -27,10 +27,10 @@ SIMPLE = {"pa ~ age + C(sex) + employed + ltc + imd_decile + phq9_first + gad7_f
 
 @pytest.mark.parametrize("formula", list(SIMPLE))
 def test_spec_plan_equals_formulaic(formula: str) -> None:
-    first = make_spec(cpa.simulate.cohort(120, seed=0, sessions=False).patients, formula)
+    first = make_spec(cpa.simulate.cohort(120, rng=0, sessions=False).patients, formula)
     assert (first._encoding.plan is not None) == SIMPLE[formula]
     for seed in range(3):
-        pts = cpa.simulate.cohort(120, seed=seed, sessions=False).patients
+        pts = cpa.simulate.cohort(120, rng=seed, sessions=False).patients
         X0, n0 = _formulaic_design(first.rhs, pts)
         for spec in (make_spec(pts, formula), first.bind(pts), make_spec(pts, first)):
             X1, n1 = spec.design()
@@ -46,8 +46,8 @@ def test_spec_plan_equals_formulaic(formula: str) -> None:
 
 
 def test_fits_are_bit_identical_with_and_without_a_spec_template() -> None:
-    pts = cpa.simulate.cohort(150, seed=3, sessions=False).patients
-    other = cpa.simulate.cohort(150, seed=4, sessions=False).patients
+    pts = cpa.simulate.cohort(150, rng=3, sessions=False).patients
+    other = cpa.simulate.cohort(150, rng=4, sessions=False).patients
     f = "pa ~ age + C(sex) + employed + ltc + imd_decile + phq9_first + gad7_first"
     template = make_spec(other, f)
     assert template._encoding.plan is not None

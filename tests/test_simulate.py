@@ -33,12 +33,12 @@ def one_way_icc(y: np.ndarray, groups: np.ndarray) -> float:
 
 @pytest.fixture(scope="module")
 def big_random() -> SimulatedCohort:
-    return cohort(60_000, seed=11, selection=0.0, sessions=False)
+    return cohort(60_000, rng=11, selection=0.0, sessions=False)
 
 
 @pytest.fixture(scope="module")
 def small() -> SimulatedCohort:
-    return cohort(300, seed=5)
+    return cohort(300, rng=5)
 
 
 # --------------------------------------------------------------------------- contract
@@ -49,7 +49,7 @@ def test_columns_follow_data_contract(small):
     assert small.patients["patient"].is_unique
     assert set(small.patients["pa"].unique()) <= {0, 1}
     assert set(small.patients["sex"].unique()) <= {"female", "male"}
-    assert small.params["seed"] == 5
+    assert small.params["rng"] == 5
 
 
 def test_scores_are_integers_in_range(small):
@@ -87,8 +87,8 @@ def test_outcome_columns_match_nhs_outcomes(small):
 
 
 def test_sessions_false_gives_same_patients():
-    a = cohort(150, seed=3)
-    b = cohort(150, seed=3, sessions=False)
+    a = cohort(150, rng=3)
+    b = cohort(150, rng=3, sessions=False)
     assert b.sessions is None
     pd.testing.assert_frame_equal(a.patients, b.patients)
     pd.testing.assert_frame_equal(a.truth, b.truth)
@@ -96,23 +96,23 @@ def test_sessions_false_gives_same_patients():
 
 # --------------------------------------------------------------------------- determinism
 def test_same_seed_same_cohort():
-    a, b = cohort(200, seed=42), cohort(200, seed=42)
+    a, b = cohort(200, rng=42), cohort(200, rng=42)
     pd.testing.assert_frame_equal(a.patients, b.patients)
     pd.testing.assert_frame_equal(a.sessions, b.sessions)
     pd.testing.assert_frame_equal(a.truth, b.truth)
-    c = cohort(200, seed=43)
+    c = cohort(200, rng=43)
     assert not a.patients.equals(c.patients)
 
 
 def test_generator_and_seed_sequence_accepted():
-    a = cohort(100, seed=np.random.default_rng(9))
-    b = cohort(100, seed=np.random.SeedSequence(9))
+    a = cohort(100, rng=np.random.default_rng(9))
+    b = cohort(100, rng=np.random.SeedSequence(9))
     pd.testing.assert_frame_equal(a.patients, b.patients)
 
 
 def test_patient_arrays_is_the_core_of_cohort():
     arr = patient_arrays(120, np.random.default_rng(8), selection=0.5)
-    sim = cohort(120, seed=8, selection=0.5)
+    sim = cohort(120, rng=8, selection=0.5)
     for col in ["pa", "therapist", "phq9_first", "phq9_last", "gad7_last", "n_sessions"]:
         np.testing.assert_array_equal(arr[col], sim.patients[col].to_numpy())
 
@@ -160,7 +160,7 @@ def test_factual_outcomes_are_the_received_potential_outcomes():
 
 def test_truth_matches_potential_outcomes():
     arr = patient_arrays(3000, 21, heterogeneity=0.5)
-    sim = cohort(3000, seed=21, heterogeneity=0.5)
+    sim = cohort(3000, rng=21, heterogeneity=0.5)
     d = arr["phq9_change_1"] - arr["phq9_change_0"]
     t = arr["pa"] == 1
     truth = sim.truth
@@ -173,21 +173,21 @@ def test_truth_matches_potential_outcomes():
 
 
 def test_zero_effect_gives_identical_potential_outcomes():
-    sim = cohort(2000, seed=2, effect=0.0, effect_gad7=0.0)
+    sim = cohort(2000, rng=2, effect=0.0, effect_gad7=0.0)
     np.testing.assert_array_equal(sim.truth[["ATE", "ATT", "ATC"]].to_numpy(), 0.0)
 
 
 def test_benefit_sign_convention():
-    sim = cohort(5000, seed=4)
+    sim = cohort(5000, rng=4)
     assert sim.truth.loc["phq9_change", "ATE"] < 0
     assert sim.truth.loc["gad7_change", "ATE"] < 0
     assert sim.truth.loc["recovered", "ATE"] > 0
-    harm = cohort(5000, seed=4, effect=-0.43)
+    harm = cohort(5000, rng=4, effect=-0.43)
     assert harm.truth.loc["phq9_change", "ATE"] > 0
 
 
 def test_heterogeneity_with_selection_separates_att_from_ate():
-    sim = cohort(40_000, seed=6, selection=1.0, heterogeneity=1.0, sessions=False)
+    sim = cohort(40_000, rng=6, selection=1.0, heterogeneity=1.0, sessions=False)
     t = sim.truth.loc["phq9_change"]
     # those inclined to choose PA benefit most: ATT is more negative than ATE
     assert t["ATT"] < t["ATE"] - 0.3
@@ -195,7 +195,7 @@ def test_heterogeneity_with_selection_separates_att_from_ate():
 
 
 def test_therapist_assignment_is_cluster_randomised():
-    sim = cohort(2000, seed=3, assignment="therapist", n_therapists=50, p_treated=0.4)
+    sim = cohort(2000, rng=3, assignment="therapist", n_therapists=50, p_treated=0.4)
     p = sim.patients
     per_therapist = p.groupby("therapist")["pa"].nunique()
     assert (per_therapist == 1).all()
@@ -223,17 +223,17 @@ def test_control_recovery_is_national_rate(big_random):
 
 
 def test_mean_sessions_exact_without_response_dependent_attrition():
-    p = cohort(40_000, seed=12, attrition=0.0, sessions=False).patients
+    p = cohort(40_000, rng=12, attrition=0.0, sessions=False).patients
     se = p["n_sessions"].std() / np.sqrt(len(p))
     assert abs(p["n_sessions"].mean() - 7.0) < 4 * se
-    p9 = cohort(20_000, seed=12, attrition=0.0, mean_sessions=9.0, sessions=False).patients
+    p9 = cohort(20_000, rng=12, attrition=0.0, mean_sessions=9.0, sessions=False).patients
     assert abs(p9["n_sessions"].mean() - 9.0) < 4 * p9["n_sessions"].std() / np.sqrt(len(p9))
 
 
 def test_attrition_depends_on_early_response():
-    p = cohort(20_000, seed=13, attrition=1.5, effect=0.0, sessions=False).patients
+    p = cohort(20_000, rng=13, attrition=1.5, effect=0.0, sessions=False).patients
     # patients who improved little by session 1 leave earlier
-    s = cohort(20_000, seed=13, attrition=1.5, effect=0.0).sessions
+    s = cohort(20_000, rng=13, attrition=1.5, effect=0.0).sessions
     early = s[s["session"] <= 1].pivot(index="patient", columns="session", values="phq9")
     improved = (early[1] - early[0]).to_numpy() <= -3
     n_sess = p["n_sessions"].to_numpy()
@@ -254,7 +254,7 @@ def test_therapist_icc():
 
 
 def test_effect_is_standardised_mean_difference():
-    sim = cohort(60_000, seed=15, selection=0.0, sessions=False)
+    sim = cohort(60_000, rng=15, selection=0.0, sessions=False)
     assert -sim.truth.loc["phq9_change", "smd"] == pytest.approx(0.43, abs=0.03)
     assert -sim.truth.loc["gad7_change", "smd"] == pytest.approx(0.43, abs=0.03)
 
@@ -270,7 +270,7 @@ def test_difference_in_means_recovers_ate_when_randomised(big_random):
 
 
 def test_selection_biases_naive_difference():
-    sim = cohort(60_000, seed=16, selection=1.5, sessions=False)
+    sim = cohort(60_000, rng=16, selection=1.5, sessions=False)
     p, truth = sim.patients, sim.truth
     # PA patients are younger, less often have a long-term condition, less deprived
     means = p.groupby("pa")[["age", "ltc", "imd_decile", "phq9_first"]].mean()
@@ -285,7 +285,7 @@ def test_selection_biases_naive_difference():
 
 
 def test_selection_zero_makes_pa_independent_of_covariates():
-    p = cohort(40_000, seed=17, selection=0.0, sessions=False).patients
+    p = cohort(40_000, rng=17, selection=0.0, sessions=False).patients
     for col in ["age", "ltc", "imd_decile", "phq9_first"]:
         a, b = p.loc[p.pa == 1, col], p.loc[p.pa == 0, col]
         se = np.sqrt(a.var() / len(a) + b.var() / len(b))
@@ -295,7 +295,7 @@ def test_selection_zero_makes_pa_independent_of_covariates():
 def test_hidden_confounding_biases_naive_difference():
     # with selection on an unrecorded factor only, the recorded covariates are
     # balanced but the naive difference is still biased
-    sim = cohort(60_000, seed=18, selection=0.0, hidden=1.5, sessions=False)
+    sim = cohort(60_000, rng=18, selection=0.0, hidden=1.5, sessions=False)
     p, truth = sim.patients, sim.truth
     y1, y0 = p.loc[p.pa == 1, "phq9_change"], p.loc[p.pa == 0, "phq9_change"]
     se = np.sqrt(y1.var() / len(y1) + y0.var() / len(y0))
@@ -303,7 +303,7 @@ def test_hidden_confounding_biases_naive_difference():
 
 
 def test_non_cases_and_single_sessions_when_asked():
-    sim = cohort(5000, seed=19, cases_only=False, min_sessions=1, sessions=True)
+    sim = cohort(5000, rng=19, cases_only=False, min_sessions=1, sessions=True)
     p = sim.patients
     non_case = p["case_first"] == 0
     assert 0.02 < non_case.mean() < 0.3
@@ -339,9 +339,9 @@ def test_non_cases_and_single_sessions_when_asked():
 )
 def test_invalid_arguments_name_the_argument(kwargs, name):
     with pytest.raises(SpecificationError, match=f"`{name}`"):
-        cohort(**{"n": 20, "seed": 1, **kwargs})
+        cohort(**{"n": 20, "rng": 1, **kwargs})
 
 
 def test_repr_mentions_truth():
-    text = repr(cohort(50, seed=1))
+    text = repr(cohort(50, rng=1))
     assert "SimulatedCohort(n=50" in text and "ATE" in text

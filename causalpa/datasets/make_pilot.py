@@ -146,7 +146,7 @@ def simulate_pilot(seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     -------
     (patients, sessions) : tuple of pandas.DataFrame
     """
-    sim = cohort(seed=seed, **PARAMS)
+    sim = cohort(rng=seed, **PARAMS)
     pts = sim.patients
     keep = _select(pts["pa"].to_numpy(), pts["recovered"].to_numpy())
     if keep is None:

@@ -10,9 +10,10 @@ Examples
 True
 """
 
-from causalpa.longitudinal.gee import gee
-from causalpa.longitudinal.glmm import glmm
+from causalpa.longitudinal.gee import GEEResult, gee
+from causalpa.longitudinal.glmm import GLMMResult, glmm
 from causalpa.longitudinal.mixed import MixedModelResult, mixed
-from causalpa.longitudinal.panel import panel
+from causalpa.longitudinal.panel import PanelResult, panel
 
-__all__ = ["mixed", "MixedModelResult", "gee", "glmm", "panel"]
+__all__ = ["mixed", "MixedModelResult", "gee", "GEEResult", "glmm", "GLMMResult", "panel",
+           "PanelResult"]

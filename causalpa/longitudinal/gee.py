@@ -31,7 +31,7 @@ Examples
 >>> fit = cpa.gee(sess, "phq9 ~ session * pa", groups="patient", se="bias-reduced", df="clusters")
 >>> list(fit.tidy().term)
 ['Intercept', 'session', 'pa', 'session:pa']
->>> bool(0 < fit.alpha < 1)
+>>> bool(0 < fit.working_correlation < 1)
 True
 """
 
@@ -299,8 +299,9 @@ class GEEResult:
         Which covariance ``tidy()`` uses.
     df : float
         Degrees of freedom of the t reference (``inf``: normal, as geepack's Wald tests).
-    alpha : float
-        Working-correlation parameter (``nan`` for independence).
+    working_correlation : float
+        Working-correlation parameter: the exchangeable correlation or the AR(1)
+        lag-one correlation (``nan`` for independence).
     scale : float
         Scale (dispersion) estimate.
     n_obs, n_groups : int
@@ -325,7 +326,7 @@ class GEEResult:
     cov_bias_reduced: pd.DataFrame | None
     se: str
     df: float
-    alpha: float
+    working_correlation: float
     scale: float
     n_obs: int
     n_groups: int
@@ -364,11 +365,6 @@ class GEEResult:
             }
         )[_TIDY]
 
-    @property
-    def working_correlation(self) -> float:
-        """The working-correlation parameter ``alpha`` (``nan`` for independence)."""
-        return self.alpha
-
     def working_correlation_matrix(self, times: Any = None, size: int | None = None) -> pd.DataFrame:
         """Working correlation matrix for one cluster.
 
@@ -384,10 +380,10 @@ class GEEResult:
         if self.corr == "independence":
             R = np.eye(m)
         elif self.corr == "exchangeable":
-            R = np.full((m, m), self.alpha)
+            R = np.full((m, m), self.working_correlation)
             np.fill_diagonal(R, 1.0)
         else:
-            R = np.power(self.alpha, np.abs(t[:, None] - t[None, :]))
+            R = np.power(self.working_correlation, np.abs(t[:, None] - t[None, :]))
         return pd.DataFrame(R, index=t, columns=t)
 
     def predict(self, newdata: pd.DataFrame | None = None, type: str = "response") -> np.ndarray:
@@ -423,7 +419,8 @@ class GEEResult:
             "bias-reduced": "bias-reduced sandwich (Mancl-DeRouen)",
         }[self.se]
         ref = "normal" if not np.isfinite(self.df) else f"t({self.df:g})"
-        corr = self.corr + ("" if self.corr == "independence" else f" (alpha = {self.alpha:.4f})")
+        corr = self.corr + ("" if self.corr == "independence"
+                            else f" (parameter {self.working_correlation:.4f})")
         lines = [
             f"GEE: {self.formula}",
             f"family {self.family} ({self.link} link); working correlation {corr}",
@@ -452,7 +449,7 @@ class GEEResult:
             "formula": self.formula,
             "family": self.family,
             "corr": self.corr,
-            "alpha": self.alpha,
+            "working_correlation": self.working_correlation,
             "scale": self.scale,
             "se": self.se,
             "n_obs": self.n_obs,
@@ -466,8 +463,8 @@ class GEEResult:
 def gee(
     data: pd.DataFrame,
     formula: str,
-    groups: str = "patient",
     *,
+    groups: str = "patient",
     family: Family = "gaussian",
     corr: Corr = "exchangeable",
     weights: Any = None,
@@ -680,7 +677,7 @@ def gee(
         cov_bias_reduced=None if cov_md is None else frame(cov_md),
         se=se,
         df=df_val,
-        alpha=float("nan") if corr == "independence" else res.alpha,
+        working_correlation=float("nan") if corr == "independence" else res.alpha,
         scale=res.scale,
         n_obs=len(y),
         n_groups=n_groups,

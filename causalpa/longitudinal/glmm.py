@@ -237,7 +237,7 @@ class GLMMResult:
         Fixed effects (log-odds scale).
     cov : pandas.DataFrame
         Covariance of the fixed effects (Hessian-based, glmer's default, or RX-based).
-    vcov : str
+    se : str
         Which covariance: ``"hessian"`` or ``"rx"``.
     theta : float
         Relative covariance factor (equals ``sd`` here: the residual scale is 1).
@@ -271,7 +271,7 @@ class GLMMResult:
     aic: float
     bic: float
     ranef: pd.Series
-    vcov: str
+    se: str
     n_obs: int
     n_groups: int
     converged: bool
@@ -385,11 +385,11 @@ _CBIND = re.compile(rf"^\s*cbind\(\s*{_NAME}\s*,\s*{_NAME}\s*(?:-\s*{_NAME}\s*)?
 def glmm(
     data: pd.DataFrame,
     formula: str,
-    groups: str = "patient",
     *,
+    groups: str = "patient",
     family: str = "binomial",
     trials: str | None = None,
-    vcov: str = "hessian",
+    se: str = "hessian",
     conf_level: float = 0.95,
 ) -> GLMMResult:
     """Fit a random-intercept logistic GLMM by the Laplace approximation (glmer, nAGQ = 1).
@@ -410,7 +410,7 @@ def glmm(
     trials : str, optional
         Column with the number of trials; the outcome column then holds the number of
         successes (alternative to the ``successes / trials`` left-hand side).
-    vcov : {"hessian", "rx"}
+    se : {"hessian", "rx"}
         Covariance of the fixed effects: ``"hessian"`` (default, glmer's default for
         ``nAGQ = 1``): ``2 [H^-1]_{beta beta}`` from the Hessian of the Laplace deviance in
         ``(theta, beta)``, which accounts for the estimation of ``theta``; ``"rx"``:
@@ -450,7 +450,7 @@ def glmm(
     """
     data = check_frame(data, "data")
     check_option("family", family, ["binomial"])
-    vcov = check_option("vcov", vcov, ["hessian", "rx"])
+    se = check_option("se", se, ["hessian", "rx"])
     conf_level = check_number("conf_level", conf_level, low=0, high=1, low_inclusive=False,
                               high_inclusive=False)
     if not isinstance(formula, str) or "~" not in formula:
@@ -556,7 +556,7 @@ def glmm(
     else:
         H = _fd_hessian(lap.gradient, par)
         cov = 2.0 * np.linalg.inv(H)[1:, 1:]
-    if vcov == "rx":
+    if se == "rx":
         # glmer's RX-based vcov: the Schur complement of the random-effects block of the
         # penalised weighted information at the modes, theta fixed
         lap.deviance(par)
@@ -600,7 +600,7 @@ def glmm(
         aic=float(dev + 2 * n_par),
         bic=float(dev + np.log(len(y)) * n_par),
         ranef=pd.Series(theta * u, index=pd.Index(labels, name=groups), name="intercept"),
-        vcov=vcov,
+        se=se,
         n_obs=len(y),
         n_groups=G,
         converged=converged,

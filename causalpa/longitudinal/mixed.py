@@ -660,9 +660,9 @@ def _group_keys(data: pd.DataFrame, groups: tuple[str, ...]) -> Any:
 def mixed(
     data: pd.DataFrame,
     formula: str,
+    *,
     groups: str | Sequence[str],
     re_formula: str | None = None,
-    *,
     reml: bool = True,
     df: DfMethod | str = "satterthwaite",
     conf_level: float = 0.95,

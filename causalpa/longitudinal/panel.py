@@ -54,6 +54,7 @@ from causalpa._validation import (
     check_frame,
     check_no_missing,
     check_number,
+    check_option,
     format_rows,
 )
 from causalpa.errors import DataError, SpecificationError
@@ -200,12 +201,12 @@ def _identified(
 def panel(
     data: pd.DataFrame,
     formula: str,
-    entity: str = "patient",
-    time: str = "session",
     *,
+    groups: str = "patient",
+    time: str = "session",
     time_effects: bool = False,
-    cluster: str = "entity",
-    debiased: bool = True,
+    cluster: str | None = None,
+    se: str = "CR1",
     df: str | float = "clusters",
     conf_level: float = 0.95,
 ) -> PanelResult:
@@ -219,18 +220,18 @@ def panel(
         ``"outcome ~ terms"``, e.g. ``"phq9 ~ session * pa"``. An intercept is implied
         by the patient effects; terms constant within every patient are absorbed and
         reported in ``absorbed``.
-    entity : str
-        Patient (entity) column.
+    groups : str
+        Patient column: each patient gets a fixed effect (the model's structure).
     time : str
         Session (time) column; numeric, unique within patient.
     time_effects : bool
         Add a fixed effect for every value of ``time`` (two-way fixed effects).
-    cluster : str
-        ``"entity"`` to cluster by patient, or a column name (e.g. ``"therapist"``)
-        whose clusters contain whole patients.
-    debiased : bool
-        Apply the small-sample factor ``G/(G-1) * (n-1)/(n-K)`` (default) or report
-        the plain CR0 sandwich.
+    cluster : str, optional
+        Column of the clusters of the variance (default: the ``groups`` column, i.e.
+        patients), e.g. ``"therapist"``; clusters must contain whole patients.
+    se : {"CR1", "CR0"}
+        Cluster-robust sandwich with the small-sample factor ``G/(G-1) * (n-1)/(n-K)``
+        ("CR1", default) or without it ("CR0").
     df : "clusters", "normal" or float
         Reference distribution: t with ``G - 1`` degrees of freedom (default), normal,
         or t with the given degrees of freedom.
@@ -263,17 +264,20 @@ def panel(
     from linearmodels.panel import PanelOLS
 
     data = check_frame(data, "data")
-    for name, value in (("entity", entity), ("time", time), ("cluster", cluster)):
+    for name, value in (("groups", groups), ("time", time),
+                        ("cluster", groups if cluster is None else cluster)):
         if not isinstance(value, str):
             raise SpecificationError(f"`{name}` must be a column name; got {value!r}")
     if not isinstance(time_effects, bool):
         raise SpecificationError(f"`time_effects` must be True or False; got {time_effects!r}")
-    if not isinstance(debiased, bool):
-        raise SpecificationError(f"`debiased` must be True or False; got {debiased!r}")
+    se = check_option("se", se, ["CR1", "CR0"])
+    debiased = se == "CR1"
+    entity = groups
     conf_level = check_number("conf_level", conf_level, low=0, high=1, low_inclusive=False,
                               high_inclusive=False)
-    check_columns(data, [entity, time], "entity/time")
-    cluster_col = entity if cluster == "entity" else cluster
+    check_columns(data, [entity], "groups")
+    check_columns(data, [time], "time")
+    cluster_col = entity if cluster is None else cluster
     check_columns(data, [cluster_col], "cluster")
     check_no_missing(data, [entity, time, cluster_col])
     if not pd.api.types.is_numeric_dtype(data[time]):
@@ -323,7 +327,7 @@ def panel(
     y = pd.Series(model.y, index=index, name=model.outcome)
     mod = PanelOLS(y, X, entity_effects=True)
     cov_kwds: dict[str, Any] = {"debiased": debiased, "group_debias": debiased}
-    if cluster == "entity":
+    if cluster_col == entity:
         cov_kwds["cluster_entity"] = True
     else:
         codes = pd.factorize(data[cluster_col], sort=True)[0]

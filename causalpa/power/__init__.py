@@ -41,6 +41,7 @@ __all__ = [
     "PowerResult",
     "PowerCurve",
     "SampleSizeResult",
+    "AnalyticResult",
     "register_analysis",
     "ANALYSES",
 ]
@@ -61,6 +62,7 @@ _LAZY = {
     "PilotEstimates": "causalpa.power.pilot",
     "PowerResult": "causalpa.power.results",
     "PowerCurve": "causalpa.power.results",
+    "AnalyticResult": "causalpa.power.analytic",
     "register_analysis": "causalpa.power.analyses",
     "ANALYSES": "causalpa.power.analyses",
 }

@@ -161,7 +161,7 @@ def _cohort_defaults() -> dict[str, Any]:
 
     from causalpa.simulate import cohort
 
-    skip = {"n", "seed", "sessions"}
+    skip = {"n", "rng", "sessions"}
     return {k: p.default for k, p in inspect.signature(cohort).parameters.items()
             if k not in skip}
 
@@ -271,7 +271,7 @@ class Design:
         object.__setattr__(self, "outcomes", outcomes)
         object.__setattr__(self, "analyses", analyses)
         object.__setattr__(self, "covariates", tuple(self.covariates))
-        bad = {"n", "seed", "sessions", "effect", "effect_gad7"} & set(self.simulator)
+        bad = {"n", "rng", "sessions", "effect", "effect_gad7"} & set(self.simulator)
         if bad:
             raise SpecificationError(
                 f"`simulator` must not set {sorted(bad)}: they are design arguments"
@@ -433,7 +433,7 @@ class Design:
             for c in _FOLLOW_UP:
                 if c in a:
                     a[c] = np.where(lost_row, np.nan, a[c].astype(float))
-        params = {**_cohort_defaults(), "n": self.n_total(n), "seed": seed,
+        params = {**_cohort_defaults(), "n": self.n_total(n), "rng": seed,
                   **self.simulator_kwargs(n)}
         if params.get("effect_gad7") is None:
             params["effect_gad7"] = params["effect"]

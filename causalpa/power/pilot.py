@@ -20,7 +20,7 @@ Examples
 >>> import warnings
 >>> from causalpa.simulate import cohort
 >>> from causalpa.power.pilot import from_pilot
->>> pilot = cohort(n=38, seed=5).patients
+>>> pilot = cohort(n=38, rng=5).patients
 >>> with warnings.catch_warnings():
 ...     warnings.simplefilter("ignore")
 ...     est = from_pilot(pilot)
@@ -224,7 +224,7 @@ def from_pilot(
     outcome: str = "phq9_change",
     treatment: str = "pa",
     baseline: str | None = "phq9_first",
-    cluster: str | None = "therapist",
+    groups: str | None = "therapist",
     conf_level: float = 0.6,
 ) -> PilotEstimates:
     """Estimate design parameters from pilot data.
@@ -242,7 +242,7 @@ def from_pilot(
         0/1 treatment column.
     baseline : str or None
         Baseline column for the ANCOVA correlation.
-    cluster : str or None
+    groups : str or None
         Therapist column for the ICC.
     conf_level : float
         Level of the two-sided interval for d. The default 0.6 makes the lower
@@ -264,7 +264,7 @@ def from_pilot(
     --------
     >>> import warnings
     >>> from causalpa.simulate import cohort
-    >>> sim = cohort(n=38, seed=5)
+    >>> sim = cohort(n=38, rng=5)
     >>> with warnings.catch_warnings(record=True):
     ...     est = from_pilot(sim.patients, sim.sessions)
     >>> round(est.mean_sessions, 1) > 1
@@ -311,8 +311,8 @@ def from_pilot(
         check_columns(sessions, ["patient"], "sessions")
         mean_sessions = float(sessions.groupby("patient").size().mean())
     icc = float("nan")
-    if cluster is not None and cluster in patients.columns:
-        icc = _icc_oneway(y[ok], patients[cluster].to_numpy()[ok])
+    if groups is not None and groups in patients.columns:
+        icc = _icc_oneway(y[ok], patients[groups].to_numpy()[ok])
     est = PilotEstimates(
         n_treated=n1, n_control=n0, smd=float(d), smd_low=float(lo), smd_high=float(hi),
         conf_level=conf_level, sd=float(sd), rho=rho, recovery_treated=rec_t,

@@ -243,15 +243,15 @@ def aipw_cases() -> dict[str, Any]:
     df = nhefs().assign(gained=lambda d: (d["wt82_71"] > 0).astype(int))
     out: dict[str, Any] = {}
     cov = ["age", "wt71", "smokeintensity", "smokeyrs"]
-    out.update(effect(cpa.aipw(df, "wt82_71", "qsmk", cov), "ate_"))
-    out.update(effect(cpa.aipw(df, "wt82_71", "qsmk", cov, estimand="ATT"), "att_"))
-    out.update(effect(cpa.aipw(df, "wt82_71", "qsmk", cov, cross_fit=5, rng=1),
+    out.update(effect(cpa.aipw(df, outcome="wt82_71", treatment="qsmk", covariates=cov), "ate_"))
+    out.update(effect(cpa.aipw(df, outcome="wt82_71", treatment="qsmk", covariates=cov, estimand="ATT"), "att_"))
+    out.update(effect(cpa.aipw(df, outcome="wt82_71", treatment="qsmk", covariates=cov, cross_fit=5, rng=1),
                       "crossfit_"))
     for measure in ("risk difference", "risk ratio", "odds ratio"):
-        out.update(effect(cpa.aipw(df, "gained", "qsmk", cov, measure=measure), f"{measure}_"))
-    out.update(effect(cpa.aipw(df, "wt82_71", formula="qsmk ~ age + wt71",
+        out.update(effect(cpa.aipw(df, outcome="gained", treatment="qsmk", covariates=cov, measure=measure), f"{measure}_"))
+    out.update(effect(cpa.aipw(df, "qsmk ~ age + wt71", outcome="wt82_71",
                                outcome_covariates="age + wt71 + C(sex)"), "outcov_"))
-    out.update(effect(cpa.aipw(pilot(), "phq9_change", formula=PILOT_PS), "pilot_"))
+    out.update(effect(cpa.aipw(pilot(), PILOT_PS, outcome="phq9_change"), "pilot_"))
     return out
 
 
@@ -332,7 +332,7 @@ def gee_glmm_panel() -> dict[str, Any]:
     }.items():
         fit = cpa.gee(sess, "phq9 ~ session * pa", **kw)
         out.update(table(fit.tidy(), f"gee_{name}_"))
-        out[f"gee_{name}_alpha"] = plain(fit.alpha)
+        out[f"gee_{name}_alpha"] = plain(fit.working_correlation)
     fb = cpa.gee(sess, "case ~ session + pa", family="binomial")
     out.update(table(fb.tidy(), "gee_binomial_"))
     pts = pilot()
@@ -346,7 +346,7 @@ def gee_glmm_panel() -> dict[str, Any]:
     out.update(table(gm2.tidy(), "glmm_case_"))
     pf = cpa.panel(sess, "phq9 ~ session * pa")
     out.update(table(pf.tidy(), "panel_"))
-    pf2 = cpa.panel(sess, "phq9 ~ session * pa", cluster="therapist", debiased=False)
+    pf2 = cpa.panel(sess, "phq9 ~ session * pa", cluster="therapist", se="CR0")
     out.update(table(pf2.tidy(), "panel_ther_"))
     return out
 
@@ -364,11 +364,11 @@ def outcomes_and_simulator() -> dict[str, Any]:
     fs = cpa.outcomes.from_sessions(pilot_sessions(), id="patient", session="session",
                                     phq9="phq9", gad7="gad7")
     out.update(table(fs, "from_sessions_"))
-    sim = cpa.simulate.cohort(n=300, seed=5)
+    sim = cpa.simulate.cohort(n=300, rng=5)
     out.update(table(sim.patients.select_dtypes("number"), "sim_"))
     out.update(table(sim.truth.reset_index(drop=True), "truth_"))
     out["sim_sessions_phq9"] = plain(sim.sessions["phq9"])
-    sim2 = cpa.simulate.cohort(n=120, seed=9, selection=0.0, assignment="therapist",
+    sim2 = cpa.simulate.cohort(n=120, rng=9, selection=0.0, assignment="therapist",
                                n_therapists=12, effect=0.6, heterogeneity=0.5, hidden=0.3)
     out.update(table(sim2.patients.select_dtypes("number"), "sim2_"))
     return out
