@@ -2,8 +2,10 @@
 
 ``tests/golden/golden.json`` holds estimates, standard errors, degrees of freedom,
 p-values, intervals, weights, matched sets and power figures computed by the cases in
-``tests/golden/cases.py`` before the redesign. Every value must be reproduced bit for
-bit (NaN equals NaN); the failure message lists the largest relative differences.
+``tests/golden/cases_*.py`` before the redesign. Every stored value must be reproduced bit
+for bit (NaN equals NaN); the failure message lists the largest relative differences. A
+table may gain columns (the redesign adds context columns to tables of estimates): new
+keys are additions, while a stored key that is missing fails.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ def test_every_case_is_stored():
 def test_golden_numbers_reproduced_exactly(name):
     stored = STORED[name]
     got = json.loads(json.dumps(CASES[name]()))  # the same JSON round trip as the stored file
-    assert set(got) == set(stored), f"keys differ: {set(got) ^ set(stored)}"
+    assert set(stored) <= set(got), f"stored values no longer computed: {set(stored) - set(got)}"
     bad = {k: _rel(got[k], stored[k]) for k in stored if not _same(got[k], stored[k])}
     worst = sorted(bad.items(), key=lambda kv: -kv[1])[:10]
     assert not bad, f"{len(bad)} of {len(stored)} values differ; largest relative: {worst}"

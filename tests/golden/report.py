@@ -36,8 +36,8 @@ def main() -> int:
     for name, fn in CASES.items():
         got = dict(flat(json.loads(json.dumps(fn()))))
         ref = dict(flat(stored[name]))
-        if got.keys() != ref.keys():
-            print(f"{name}: keys differ: {sorted(set(got) ^ set(ref))[:10]}")
+        if not ref.keys() <= got.keys():
+            print(f"{name}: stored values no longer computed: {sorted(set(ref) - set(got))[:10]}")
             continue
         floats, exact = [], []
         for k in ref:
