@@ -47,6 +47,7 @@ from causalpa.errors import DataError, SpecificationError
 __all__ = [
     "Constraint",
     "Options",
+    "Registered",
     "Number",
     "Boolean",
     "Column",
@@ -187,6 +188,40 @@ class Options(Constraint):
 
     def invalid_examples(self) -> list[Any]:
         return ["not-an-option", 3.5]
+
+
+class Registered(Constraint):
+    """A name in a registry that can grow (matching methods, distances, analyses, ...).
+
+    Checked against the registry's keys at call time, so methods registered by users
+    are accepted; strings are compared case-insensitively.
+
+    Examples
+    --------
+    >>> methods = {"nearest": None}
+    >>> c = Registered(methods, "matching method")
+    >>> methods["mine"] = None
+    >>> c.canonical("Mine"), c.describe()
+    ('mine', "one of 'nearest', 'mine' (registered matching methods)")
+    """
+
+    def __init__(self, registry: Any, what: str) -> None:
+        self.registry, self.what = registry, what
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, str) and Options(*self.registry).accepts(value)
+
+    def canonical(self, value: Any) -> Any:
+        return Options(*self.registry).canonical(value)
+
+    def describe(self) -> str:
+        return f"one of {_quote(self.registry)} (registered {self.what}s)"
+
+    def valid_examples(self) -> list[Any]:
+        return list(self.registry)
+
+    def invalid_examples(self) -> list[Any]:
+        return ["not-registered", 3]
 
 
 class Number(Constraint):
