@@ -684,7 +684,12 @@ def terms_spec(
     if isinstance(terms, Spec):
         template, text = terms._encoding, terms.rhs
     elif isinstance(terms, str):
-        text = terms.split("~", 1)[-1] if "~" in terms else terms
+        text = terms
+        if "~" in terms:
+            lhs, text = terms.split("~", 1)
+            if lhs.strip():
+                raise SpecificationError(
+                    f"`{argument}` takes a right-hand side only, like {example}; got {terms!r}")
     else:
         try:
             cols = list(terms)

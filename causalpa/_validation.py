@@ -56,6 +56,7 @@ __all__ = [
     "Classifier",
     "Instance",
     "Pair",
+    "ColumnPair",
     "NONE",
     "validate_params",
     "declared_params",
@@ -388,27 +389,59 @@ class Instance(Constraint):
 
 
 class Pair(Constraint):
-    """A pair ``(low, high)`` of numbers inside ``[low_bound, high_bound]`` with low < high."""
+    """A pair ``(low, high)`` of numbers with ``low < high``, optionally inside bounds.
 
-    def __init__(self, low_bound: float, high_bound: float) -> None:
+    Examples
+    --------
+    >>> Pair(0, 1).describe(), Pair().accepts((0, 27)), Pair().accepts((5, 2))
+    ('a pair (low, high) with 0 <= low < high <= 1', True, False)
+    """
+
+    def __init__(self, low_bound: float | None = None, high_bound: float | None = None) -> None:
         self.low_bound, self.high_bound = low_bound, high_bound
 
     def accepts(self, value: Any) -> bool:
+        if isinstance(value, (str, bytes)):
+            return False
         try:
             lo, hi = (float(v) for v in value)
         except (TypeError, ValueError):
             return False
-        return self.low_bound <= lo < hi <= self.high_bound
+        if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+            return False
+        return ((self.low_bound is None or self.low_bound <= lo)
+                and (self.high_bound is None or hi <= self.high_bound))
 
     def canonical(self, value: Any) -> Any:
         lo, hi = (float(v) for v in value)
         return (lo, hi)
 
     def describe(self) -> str:
-        return f"a pair (low, high) with {self.low_bound:g} <= low < high <= {self.high_bound:g}"
+        if self.low_bound is None and self.high_bound is None:
+            return "a pair (low, high) of numbers with low < high"
+        lo = "" if self.low_bound is None else f"{self.low_bound:g} <= "
+        hi = "" if self.high_bound is None else f" <= {self.high_bound:g}"
+        return f"a pair (low, high) with {lo}low < high{hi}"
 
     def invalid_examples(self) -> list[Any]:
-        return [(0.9, 0.1), 0.5]
+        return [(0.9, 0.1), 0.5, "ab"]
+
+
+class ColumnPair(Constraint):
+    """A pair of column names ``(first, last)`` (canonical form: a tuple)."""
+
+    def accepts(self, value: Any) -> bool:
+        return (isinstance(value, (tuple, list)) and len(value) == 2
+                and all(isinstance(v, str) for v in value))
+
+    def canonical(self, value: Any) -> Any:
+        return (value[0], value[1])
+
+    def describe(self) -> str:
+        return "a pair of column names (first, last)"
+
+    def invalid_examples(self) -> list[Any]:
+        return ["phq9", ("a", "b", "c"), (1, 2)]
 
 
 # =========================================================================== the decorator

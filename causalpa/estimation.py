@@ -63,13 +63,16 @@ import pandas as pd
 from causalpa._regression import Fit, logistic, wls
 from causalpa._spec import terms_spec
 from causalpa._validation import (
+    Instance,
+    Options,
+    Registered,
     binary_treatment,
     check_columns,
     check_frame,
     check_no_missing,
     check_number,
-    check_option,
     check_outcome,
+    check_value,
     check_weights,
 )
 from causalpa.errors import DataError, SpecificationError
@@ -84,11 +87,26 @@ from causalpa.inference import (
 )
 from causalpa.results import Effect, effect_from_bootstrap, effect_from_estimate
 
-__all__ = ["estimate_effect", "gcomp", "GComp", "adjustment_matrix", "contrast", "SE_CHOICES"]
+__all__ = ["estimate_effect", "gcomp", "GComp", "adjustment_matrix", "contrast", "SE_CHOICES",
+           "SE_OPTIONS"]
 
 Measure = Literal["difference", "risk difference", "risk ratio", "odds ratio"]
-#: Values of ``se`` for matched data: the aliases and every registry name.
+#: Values of ``se`` for matched data when the package is imported: the aliases and the
+#: built-in registry names (for ``Literal`` annotations and documentation).
 SE_CHOICES: tuple[str, ...] = ("cluster", "robust", *VARIANCES)
+
+
+class _SENames:
+    """The aliases and the *current* registry names (variances registered later count)."""
+
+    def __iter__(self) -> Any:
+        return iter(("cluster", "robust", *VARIANCES))
+
+
+#: The declaration of ``se`` for matched data: a name (aliases or any registered variance)
+#: or a :class:`~causalpa.inference.Variance` object.
+SE_OPTIONS = [Registered(_SENames(), "standard error"),
+              Instance(Variance, "a causalpa.inference.Variance")]
 ESTIMANDS: tuple[str, ...] = ("ATT", "ATC", "ATE", "ATO")
 
 
@@ -235,7 +253,7 @@ def resolve_se(se: str | Variance, *, clustered: bool, small: bool, linear: bool
     """
     if isinstance(se, Variance):
         return se
-    name = check_option("se", se, SE_CHOICES)
+    name = check_value("se", se, SE_OPTIONS)
     if aliases and name in aliases:
         return aliases[name]
     if name == "cluster":
@@ -327,7 +345,7 @@ def estimate_effect(
     check_columns(data, [outcome], "outcome")
     check_columns(data, [treatment], "treatment")
     check_no_missing(data, [outcome, treatment])
-    estimand = check_option("estimand", estimand, ESTIMANDS)
+    estimand = check_value("estimand", estimand, [Options(*ESTIMANDS)])
     conf_level = check_number("conf_level", conf_level, low=0, high=1, low_inclusive=False,
                               high_inclusive=False)
     t_all = binary_treatment(data[treatment], treatment, treated)

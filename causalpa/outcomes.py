@@ -39,11 +39,17 @@ import numpy as np
 import pandas as pd
 
 from causalpa._validation import (
+    NONE,
+    Boolean,
+    Column,
+    ColumnPair,
+    Number,
+    Pair,
     check_columns,
     check_frame,
     check_no_missing,
-    check_number,
     format_rows,
+    validate_params,
 )
 from causalpa.errors import DataError, SpecificationError
 
@@ -215,41 +221,17 @@ def check_scores(
                 )
 
 
-def _pair(value: Any, argument: str) -> tuple[str, str] | None:
-    if value is None:
-        return None
-    if (
-        isinstance(value, (tuple, list))
-        and len(value) == 2
-        and all(isinstance(v, str) for v in value)
-    ):
-        return (value[0], value[1])
-    raise SpecificationError(
-        f"`{argument}` must be a pair of column names (first, last) or None; got {value!r}"
-    )
-
-
-def _range(value: Any, argument: str) -> tuple[float, float]:
-    ok = isinstance(value, (tuple, list)) and len(value) == 2
-    if ok:
-        try:
-            low = check_number(argument, value[0])
-            high = check_number(argument, value[1])
-        except SpecificationError:
-            ok = False
-        else:
-            ok = low < high
-    if not ok:
-        raise SpecificationError(
-            f"`{argument}` must be a pair of numbers (low, high) with low < high; got {value!r}"
-        )
-    return float(value[0]), float(value[1])
-
-
 # --------------------------------------------------------------------------- public API
+_THRESHOLDS = {"phq9_case": Number(low=0), "gad7_case": Number(low=0),
+               "phq9_reliable": Number(low=0, low_inclusive=False),
+               "gad7_reliable": Number(low=0, low_inclusive=False)}
+_SCORES = {"phq9_range": Pair(), "gad7_range": Pair(), "integer": Boolean()}
+
+
+@validate_params({"phq9": ColumnPair(), "gad7": [ColumnPair(), NONE], **_THRESHOLDS, **_SCORES})
 def nhs_outcomes(
     data: pd.DataFrame,
-    phq9: tuple[str, str] | None = ("phq9_first", "phq9_last"),
+    phq9: tuple[str, str] = ("phq9_first", "phq9_last"),
     gad7: tuple[str, str] | None = ("gad7_first", "gad7_last"),
     *,
     phq9_case: float = 10,
@@ -324,23 +306,11 @@ def nhs_outcomes(
     False
     """
     data = check_frame(data, "data")
-    p = _pair(phq9, "phq9")
-    g = _pair(gad7, "gad7")
-    if p is None:
-        raise SpecificationError("`phq9` must be a pair of column names (first, last)")
-    for name, value in [
-        ("phq9_case", phq9_case),
-        ("gad7_case", gad7_case),
-        ("phq9_reliable", phq9_reliable),
-        ("gad7_reliable", gad7_reliable),
-    ]:
-        check_number(name, value, low=0, low_inclusive=name.endswith("case"))
-    if not isinstance(integer, bool):
-        raise SpecificationError(f"`integer` must be True or False; got {integer!r}")
-    p_low, p_high = _range(phq9_range, "phq9_range")
+    p, g = phq9, gad7
+    p_low, p_high = phq9_range
     check_scores(data, p, p_low, p_high, measure="PHQ-9", integer=integer)
     if g is not None:
-        g_low, g_high = _range(gad7_range, "gad7_range")
+        g_low, g_high = gad7_range
         check_scores(data, g, g_low, g_high, measure="GAD-7", integer=integer)
     arrays = outcome_arrays(
         data[p[0]].to_numpy(dtype=float),
@@ -358,6 +328,9 @@ def nhs_outcomes(
     return out
 
 
+@validate_params({"id": Column(), "session": Column(), "phq9": [Column(), NONE],
+                  "gad7": [Column(), NONE], "min_sessions": Number(low=1, integer=True),
+                  **_SCORES})
 def from_sessions(
     data: pd.DataFrame,
     id: str = "patient",
@@ -418,24 +391,17 @@ def from_sessions(
     1        2   0          11         11           1         0
     """
     data = check_frame(data, "data")
-    for argument, value in [("id", id), ("session", session)]:
-        if not isinstance(value, str):
-            raise SpecificationError(f"`{argument}` must be a column name; got {value!r}")
-    for argument, score in [("phq9", phq9), ("gad7", gad7)]:
-        if score is not None and not isinstance(score, str):
-            raise SpecificationError(f"`{argument}` must be a column name or None; got {score!r}")
     scores: list[str] = [c for c in (phq9, gad7) if c is not None]
     if not scores:
         raise SpecificationError("give at least one of `phq9` and `gad7`")
-    min_sessions = check_number("min_sessions", min_sessions, low=1, integer=True)
     check_columns(data, [id], "id")
     check_columns(data, [session], "session")
     check_no_missing(data, [id, session])
     if phq9 is not None:
-        low, high = _range(phq9_range, "phq9_range")
+        low, high = phq9_range
         check_scores(data, [phq9], low, high, measure="PHQ-9", integer=integer)
     if gad7 is not None:
-        low, high = _range(gad7_range, "gad7_range")
+        low, high = gad7_range
         check_scores(data, [gad7], low, high, measure="GAD-7", integer=integer)
     dup = data.duplicated(subset=[id, session], keep=False).to_numpy()
     if dup.any():

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -432,7 +432,7 @@ def effect_from_bootstrap(
 
 
 # =========================================================================== Estimates
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, repr=False, eq=False)
 class Estimates(EstimateResult):
     """A table of estimates in the shared schema (contrasts, selected coefficients).
 
@@ -453,17 +453,18 @@ class Estimates(EstimateResult):
     ('a + b', 1.0)
     """
 
-    table: pd.DataFrame = field(repr=False)
+    table: InitVar[pd.DataFrame]
     title: str = "Estimates"
     conf_level: float = 0.95
     notes: tuple[str, ...] = field(default_factory=tuple)
     meta: tuple[tuple[str, Any], ...] = field(default_factory=tuple)
+    _table: pd.DataFrame = field(init=False, repr=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "table", estimate_frame(self.table))
+    def __post_init__(self, table: pd.DataFrame) -> None:
+        object.__setattr__(self, "_table", estimate_frame(table))  # a copy
 
     def _tidy(self) -> pd.DataFrame:
-        return self.table
+        return self._table
 
     def _title(self) -> str:
         return self.title
@@ -474,14 +475,15 @@ class Estimates(EstimateResult):
 
 # =========================================================================== compare
 def _short_name(result: Any) -> str:
-    name = getattr(result, "_compare_name", None)
-    if callable(name):
-        return str(name())
-    method = str(getattr(result, "method", "") or type(result).__name__)
+    """Name ``result``'s column: its method (up to any parenthesis), else its title."""
+    method = getattr(result, "method", None)
+    if not isinstance(method, str) or not method:
+        methods = [m for m in result.tidy()["method"] if isinstance(m, str) and m]
+        method = methods[0] if methods else result._title()
     return method.split(" (")[0]
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, repr=False, eq=False)
 class Comparison(Result):
     """Several results side by side (built by :func:`compare`).
 
@@ -489,11 +491,15 @@ class Comparison(Result):
     :meth:`table` is the wide side-by-side view; :meth:`plot` the forest plot.
     """
 
-    stacked: pd.DataFrame = field(repr=False)
+    stacked: InitVar[pd.DataFrame]
     names: tuple[str, ...] = ()
+    _stacked: pd.DataFrame = field(init=False, repr=False)
+
+    def __post_init__(self, stacked: pd.DataFrame) -> None:
+        object.__setattr__(self, "_stacked", stacked.copy())
 
     def _tidy(self) -> pd.DataFrame:
-        return self.stacked
+        return self._stacked
 
     def _title(self) -> str:
         return f"Comparison of {len(self.names)} results"

@@ -192,3 +192,95 @@ def test_sandwich_unweighted_hc_by_hand():
     h = np.einsum("ij,jk,ik->i", X, B, X)
     want = B @ (X.T * (e / (1 - h)) ** 2) @ X @ B
     np.testing.assert_allclose(variance("HC3").vcov(Moments.from_fit(fit)), want, rtol=1e-10)
+
+
+# --------------------------------------------------------------------------- the registry
+def test_registry_one_constructor_signature():
+    import inspect
+
+    from causalpa.inference import VARIANCES, Variance
+
+    assert set(VARIANCES) == {"HC0", "HC1", "HC2", "HC3", "CR0", "CR1", "CR2", "sandwich",
+                              "influence", "bootstrap", "permutation"}
+    signatures = {str(inspect.signature(cls)) for cls in VARIANCES.values()}
+    assert signatures == {str(inspect.signature(Variance))}
+    for name, cls in VARIANCES.items():
+        v = cls(cluster=[1, 1, 2, 2], n_boot=50, n_perm=50, rng=1)
+        assert v.name == name and v.kind in ("sandwich", "bootstrap", "permutation")
+        assert v.description
+    with pytest.raises(SpecificationError, match="needs `cluster=`"):
+        VARIANCES["CR2"]()
+    with pytest.raises(SpecificationError, match="`n_boot`"):
+        variance("bootstrap", n_boot=1)
+    with pytest.raises(SpecificationError, match="`rng`"):
+        variance("bootstrap", rng="x")
+    with pytest.raises(SpecificationError, match="`se` must be one of"):
+        variance("HC4")
+
+
+def test_registering_a_variance_is_one_class():
+    from causalpa.inference import VARIANCES, Variance, register_variance
+
+    @register_variance
+    class Naive(Variance):
+        """Model-based variance of a linear model: sigma^2 (X'X)^-1."""
+
+        name = "naive-test"
+        description = "model-based"
+
+        def vcov(self, moments):
+            s2 = float(moments.es @ moments.es) / (moments.n - moments.k)
+            return s2 * moments.bread
+
+    try:
+        df = pd.DataFrame({"t": [1, 1, 1, 0, 0, 0, 0, 0], "y": [5.0, 6, 7, 4, 5, 3, 6, 4]})
+        e = estimate_effect(df, "y", "t", se="naive-test", small_n=0)
+        X = np.column_stack([np.ones(8), df["t"]])
+        fit = wls(df["y"].to_numpy(), X)
+        s2 = np.sum((df["y"] - X @ fit.coef) ** 2) / 6
+        assert e.std_error == pytest.approx(np.sqrt(s2 * np.linalg.inv(X.T @ X)[1, 1]))
+    finally:
+        del VARIANCES["naive-test"]
+
+
+def test_stacked_weights_known_sandwich_equals_hc0():
+    rng = np.random.default_rng(2)
+    X = np.column_stack([np.ones(50), rng.normal(size=50)])
+    w = rng.uniform(0.5, 2, 50)
+    fit = wls(X @ [1.0, 2.0] + rng.normal(size=50), X, w)
+    hc0 = variance("HC0").vcov(Moments.from_fit(fit))
+    stacked = variance("sandwich").vcov(Moments.stacked(fit.xs * fit.es[:, None],
+                                                        -(fit.xs.T @ fit.xs)))
+    np.testing.assert_allclose(stacked, hc0, rtol=1e-12)
+
+
+def test_influence_variance_is_sum_of_squares_over_n_squared():
+    phi = np.random.default_rng(1).normal(size=40)
+    V = variance("influence").vcov(Moments(psi=phi[:, None], bread=np.array([[1 / 40]])))
+    assert V[0, 0] == pytest.approx(np.sum(phi**2) / 40**2, rel=1e-14)
+
+
+def test_coef_table_matches_scalar_computations_row_by_row():
+    from scipy import stats
+
+    from causalpa.inference import coef_table
+
+    est, se, df = [1.0, -2.0, 0.5, 3.0], [0.5, 1.0, 0.0, 2.0], [10.0, np.inf, 5.0, 7.5]
+    t = coef_table(est, se, df, 0.9, term=list("abcd"))
+    for i in (0, 1, 3):
+        ref = stats.norm if np.isinf(df[i]) else stats.t(df[i])
+        q = ref.ppf(0.95)
+        assert t.loc[i, "conf_low"] == pytest.approx(est[i] - q * se[i], rel=1e-15)
+        assert t.loc[i, "p_value"] == pytest.approx(2 * ref.sf(abs(est[i] / se[i])), rel=1e-13)
+    assert np.isnan(t.loc[2, "p_value"]) and np.isnan(t.loc[2, "statistic"])
+    assert t["term"].tolist() == list("abcd")
+
+
+def test_bootstrap_needs_enough_successful_replicates():
+    from causalpa.inference import bootstrap
+
+    with pytest.raises(DataError, match="too few successful bootstrap replicates"):
+        bootstrap(lambda idx: float("nan"), 10, n_boot=50, rng=1)
+    reps = bootstrap(lambda idx: float(idx.mean()), 10, n_boot=30, rng=np.random.default_rng(3))
+    again = bootstrap(lambda idx: float(idx.mean()), 10, n_boot=30, rng=3)
+    np.testing.assert_array_equal(reps, again)

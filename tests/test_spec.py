@@ -182,3 +182,60 @@ def test_malformed_input_raises_documented_errors_and_leaves_data_unchanged(fram
         assert set(np.unique(t)) <= {0, 1}
         assert not frame[["pa", "age"]].isna().any().any()
     pd.testing.assert_frame_equal(frame, before)
+
+
+# --------------------------------------------------------------------------- one front end
+def test_model_spec_outcome_models_and_prediction_on_new_data():
+    from causalpa._spec import model_spec, response
+
+    d = pd.DataFrame({"phq9": [10.0, 8, 7, 9, 6, 5], "session": [0, 1, 0, 1, 0, 1],
+                      "arm": ["pa", "pa", "c", "c", "pa", "c"]})
+    s = model_spec(d, "phq9 ~ session * C(arm)")
+    assert s.outcome == "phq9" and s.role == "outcome"
+    assert s.columns == ("Intercept", "session", "C(arm)[T.pa]", "session:C(arm)[T.pa]")
+    assert s.variable_columns("arm") == ("C(arm)[T.pa]", "session:C(arm)[T.pa]")
+    assert response(d, s).tolist() == d["phq9"].tolist()
+    new = pd.DataFrame({"session": [3], "arm": ["pa"]})  # one level only: encoding is kept
+    X, names = s.design(new)
+    assert names == list(s.columns) and X.tolist() == [[1.0, 3.0, 1.0, 3.0]]
+    with pytest.raises(SpecificationError, match="`formula`"):
+        model_spec(d, "~ session")
+    with pytest.raises(DataError, match="'nope'"):
+        model_spec(d, "phq9 ~ nope")
+
+
+def test_terms_spec_accepts_formula_pieces_and_columns():
+    from causalpa._spec import terms_spec
+
+    d = pd.DataFrame({"age": [30.0, 40, 50], "sex": ["f", "m", "f"], "ltc": [True, False, True]})
+    a = terms_spec(d, ["age", "sex", "ltc"], "adjust")
+    b = terms_spec(d, "~ age + C(sex) + ltc", "adjust")
+    assert a == b and a.formula == "~ age + C(sex) + ltc"
+    np.testing.assert_array_equal(a.design()[0], b.design()[0])
+    with pytest.raises(SpecificationError, match="`re_formula`"):
+        terms_spec(d, "y ~ age", "re_formula")
+    with pytest.raises(DataError, match="`adjust`"):
+        terms_spec(d, ["age", "bmi"])
+    with pytest.raises(SpecificationError, match="`adjust`"):
+        terms_spec(d, [1, 2])
+
+
+def test_one_definition_of_categorical():
+    from causalpa._spec import is_categorical, terms_from_columns
+
+    d = pd.DataFrame({"n": [1.0, 2.0], "i": [1, 2], "s": ["a", "b"], "b": [True, False],
+                      "c": pd.Categorical(["x", "y"]), "t": pd.array(["u", "v"], dtype="string")})
+    assert [is_categorical(d[c]) for c in d] == [False, False, True, True, True, True]
+    # booleans are categorical but formulaic codes them as one 0/1 column, without C()
+    assert terms_from_columns(d, list(d)) == "n + i + C(s) + b + C(c) + C(t)"
+
+
+def test_spec_design_matrix_is_read_only_and_shared_by_binding():
+    df = pd.DataFrame({"pa": [0, 1, 0, 1], "age": [30, 40, 50, 60.0]})
+    spec = make_spec(df, "pa ~ age")
+    X, names = spec.design()
+    assert not X.flags.writeable
+    with pytest.raises(ValueError):
+        X[0, 0] = 5.0
+    other = df.assign(age=df["age"] + 1)
+    assert spec.bind(other).design()[0][0, 1] == 31.0

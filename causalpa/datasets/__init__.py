@@ -30,7 +30,7 @@ from typing import Literal
 
 import pandas as pd
 
-from causalpa._validation import check_option
+from causalpa._validation import validate_params
 
 __all__ = ["load_pilot", "load_lalonde", "load_nhefs"]
 
@@ -44,6 +44,7 @@ def _read(name: str, comment: str | None = None) -> pd.DataFrame:
         return pd.read_csv(fh, comment=comment)
 
 
+@validate_params()
 def load_pilot(kind: PilotKind = "patients") -> pd.DataFrame:
     """Load the embedded **synthetic** pilot cohort (38 patients).
 
@@ -84,7 +85,6 @@ def load_pilot(kind: PilotKind = "patients") -> pd.DataFrame:
     >>> load_pilot("sessions").columns.tolist()
     ['patient', 'therapist', 'session', 'pa', 'phq9', 'gad7']
     """
-    kind = check_option("kind", kind, ["patients", "sessions"])
     return _read(f"pilot_{kind}.csv", comment="#").copy()
 
 
