@@ -627,6 +627,7 @@ def model_spec(
     if unknown:
         check_columns(data, unknown, argument)
     order = _ordered_variables(data, parsed.rhs, parsed.rhs_variables)
+    check_no_missing(data, [*[v for v in parsed.lhs_variables if v in data.columns], *order])
     lhs_name = parsed.lhs_variables[0] if lhs == "column" else parsed.lhs
     enc = _encode(parsed.rhs, data, order, template)
     return Spec(formula=f"{parsed.lhs} ~ {parsed.rhs}", lhs=lhs_name, rhs=parsed.rhs,

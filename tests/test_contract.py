@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import json
+import typing
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -122,8 +123,7 @@ PENDING: dict[str, str] = {
     "Effect (AIPW)": "doubly_robust", "MatchResult": "matching", "WeightResult": "weighting",
     "PropensityScore": "propensity", "BalanceTable": "balance", "EValue": "sensitivity",
     "RosenbaumBounds": "sensitivity", "MixedModelResult": "mixed",
-    "Estimates (mixed contrast)": "mixed", "GEEResult": "gee", "GLMMResult": "glmm",
-    "PanelResult": "panel", "Comparison": "doubly_robust/mixed", "PowerResult": "power",
+    "Estimates (mixed contrast)": "mixed", "Comparison": "doubly_robust/mixed", "PowerResult": "power",
     "PowerCurve": "power", "SampleSizeResult": "power", "AnalyticResult": "power",
     "PilotEstimates": "power", "SimulatedCohort": "simulate",
 }
@@ -364,7 +364,7 @@ FUNCTION_PENDING = {"propensity": "propensity", "match": "matching",
                     "MatchResult.estimate": "matching", "weight": "weighting",
                     "WeightResult.estimate": "weighting", "aipw": "doubly_robust",
                     "balance": "balance", "mixed": "mixed", "MixedModelResult.contrast": "mixed",
-                    "gee": "gee", "glmm": "glmm", "panel": "panel", "evalue": "sensitivity",
+                    "evalue": "sensitivity",
                     "rosenbaum": "sensitivity", "simulate.cohort": "simulate",
                     "power.simulate": "power", "power.two_sample_t": "power",
                     "nhs_outcomes": "outcomes"}
@@ -372,6 +372,12 @@ FUNCTION_NAMES = ["propensity", "match", "MatchResult.estimate", "weight", "Weig
                   "aipw", "balance", "mixed", "MixedModelResult.contrast", "gee", "glmm", "panel",
                   "evalue", "rosenbaum", "simulate.cohort", "power.simulate",
                   "power.two_sample_t", "nhs_outcomes"]
+
+
+def _has_literal(annotation: Any) -> bool:
+    if typing.get_origin(annotation) is typing.Literal:
+        return True
+    return any(_has_literal(a) for a in typing.get_args(annotation))
 
 
 def _invalid_values(constraints: list[Any]) -> list[Any]:
@@ -388,11 +394,11 @@ def test_options_are_declared_once_and_bad_values_named(name: str) -> None:
     fn, base = _public_functions()[name]
     declared = declared_params(fn)
     assert declared, f"{name} declares no options"
-    sig = inspect.signature(fn)
+    hints = typing.get_type_hints(inspect.unwrap(fn))
     for param, constraints in declared.items():
         options = [c for c in constraints if isinstance(c, Options)]
         if options and all(isinstance(v, str) for c in options for v in c.values):
-            assert "Literal" in str(sig.parameters[param].annotation), \
+            assert _has_literal(hints.get(param)), \
                 f"{name}({param}=...) lists its options in a Literal type"
         for bad in _invalid_values(constraints):
             kwargs = {**base(), param: bad}

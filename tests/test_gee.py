@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import warnings
 from pathlib import Path
@@ -9,9 +10,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 import causalpa as cpa
 from causalpa.errors import ConvergenceWarning, DataError, SmallSampleWarning, SpecificationError
+from causalpa.results import ESTIMATE_COLUMNS
 
 REF = Path(__file__).parent / "reference" / "geepack"
 GEEPACK = json.loads((REF / "geeglm_sessions.json").read_text())
@@ -76,16 +79,84 @@ def test_matches_geepack(sessions, case):
 def test_tidy_columns_and_intervals(sessions):
     fit = cpa.gee(sessions, "phq9 ~ session * pa", df="clusters", se="bias-reduced")
     tab = fit.tidy()
-    assert list(tab.columns) == ["term", "estimate", "std_error", "df", "statistic", "p_value",
-                                 "conf_low", "conf_high"]
+    assert list(tab.columns) == list(ESTIMATE_COLUMNS)
     assert (tab.df == 40 - 4).all()
-    from scipy import stats
-
+    assert (tab.outcome == "phq9").all() and (tab.n == len(sessions)).all()
+    assert tab.method.iloc[0] == "GEE (gaussian, exchangeable)" and tab.estimand.isna().all()
     q = stats.t.ppf(0.975, 36)
     np.testing.assert_allclose(tab.conf_high - tab.estimate, q * tab.std_error)
     assert "exchangeable" in fit.summary() and "Mancl-DeRouen" in repr(fit)
     assert "<table" in fit._repr_html_()
     assert fit.to_dict()["n_groups"] == 40
+    # the statsmodels habits read the same table
+    np.testing.assert_array_equal(fit.params.to_numpy(), tab.estimate.to_numpy())
+    np.testing.assert_array_equal(fit.bse.to_numpy(), tab.std_error.to_numpy())
+    np.testing.assert_array_equal(fit.conf_int().conf_high.to_numpy(), tab.conf_high.to_numpy())
+    np.testing.assert_array_equal(np.sqrt(np.diag(fit.cov_bias_reduced)), tab.std_error)
+    ci90 = fit.conf_int(0.90)
+    np.testing.assert_allclose(ci90.conf_high - tab.estimate.to_numpy(),
+                               stats.t.ppf(0.95, 36) * tab.std_error.to_numpy())
+
+
+def test_result_is_frozen_and_returns_copies(sessions):
+    fit = cpa.gee(sessions, "phq9 ~ session * pa", se="bias-reduced", df="clusters")
+    before = fit.tidy()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fit.working_correlation = 0.0  # type: ignore[misc]
+    for name in ("cov", "cov_robust", "cov_naive", "cov_bias_reduced"):
+        m = getattr(fit, name)
+        m.iloc[:, :] = 0.0
+        assert getattr(fit, name) is not m and (np.diag(getattr(fit, name)) > 0).all()
+    params = fit.params
+    params.iloc[:] = 0.0
+    fit.predict(sessions)[:] = 0.0
+    fit.predict()[:] = 0.0
+    pd.testing.assert_frame_equal(fit.tidy(), before)
+    assert (fit.predict() != 0).all()
+    with pytest.raises(ValueError, match="read-only"):
+        fit._coef[0] = 0.0
+
+
+def test_declared_options_are_checked_and_canonical(sessions):
+    a = cpa.gee(sessions, "phq9 ~ session * pa", corr="AR1", time="session", se="Robust",
+                df="Clusters")
+    assert (a.corr, a.se, a.df) == ("ar1", "robust", 40 - 4)
+    for kwargs, name in [({"family": "poisson"}, "family"), ({"conf_level": 1.0}, "conf_level"),
+                         ({"max_iter": 0}, "max_iter"), ({"tol": 0}, "tol"),
+                         ({"df": -1}, "df"), ({"groups": 3}, "groups"), ({"time": 3}, "time")]:
+        with pytest.raises(SpecificationError, match=f"`{name}`"):
+            cpa.gee(sessions, "phq9 ~ session", **kwargs)
+    fit = cpa.gee(sessions, "phq9 ~ session")
+    with pytest.raises(SpecificationError, match="`type`"):
+        fit.predict(sessions, type="probability")
+    with pytest.raises(SpecificationError, match="`size`"):
+        fit.working_correlation_matrix(size=0)
+    assert cpa.gee(sessions, "phq9 ~ session", df=12.5).tidy().df.eq(12.5).all()
+
+
+def test_small_sample_note_and_warning_points_at_the_caller(sessions):
+    few = sessions[sessions.patient <= "P30"]
+    with pytest.warns(SmallSampleWarning) as caught:
+        fit = cpa.gee(few, "phq9 ~ session")
+    assert caught[0].filename == __file__
+    assert len(fit.notes) == 1 and "30 clusters" in fit.notes[0]
+    assert "note: only 30 clusters" in fit.summary()
+    assert fit.to_dict()["notes"] == list(fit.notes)
+
+
+def test_predict_on_new_data_uses_the_fit_encoding(sessions):
+    d = sessions.assign(arm=np.where(sessions.pa == 1, "PA", "usual"))
+    fit = cpa.gee(d, "phq9 ~ session * C(arm) + age")
+    assert fit.terms == ("Intercept", "session", "C(arm)[T.usual]", "age",
+                         "session:C(arm)[T.usual]")
+    new = pd.DataFrame({"session": [0, 3, 3], "arm": ["usual", "PA", "PA"], "age": [30.0, 40, 40]})
+    X = np.column_stack([np.ones(3), [0, 3, 3], [1, 0, 0], [30.0, 40, 40], [0, 0, 0]])
+    np.testing.assert_allclose(fit.predict(new), X @ fit.params.to_numpy(), rtol=1e-12)
+    np.testing.assert_allclose(fit.predict(d), fit.predict(), rtol=1e-12)
+    with pytest.raises(DataError, match="model matrix"):
+        fit.predict(new.drop(columns="age"))
+    with pytest.raises(DataError, match="`newdata`"):
+        fit.predict(new.to_numpy())
 
 
 def test_patient_level_weights_mapped_by_id(sessions):

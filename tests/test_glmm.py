@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import warnings
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 
 import causalpa as cpa
 from causalpa.errors import ConvergenceWarning, DataError, SingularFitWarning, SpecificationError
+from causalpa.results import ESTIMATE_COLUMNS
 
 REF = Path(__file__).parent / "reference"
 GLMER = json.loads((REF / "glmer" / "glmer_cases.json").read_text())
@@ -98,17 +100,59 @@ def test_results_api_and_no_mutation(sessions):
     np.testing.assert_allclose(fit.params, ref.params, rtol=1e-7)
     pd.testing.assert_frame_equal(sessions, before)
     tab = fit.tidy()
-    assert list(tab.columns) == ["term", "estimate", "std_error", "df", "statistic", "p_value",
-                                 "conf_low", "conf_high"]
+    assert list(tab.columns) == list(ESTIMATE_COLUMNS)
     assert np.isinf(tab.df).all()
+    assert (tab.outcome == "case").all() and (tab.n == len(sessions)).all()
+    assert tab.method.iloc[0].startswith("GLMM")
     p_typ = fit.predict(sessions, random=False)
     p_pat = fit.predict(sessions)
     assert ((p_typ > 0) & (p_typ < 1)).all() and not np.allclose(p_typ, p_pat)
     new = sessions.head(2).assign(patient="new")
     np.testing.assert_allclose(fit.predict(new), fit.predict(new, random=False))
-    assert (fit.odds_ratios.odds_ratio > 0).all()
+    ors = fit.odds_ratios()
+    np.testing.assert_allclose(ors.odds_ratio, np.exp(tab.estimate), rtol=1e-14)
+    np.testing.assert_allclose(ors.conf_low, np.exp(tab.conf_low), rtol=1e-14)
+    wide = fit.odds_ratios(conf_level=0.99)
+    assert (wide.conf_low < ors.conf_low).all() and (wide.conf_high > ors.conf_high).all()
     assert "Laplace" in fit.summary() and "<table" in fit._repr_html_()
     assert fit.to_dict()["n_groups"] == 40
+
+
+def test_predict_on_new_data_and_levels(cbpp):
+    fit = cpa.glmm(cbpp, "incidence / size ~ C(period)", groups="herd")
+    new = pd.DataFrame({"period": ["3", "1"], "herd": [cbpp.herd.iloc[0], "unseen"]})
+    b = fit.params.to_numpy()
+    eta_typ = np.array([b[0] + b[2], b[0]])
+    np.testing.assert_allclose(fit.predict(new, type="link", random=False), eta_typ, rtol=1e-12)
+    shift = np.array([fit.ranef.iloc[0], 0.0])  # 0 for a herd not in the fit
+    np.testing.assert_allclose(fit.predict(new, type="link"), eta_typ + shift, rtol=1e-12)
+    with pytest.raises(DataError, match="`groups`"):
+        fit.predict(new.drop(columns="herd"))
+    with pytest.raises(SpecificationError, match="`random`"):
+        fit.predict(new, random="yes")
+
+
+def test_result_is_frozen_and_returns_copies(sessions):
+    fit = cpa.glmm(sessions, "case ~ session + pa")
+    before = fit.tidy()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fit.sd = 0.0  # type: ignore[misc]
+    cov, ranef = fit.cov, fit.ranef
+    cov.iloc[:, :] = 0.0
+    ranef.iloc[:] = 0.0
+    assert (np.diag(fit.cov) > 0).all() and (fit.ranef != 0).any()
+    pd.testing.assert_frame_equal(fit.tidy(), before)
+
+
+def test_declared_options(sessions, cbpp):
+    fit = cpa.glmm(sessions, "case ~ session", se="RX", family="Binomial")
+    assert fit.se == "rx"
+    for kwargs, name in [({"conf_level": 0}, "conf_level"), ({"groups": 1}, "groups"),
+                         ({"trials": 2}, "trials"), ({"se": "robust"}, "se")]:
+        with pytest.raises(SpecificationError, match=f"`{name}`"):
+            cpa.glmm(sessions, "case ~ session", **kwargs)
+    with pytest.raises(SpecificationError, match="`conf_level`"):
+        fit.odds_ratios(conf_level=2)
 
 
 def test_singular_fit_warns():

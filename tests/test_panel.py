@@ -3,6 +3,7 @@ transformation, absorption of time-invariant terms, bad input."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 
 import causalpa as cpa
 from causalpa.errors import DataError, SpecificationError
+from causalpa.results import ESTIMATE_COLUMNS
 
 REF = Path(__file__).parent / "reference"
 R_PANEL = json.loads((REF / "panel" / "panel_fe.json").read_text())
@@ -96,6 +98,36 @@ def test_row_order_and_no_mutation(sessions):
     pd.testing.assert_frame_equal(sessions, before)
     assert "absorbed" in a.summary() and "<table" in a._repr_html_()
     assert a.to_dict()["absorbed"] == ["session", "pa"]
+
+
+def test_result_schema_copies_and_names(sessions):
+    fit = cpa.panel(sessions, "phq9 ~ session * pa", cluster="therapist", se="cr0")
+    tab = fit.tidy()
+    assert list(tab.columns) == list(ESTIMATE_COLUMNS)
+    assert (tab.outcome == "phq9").all() and (tab.n == len(sessions)).all()
+    assert fit.se == "CR0" and fit.n_groups == 40 and fit.cluster == "therapist"
+    assert fit.n_clusters == sessions.therapist.nunique() and fit.groups == "patient"
+    np.testing.assert_array_equal(fit.params.to_numpy(), tab.estimate.to_numpy())
+    np.testing.assert_array_equal(fit.conf_int().conf_low.to_numpy(), tab.conf_low.to_numpy())
+    cov = fit.cov
+    cov.iloc[:, :] = 0.0
+    pd.testing.assert_frame_equal(fit.tidy(), tab)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fit.se = "CR1"  # type: ignore[misc]
+    d = fit.to_dict()
+    assert d["se"] == "CR0" and d["n_groups"] == 40 and "debiased" not in d
+    normal = cpa.panel(sessions, "phq9 ~ session * pa", df="normal")
+    assert np.isinf(normal.tidy().df).all()
+    assert cpa.panel(sessions, "phq9 ~ session * pa", df=10).df == 10.0
+
+
+def test_declared_options(sessions):
+    for kwargs, name in [({"se": "CR2"}, "se"), ({"time_effects": "yes"}, "time_effects"),
+                         ({"cluster": 3}, "cluster"), ({"groups": None}, "groups"),
+                         ({"df": 0}, "df"), ({"conf_level": 95}, "conf_level"),
+                         ({"time": ["session"]}, "time")]:
+        with pytest.raises(SpecificationError, match=f"`{name}`"):
+            cpa.panel(sessions, "phq9 ~ session * pa", **kwargs)
 
 
 def test_bad_inputs(sessions):

@@ -1,7 +1,11 @@
 """Longitudinal models for session-level data.
 
 :func:`mixed` fits linear mixed models (random intercepts and slopes, patients nested in
-therapists) with Satterthwaite or Kenward-Roger degrees of freedom.
+therapists) with Satterthwaite or Kenward-Roger degrees of freedom; :func:`gee` fits
+(weighted) marginal models by generalised estimating equations, :func:`glmm` a
+random-intercept logistic model by the Laplace approximation and :func:`panel` a
+within-patient fixed-effects regression. Each takes ``(data, formula, *, groups=...)`` and
+returns a result on the shared protocol (:mod:`causalpa.results`).
 
 Examples
 --------

@@ -1,133 +1,138 @@
-"""Shared plumbing for the longitudinal estimators (GEE, panel, GLMM).
+"""Shared plumbing of the GEE, GLMM and panel models (private).
 
-Formula parsing into arrays, validation of the grouping column, and the mapping of
-patient-level weights (e.g. ``cpa.weight(...).weights``) onto session rows.
+* :func:`outcome_model` reads ``"outcome ~ terms"`` through the one formula front end
+  (:func:`causalpa._spec.model_spec`, :meth:`~causalpa._spec.Spec.design`,
+  :func:`causalpa._spec.response`) after refusing absent columns and missing values;
+* :func:`group_codes` validates the grouping column; :func:`resolve_weights` maps
+  patient-level weights (e.g. ``cpa.weight(...).weights``) onto session rows;
+* :class:`CoefficientResult` is the base of the three results: a vector of coefficients
+  with its covariance matrix, turned into the shared table of estimates by
+  :func:`causalpa.inference.coef_table` (the only place intervals and p-values are
+  computed) and :func:`causalpa.results.estimate_frame`.
+
+Examples
+--------
+>>> import pandas as pd
+>>> d = pd.DataFrame({"patient": [1, 1, 2, 2], "y": [1.0, 2, 3, 5], "x": [0.0, 1, 0, 1]})
+>>> spec, y, X = outcome_model(d, "y ~ x", extra=("patient",))
+>>> spec.columns, y.tolist(), X.shape
+(('Intercept', 'x'), [1.0, 2.0, 3.0, 5.0], (4, 2))
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
+from causalpa._spec import Spec, model_spec, parse_formula, response
 from causalpa._validation import check_columns, check_no_missing, check_weights, format_rows
 from causalpa.errors import DataError, SpecificationError
+from causalpa.inference import TIDY_COLUMNS, coef_table
+from causalpa.results import EstimateResult, estimate_frame
 
-__all__ = ["ParsedModel", "parse_model", "resolve_weights", "group_codes", "term_names"]
+__all__ = ["PredictType", "outcome_model", "group_codes", "resolve_weights", "readonly",
+           "CoefficientResult"]
 
-
-@dataclass(frozen=True)
-class ParsedModel:
-    """Arrays for a ``"y ~ x1 + x2"`` formula (internal)."""
-
-    y: np.ndarray
-    X: np.ndarray
-    names: list[str]
-    outcome: str
-    lhs_variables: tuple[str, ...]
-    variables: tuple[str, ...]
-    rhs_spec: Any
+#: Scale of a prediction: the mean (probability) or the linear predictor.
+PredictType = Literal["response", "link"]
 
 
-def _formula_parts(formula: Any) -> tuple[str, str]:
-    if not isinstance(formula, str) or "~" not in formula:
-        raise SpecificationError(
-            f"`formula` must be a string like 'phq9 ~ session * pa'; got {formula!r}"
-        )
-    lhs, rhs = formula.split("~", 1)
-    if not lhs.strip():
-        raise SpecificationError(f"`formula` needs an outcome on the left of '~'; got {formula!r}")
-    return lhs.strip(), rhs.strip() or "1"
-
-
-def parse_model(
+# =========================================================================== data
+def outcome_model(
     data: pd.DataFrame,
     formula: str,
     *,
-    extra: tuple[str, ...] = (),
-    lhs_override: str | None = None,
-) -> ParsedModel:
-    """Parse ``formula`` on ``data`` into an outcome vector and a model matrix.
+    extra: Sequence[str] = (),
+    example: str = "'phq9 ~ session * pa'",
+) -> tuple[Spec, np.ndarray, np.ndarray]:
+    """Read ``"outcome ~ terms"`` on ``data``: the spec, the outcome and the model matrix.
 
     Parameters
     ----------
     data : pandas.DataFrame
         Analysis data (never modified).
     formula : str
-        ``"outcome ~ terms"`` in formulaic syntax (``C()``, ``*``, ``:``, ``I()``).
-    extra : tuple of str
-        Further columns that must exist and be complete (groups, time, weights).
-    lhs_override : str, optional
-        Parse only the right-hand side and take this left-hand side text as the
-        outcome label (used when the left-hand side is ``successes / trials``).
+        ``"outcome ~ terms"`` in formulaic syntax (``C()``, ``*``, ``:``, ``I()``); the
+        left-hand side may be a column or an expression.
+    extra : sequence of str
+        Further columns (already checked to exist) that must be complete: groups, time,
+        trials.
+    example : str
+        Example formula shown in messages.
 
     Returns
     -------
-    ParsedModel
-    """
-    import formulaic
+    spec : Spec
+        The outcome spec (``spec.design(newdata)`` builds the matrix of new data).
+    y : numpy.ndarray
+        The outcome as floats.
+    X : numpy.ndarray
+        The model matrix (formulaic's column-major layout; read-only).
 
-    lhs, rhs = _formula_parts(formula)
-    try:
-        rhs_formula = formulaic.Formula(rhs)
-        rhs_vars = set(rhs_formula.required_variables)
-        lhs_vars: set[str] = set()
-        if lhs_override is None:
-            lhs_vars = set(formulaic.Formula(lhs).required_variables)
-    except Exception as exc:  # formulaic raises several parser error types
-        raise SpecificationError(f"could not parse `formula` {formula!r}: {exc}") from exc
-    unknown = sorted((rhs_vars | lhs_vars) - set(data.columns))
-    if unknown:
-        check_columns(data, unknown, "formula")
-    used = [c for c in data.columns if c in rhs_vars | lhs_vars]
-    check_no_missing(data, [*used, *extra])
-    if lhs_override is None:
-        if lhs in data.columns:
-            yser = data[lhs]
-            if not (pd.api.types.is_numeric_dtype(yser) or pd.api.types.is_bool_dtype(yser)):
-                raise DataError(f"outcome column {lhs!r} must be numeric or bool")
-            y = yser.to_numpy(dtype=float)
-        else:
-            ymat = formulaic.model_matrix(lhs + " ~ 1", data, na_action="raise").lhs
-            if ymat.shape[1] != 1:
-                raise SpecificationError(
-                    f"the left-hand side of `formula` must give one numeric outcome; {lhs!r} "
-                    f"gives {ymat.shape[1]} columns"
-                )
-            y = np.asarray(ymat, dtype=float).reshape(-1)
-    else:
-        y = np.empty(0)
-    mm = formulaic.model_matrix(rhs, data, na_action="raise")
-    X = np.asarray(mm, dtype=float)
-    names = [str(c) for c in mm.columns]
+    Raises
+    ------
+    SpecificationError
+        Malformed formula, or no terms on the right-hand side.
+    DataError
+        A named column is absent or has missing values; a non-numeric outcome.
+    """
+    parsed = parse_formula(formula, example=example)
+    named = set(parsed.rhs_variables) | set(parsed.lhs_variables)
+    absent = sorted(named - set(data.columns))
+    if absent:
+        check_columns(data, absent, "formula")
+    check_no_missing(data, [*(c for c in data.columns if c in named), *extra])
+    spec = model_spec(data, formula, example=example)
+    X, _ = spec.design()
     if X.shape[1] == 0:
         raise SpecificationError(f"`formula` {formula!r} has no terms on the right-hand side")
-    return ParsedModel(
-        y=y,
-        X=X,
-        names=names,
-        outcome=lhs if lhs_override is None else lhs_override,
-        lhs_variables=tuple(sorted(lhs_vars)),
-        variables=tuple(used),
-        rhs_spec=mm.model_spec,
-    )
+    return spec, response(data, spec), X
 
 
-def term_names(names: list[str]) -> list[str]:
-    """Return the model-matrix column names (formulaic spelling, e.g. ``session:pa``)."""
-    return list(names)
+def group_codes(data: pd.DataFrame, groups: str, argument: str = "groups") -> tuple[np.ndarray, Any]:
+    """Return integer codes 0..G-1 of the grouping column and the group labels (sorted).
 
-
-def group_codes(data: pd.DataFrame, groups: Any, argument: str = "groups") -> tuple[np.ndarray, Any]:
-    """Return integer codes 0..G-1 for the grouping column and the group labels."""
-    if not isinstance(groups, str):
-        raise SpecificationError(f"`{argument}` must be a column name; got {groups!r}")
+    Examples
+    --------
+    >>> codes, labels = group_codes(pd.DataFrame({"patient": ["b", "a", "b"]}), "patient")
+    >>> codes.tolist(), list(labels)
+    ([1, 0, 1], ['a', 'b'])
+    """
     check_columns(data, [groups], argument)
     check_no_missing(data, [groups])
     codes, uniques = pd.factorize(data[groups], sort=True)
     return codes.astype(np.intp), uniques
+
+
+def _mapped_weights(data: pd.DataFrame, weights: Any, weights_by: Any, groups: str) -> np.ndarray:
+    """Patient-level ``weights`` with their ids ``weights_by`` -> one weight per row."""
+    wv = np.asarray(weights, dtype=float).reshape(-1)
+    if isinstance(weights_by, str):
+        raise SpecificationError(
+            "`weights_by` must be the patient ids of the weights (an array or Series, e.g. "
+            "patients['patient']), not a column name"
+        )
+    ids = pd.Series(weights_by).to_numpy()
+    if len(ids) != len(wv):
+        raise DataError(f"`weights_by` has length {len(ids)} but `weights` has length {len(wv)}")
+    if pd.isna(pd.Series(ids)).any():
+        raise DataError("`weights_by` has missing ids")
+    check_weights(wv, len(wv))
+    table = pd.Series(wv, index=pd.Index(ids))
+    if not table.index.is_unique:
+        dup = table.index[table.index.duplicated()].unique()
+        raise DataError(f"`weights_by` repeats ids {format_rows(dup)}; give one weight per {groups!r}")
+    mapped = table.reindex(data[groups].to_numpy())
+    if mapped.isna().any():
+        absent = pd.unique(data[groups].to_numpy()[mapped.isna().to_numpy()])
+        raise DataError(
+            f"no weight for {groups!r} {format_rows(absent)} in `weights_by`; every group in "
+            "`data` needs a weight"
+        )
+    return check_weights(mapped.to_numpy(), len(data))
 
 
 def resolve_weights(
@@ -138,9 +143,16 @@ def resolve_weights(
 ) -> np.ndarray | None:
     """Turn the ``weights`` argument into one non-negative weight per row of ``data``.
 
-    ``weights`` may be a column name of ``data``, a row-aligned array or Series, or
-    patient-level weights together with ``weights_by`` (the patient id of each
-    weight), which are then mapped onto every session row of that patient.
+    ``weights`` may be a column name of ``data``, a row-aligned array or Series (a Series
+    is aligned by label), or patient-level weights together with ``weights_by`` (the
+    patient id of each weight), which are then mapped onto every session row of that
+    patient.
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"patient": [1, 1, 2]})
+    >>> resolve_weights(d, [2.0, 3.0], [2, 1], "patient").tolist()
+    [3.0, 3.0, 2.0]
     """
     if weights is None:
         if weights_by is not None:
@@ -156,34 +168,7 @@ def resolve_weights(
         check_no_missing(data, [weights])
         return check_weights(data[weights].to_numpy(), n)
     if weights_by is not None:
-        wv = np.asarray(weights, dtype=float).reshape(-1)
-        ids = pd.Series(weights_by).to_numpy() if not isinstance(weights_by, str) else None
-        if ids is None:
-            raise SpecificationError(
-                "`weights_by` must be the patient ids of the weights (an array or Series, e.g. "
-                "patients['patient']), not a column name"
-            )
-        if len(ids) != len(wv):
-            raise DataError(
-                f"`weights_by` has length {len(ids)} but `weights` has length {len(wv)}"
-            )
-        if pd.isna(pd.Series(ids)).any():
-            raise DataError("`weights_by` has missing ids")
-        check_weights(wv, len(wv))
-        table = pd.Series(wv, index=pd.Index(ids))
-        if not table.index.is_unique:
-            dup = table.index[table.index.duplicated()].unique()
-            raise DataError(
-                f"`weights_by` repeats ids {format_rows(dup)}; give one weight per {groups!r}"
-            )
-        mapped = table.reindex(data[groups].to_numpy())
-        if mapped.isna().any():
-            absent = pd.unique(data[groups].to_numpy()[mapped.isna().to_numpy()])
-            raise DataError(
-                f"no weight for {groups!r} {format_rows(absent)} in `weights_by`; every "
-                "group in `data` needs a weight"
-            )
-        return check_weights(mapped.to_numpy(), n)
+        return _mapped_weights(data, weights, weights_by, groups)
     if isinstance(weights, pd.Series):
         if len(weights) == n and weights.index.equals(data.index):
             return check_weights(weights.to_numpy(), n)
@@ -201,3 +186,61 @@ def resolve_weights(
             f"patient-level weights pass weights_by= with the patient ids"
         )
     return check_weights(w, n)
+
+
+def readonly(values: Any) -> np.ndarray:
+    """Return a read-only float copy of ``values`` (what results hold).
+
+    Examples
+    --------
+    >>> a = readonly([1, 2])
+    >>> a.flags.writeable, a.dtype.name
+    (False, 'float64')
+    """
+    out = np.array(values, dtype=float)
+    out.setflags(write=False)
+    return out
+
+
+# =========================================================================== results
+class CoefficientResult(EstimateResult):
+    """Base of the GEE, GLMM and panel results: coefficients with a covariance matrix.
+
+    Subclasses are frozen dataclasses with the fields ``terms``, ``_coef`` and ``_cov``
+    (read-only arrays), ``conf_level``, ``outcome`` and ``n_obs``, and say how the
+    model was fitted (:meth:`_method`) and which reference distribution the tests use
+    (:meth:`_reference_df`). The tidy table is the shared schema; ``params``, ``bse``,
+    ``pvalues`` and ``conf_int()`` come from :class:`~causalpa.results.EstimateResult`.
+    """
+
+    terms: tuple[str, ...]
+    conf_level: float
+    outcome: str
+    n_obs: int
+    _coef: np.ndarray
+    _cov: np.ndarray
+
+    def _method(self) -> str:
+        raise NotImplementedError
+
+    def _reference_df(self) -> float:
+        raise NotImplementedError
+
+    def _frame(self, matrix: np.ndarray) -> pd.DataFrame:
+        """Return a (terms x terms) matrix as a new DataFrame."""
+        names = list(self.terms)
+        return pd.DataFrame(np.array(matrix), index=names, columns=names)
+
+    @property
+    def cov(self) -> pd.DataFrame:
+        """Covariance of the coefficients used by :meth:`tidy` (a new DataFrame)."""
+        return self._frame(self._cov)
+
+    def _tidy(self) -> pd.DataFrame:
+        table = coef_table(self._coef, np.sqrt(np.diag(self._cov)), self._reference_df(),
+                           self.conf_level, term=self.terms)
+        return estimate_frame(table, outcome=self.outcome, estimand=None,
+                              method=self._method(), n=self.n_obs)
+
+    def _display(self, table: pd.DataFrame) -> pd.DataFrame:
+        return table[list(TIDY_COLUMNS)]

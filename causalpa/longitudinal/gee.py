@@ -14,10 +14,15 @@ correlation, and the sandwich are those of R's ``geepack::geeglm`` (checked in
 * weights enter as prior weights, ``Var(y_ij) = phi * v(mu_ij) / w_ij``;
 * scale ``phi = sum(w * r^2) / sum(w)`` with Pearson residuals ``r = (y - mu) / sqrt(v(mu))``
   (no degrees-of-freedom correction);
-* exchangeable ``alpha = sum_{j<k} w_j w_k r_j r_k / phi / sum_{j<k} w_j w_k`` over all
+* exchangeable ``rho = sum_{j<k} w_j w_k r_j r_k / phi / sum_{j<k} w_j w_k`` over all
   within-cluster pairs;
-* AR(1): ``corr(y_j, y_k) = alpha^|t_j - t_k|`` with ``alpha`` the weighted least-squares
-  fit of ``r_j r_k / phi`` on ``alpha^|t_j - t_k|`` over all within-cluster pairs.
+* AR(1): ``corr(y_j, y_k) = rho^|t_j - t_k|`` with ``rho`` the weighted least-squares
+  fit of ``r_j r_k / phi`` on ``rho^|t_j - t_k|`` over all within-cluster pairs.
+
+The covariances are geepack's ``B^-1 M B^-1`` with the computed inverse of the bread
+``B`` on both sides (the product ``B^-1 M (B^-1)'`` of :func:`causalpa.inference.sandwich`
+differs in the last digits, because the computed inverse is not exactly symmetric).
+Intervals and p-values come from :func:`causalpa.inference.coef_table`.
 
 Examples
 --------
@@ -35,30 +40,48 @@ Examples
 True
 """
 
-from __future__ import annotations
-
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from causalpa._validation import check_frame, check_number, check_option
-from causalpa.errors import ConvergenceWarning, DataError, SmallSampleWarning, SpecificationError
-from causalpa.longitudinal._gee_common import group_codes, parse_model, resolve_weights
+from causalpa._spec import Spec
+from causalpa._validation import (
+    NONE,
+    Column,
+    Number,
+    Options,
+    check_columns,
+    check_frame,
+    format_rows,
+    validate_params,
+)
+from causalpa.errors import ConvergenceWarning, DataError
+from causalpa.inference import MIN_CLUSTERS, warn_small_sample
+from causalpa.longitudinal._gee_common import (
+    CoefficientResult,
+    PredictType,
+    group_codes,
+    outcome_model,
+    readonly,
+    resolve_weights,
+)
 
 __all__ = ["gee", "GEEResult"]
 
 Family = Literal["gaussian", "binomial"]
 Corr = Literal["exchangeable", "independence", "ar1"]
-SE = Literal["robust", "naive", "bias-reduced"]
+GeeSE = Literal["robust", "naive", "bias-reduced"]
+GeeDF = Literal["normal", "clusters"]
 
-_FAMILIES: tuple[str, ...] = ("gaussian", "binomial")
-_CORRS: tuple[str, ...] = ("exchangeable", "independence", "ar1")
-_SES: tuple[str, ...] = ("robust", "naive", "bias-reduced")
-_TIDY = ["term", "estimate", "std_error", "df", "statistic", "p_value", "conf_low", "conf_high"]
+_SE_LABELS = {
+    "robust": "robust sandwich",
+    "naive": "model-based (naive)",
+    "bias-reduced": "bias-reduced sandwich (Mancl-DeRouen)",
+}
+_LEVEL = Number(low=0, high=1, low_inclusive=False, high_inclusive=False)
 _EPS = np.finfo(float).eps
 
 
@@ -108,17 +131,17 @@ def _layout(codes: np.ndarray, time: np.ndarray | None) -> _Padded:
     return _Padded(order=order, pos=(sorted_codes, slot), mask=mask, time=t, sizes=sizes)
 
 
-def _working_corr(alpha: float, corr: str, lay: _Padded) -> np.ndarray:
+def _working_corr(rho: float, corr: str, lay: _Padded) -> np.ndarray:
     g, m = lay.mask.shape
     mm = lay.mask[:, :, None] & lay.mask[:, None, :]
     if corr == "independence":
         R = np.zeros((g, m, m))
     elif corr == "exchangeable":
-        R = np.where(mm, alpha, 0.0)
+        R = np.where(mm, rho, 0.0)
     else:
         lag = np.abs(lay.time[:, :, None] - lay.time[:, None, :])
         with np.errstate(invalid="ignore"):
-            R = np.where(mm, np.power(alpha, lag), 0.0)
+            R = np.where(mm, np.power(rho, lag), 0.0)
     idx = np.arange(m)
     R[:, idx, idx] = 1.0
     return R
@@ -137,7 +160,7 @@ def _pairs(lay: _Padded) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 @dataclass
 class _Fit:
     beta: np.ndarray
-    alpha: float
+    rho: float  # working-correlation parameter
     scale: float
     bread: np.ndarray  # sum D~' R^-1 D~ (without 1/phi)
     meat: np.ndarray
@@ -146,8 +169,25 @@ class _Fit:
     converged: bool
 
 
+@dataclass
+class _Working:
+    """Whitened quantities at one ``beta`` (one geepack update of scale and correlation)."""
+
+    scale: float
+    rho: float
+    Dt: np.ndarray  # sqrt(w) dmu/deta / sqrt(v) X, padded (G, m, p)
+    et: np.ndarray  # sqrt(w) Pearson residuals, padded (G, m)
+    RinvD: np.ndarray  # R^-1 Dt
+
+
 def _glm_start(y: np.ndarray, X: np.ndarray, w: np.ndarray, family: str) -> np.ndarray:
-    """Weighted GLM (independence) by IRLS: the start, as geepack's glm.fit."""
+    """Weighted GLM (independence) by IRLS: the start, as geepack's glm.fit.
+
+    Not :func:`causalpa._regression.wls` / :func:`~causalpa._regression.logistic`: their
+    least-squares driver (``gelsy``) and stopping rule give a start that differs in the last
+    digits, and the GEE iterations carry that into the final estimates (measured: up to
+    1e-13 relative on the golden p-values).
+    """
     beta = np.zeros(X.shape[1])
     if family == "gaussian":
         sw = np.sqrt(w)
@@ -168,6 +208,35 @@ def _glm_start(y: np.ndarray, X: np.ndarray, w: np.ndarray, family: str) -> np.n
     return beta
 
 
+class _Problem:
+    """The padded data of one GEE and its update of scale, correlation and whitening."""
+
+    def __init__(self, y: np.ndarray, X: np.ndarray, w: np.ndarray, lay: _Padded,
+                 family: str, corr: str) -> None:
+        self.lay, self.family, self.corr = lay, family, corr
+        self.Yp, self.Xp, self.Wp = lay.pad(y), lay.pad(X), lay.pad(w)
+        self.pairs = _pairs(lay) if corr != "independence" else None
+
+    def working(self, beta: np.ndarray, rho: float) -> _Working:
+        """Scale, correlation and whitened quantities at ``beta`` (one geepack update)."""
+        lay, Wp = self.lay, self.Wp
+        eta = self.Xp @ beta
+        mu, dmu, v = _mean(eta, self.family)
+        v = np.where(lay.mask, v, 1.0)
+        rs = 1.0 / np.sqrt(v)
+        pr = np.where(lay.mask, (self.Yp - mu) * rs, 0.0)
+        # scale (geepack update_gamma with identity scale link)
+        scale = float(np.sum(Wp * pr**2) / np.sum(Wp))
+        # working correlation (geepack's moment update of the parameter, solved to convergence)
+        if self.pairs is not None:
+            rho = _estimate_correlation(pr / np.sqrt(scale), Wp, lay, self.pairs, self.corr, rho)
+        R = _working_corr(rho, self.corr, lay)
+        Dt = (np.sqrt(Wp) * dmu * rs)[:, :, None] * self.Xp
+        Dt[~lay.mask] = 0.0
+        et = np.sqrt(Wp) * pr
+        return _Working(scale, rho, Dt, et, np.linalg.solve(R, Dt))
+
+
 def _fit(
     y: np.ndarray,
     X: np.ndarray,
@@ -180,37 +249,18 @@ def _fit(
     tol: float,
     bias_reduced: bool,
 ) -> _Fit:
+    """Solve the estimating equations by Fisher scoring (geepack's iteration); bread and meat."""
     beta = _glm_start(y, X, w, family)
-    Yp, Xp, Wp = lay.pad(y), lay.pad(X), lay.pad(w)
-    pairs = _pairs(lay) if corr != "independence" else None
-    alpha = 0.0
-    scale = 1.0
-    def working(beta: np.ndarray, alpha: float) -> tuple[Any, ...]:
-        """Scale, correlation and whitened quantities at ``beta`` (one geepack update)."""
-        eta = Xp @ beta
-        mu, dmu, v = _mean(eta, family)
-        v = np.where(lay.mask, v, 1.0)
-        rs = 1.0 / np.sqrt(v)
-        pr = np.where(lay.mask, (Yp - mu) * rs, 0.0)
-        # scale (geepack update_gamma with identity scale link)
-        scale = float(np.sum(Wp * pr**2) / np.sum(Wp))
-        # working correlation (geepack update_alpha, solved to convergence)
-        if pairs is not None:
-            alpha = _estimate_alpha(pr / np.sqrt(scale), Wp, lay, pairs, corr, alpha)
-        R = _working_corr(alpha, corr, lay)
-        Dt = (np.sqrt(Wp) * dmu * rs)[:, :, None] * Xp
-        Dt[~lay.mask] = 0.0
-        et = np.sqrt(Wp) * pr
-        RinvD = np.linalg.solve(R, Dt)
-        return eta, mu, pr, scale, alpha, R, Dt, et, RinvD
-
+    prob = _Problem(y, X, w, lay, family, corr)
+    rho = 0.0
     converged = False
     it = 0
     for _ in range(max_iter):
         it += 1
-        eta, mu, pr, scale, alpha, R, Dt, et, RinvD = working(beta, alpha)
-        H = np.einsum("gmp,gmq->pq", Dt, RinvD)
-        G = np.einsum("gmp,gm->p", RinvD, et)
+        wk = prob.working(beta, rho)
+        rho = wk.rho
+        H = np.einsum("gmp,gmq->pq", wk.Dt, wk.RinvD)
+        G = np.einsum("gmp,gm->p", wk.RinvD, wk.et)
         try:
             step = np.linalg.solve(H, G)
         except np.linalg.LinAlgError as exc:
@@ -225,23 +275,26 @@ def _fit(
             converged = True
             break
     # final quantities at beta
-    eta, mu, pr, scale, alpha, R, Dt, et, RinvD = working(beta, alpha)
-    bread = np.einsum("gmp,gmq->pq", Dt, RinvD)
-    U = np.einsum("gmp,gm->gp", RinvD, et)
+    wk = prob.working(beta, rho)
+    bread = np.einsum("gmp,gmq->pq", wk.Dt, wk.RinvD)
+    U = np.einsum("gmp,gm->gp", wk.RinvD, wk.et)
     meat = U.T @ U
-    meat_md = None
-    if bias_reduced:
-        binv = np.linalg.inv(bread)
-        # H~_i = D~_i B^-1 D~_i' R_i^-1 ; U_i^MD = D~_i' R_i^-1 (I - H~_i)^-1 e_i
-        Ht = np.einsum("gmp,pq,gnq->gmn", Dt, binv, RinvD)
-        m = Ht.shape[1]
-        e_adj = np.linalg.solve(np.eye(m)[None] - Ht, et[:, :, None])[:, :, 0]
-        Umd = np.einsum("gmp,gm->gp", RinvD, e_adj)
-        meat_md = Umd.T @ Umd
-    return _Fit(beta, float(alpha), scale, bread, meat, meat_md, it, converged)
+    meat_md = _bias_reduced_meat(bread, wk) if bias_reduced else None
+    return _Fit(beta, float(wk.rho), wk.scale, bread, meat, meat_md, it, converged)
 
 
-def _estimate_alpha(
+def _bias_reduced_meat(bread: np.ndarray, wk: _Working) -> np.ndarray:
+    """Mancl-DeRouen meat: each cluster's residuals inflated by ``(I - H_ii)^{-1}``."""
+    binv = np.linalg.inv(bread)
+    # H~_i = D~_i B^-1 D~_i' R_i^-1 ; U_i^MD = D~_i' R_i^-1 (I - H~_i)^-1 e_i
+    Ht = np.einsum("gmp,pq,gnq->gmn", wk.Dt, binv, wk.RinvD)
+    m = Ht.shape[1]
+    e_adj = np.linalg.solve(np.eye(m)[None] - Ht, wk.et[:, :, None])[:, :, 0]
+    Umd = np.einsum("gmp,gm->gp", wk.RinvD, e_adj)
+    return Umd.T @ Umd
+
+
+def _estimate_correlation(
     z: np.ndarray,
     w: np.ndarray,
     lay: _Padded,
@@ -249,6 +302,7 @@ def _estimate_alpha(
     corr: str,
     start: float,
 ) -> float:
+    """Moment estimate of the working-correlation parameter from standardised residuals."""
     gi, j, k = pairs
     if len(gi) == 0:
         return 0.0
@@ -262,12 +316,12 @@ def _estimate_alpha(
     a = float(start) if np.isfinite(start) else 0.0
     for _ in range(200):
         with np.errstate(invalid="ignore", divide="ignore"):
-            rho = np.power(a, lag)
-            drho = np.where(lag == 1.0, 1.0, lag * np.power(a, lag - 1.0))
-        denom = np.sum(pw * drho * drho)
+            fitted = np.power(a, lag)
+            dfitted = np.where(lag == 1.0, 1.0, lag * np.power(a, lag - 1.0))
+        denom = np.sum(pw * dfitted * dfitted)
         if not np.isfinite(denom) or denom <= 0:
             break
-        step = np.sum(pw * drho * (prod - rho)) / denom
+        step = np.sum(pw * dfitted * (prod - fitted)) / denom
         a += step
         if abs(step) < 1e-13:
             break
@@ -275,28 +329,26 @@ def _estimate_alpha(
 
 
 # --------------------------------------------------------------------------- result
-@dataclass(frozen=True)
-class GEEResult:
+@dataclass(frozen=True, repr=False, eq=False)
+class GEEResult(CoefficientResult):
     """A fitted GEE marginal model (built by :func:`gee`).
+
+    ``tidy()`` is the coefficient table in the shared schema (``term, estimate,
+    std_error, statistic, df, p_value, conf_low, conf_high, outcome, estimand, method,
+    n``); ``params``, ``bse``, ``pvalues``, ``tvalues`` and ``conf_int()`` read it.
 
     Attributes
     ----------
     formula : str
         Model formula.
+    outcome : str
+        Left-hand side of the formula.
     family, link, corr : str
         Outcome family, link function and working-correlation structure.
     terms : tuple of str
         Model-matrix column names.
-    params : pandas.Series
-        Coefficients (link scale).
-    cov : pandas.DataFrame
-        Covariance of the coefficients used for inference (see ``se``).
-    cov_robust, cov_naive : pandas.DataFrame
-        Sandwich and model-based covariances (geepack's ``vbeta`` / ``vbeta.naiv``).
-    cov_bias_reduced : pandas.DataFrame or None
-        Mancl-DeRouen bias-reduced sandwich (computed when ``se="bias-reduced"``).
     se : str
-        Which covariance ``tidy()`` uses.
+        Which covariance ``tidy()`` uses: ``"robust"``, ``"naive"`` or ``"bias-reduced"``.
     df : float
         Degrees of freedom of the t reference (``inf``: normal, as geepack's Wald tests).
     working_correlation : float
@@ -312,18 +364,22 @@ class GEEResult:
         Iterations used.
     conf_level : float
         Confidence level of ``conf_low``/``conf_high``.
+    groups : str
+        Cluster column.
+    time : str or None
+        Time column of an AR(1) working correlation.
+    weighted : bool
+        Whether weights were given.
+    notes : tuple of str
+        Caveats (small-sample warning, non-convergence).
     """
 
     formula: str
+    outcome: str
     family: str
     link: str
     corr: str
     terms: tuple[str, ...]
-    params: pd.Series
-    cov: pd.DataFrame
-    cov_robust: pd.DataFrame
-    cov_naive: pd.DataFrame
-    cov_bias_reduced: pd.DataFrame | None
     se: str
     df: float
     working_correlation: float
@@ -336,35 +392,55 @@ class GEEResult:
     groups: str
     time: str | None
     weighted: bool
-    _rhs_spec: Any = field(repr=False, compare=False)
-    _fitted_link: pd.Series | None = field(default=None, repr=False, compare=False)
+    _coef: np.ndarray = field(repr=False)
+    _cov: np.ndarray = field(repr=False)
+    _cov_robust: np.ndarray = field(repr=False)
+    _cov_naive: np.ndarray = field(repr=False)
+    _cov_bias_reduced: np.ndarray | None = field(repr=False)
+    _spec: Spec = field(repr=False)
+    notes: tuple[str, ...] = ()
 
-    # -- tables ---------------------------------------------------------------
-    def tidy(self) -> pd.DataFrame:
-        """Coefficient table: term, estimate, std_error, df, statistic, p_value, conf_low, conf_high."""
-        est = self.params.to_numpy()
-        se = np.sqrt(np.diag(self.cov.to_numpy()))
-        stat = est / se
-        df = self.df
-        if np.isfinite(df):
-            p = 2 * stats.t.sf(np.abs(stat), df)
-            q = stats.t.ppf(0.5 + self.conf_level / 2, df)
-        else:
-            p = 2 * stats.norm.sf(np.abs(stat))
-            q = stats.norm.ppf(0.5 + self.conf_level / 2)
-        return pd.DataFrame(
-            {
-                "term": list(self.terms),
-                "estimate": est,
-                "std_error": se,
-                "df": df,
-                "statistic": stat,
-                "p_value": p,
-                "conf_low": est - q * se,
-                "conf_high": est + q * se,
-            }
-        )[_TIDY]
+    # -- protocol -------------------------------------------------------------
+    def _method(self) -> str:
+        return f"GEE ({self.family}, {self.corr})"
 
+    def _reference_df(self) -> float:
+        return self.df
+
+    def _title(self) -> str:
+        return f"GEE: {self.formula}"
+
+    def _meta(self) -> dict[str, Any]:
+        ref = "normal" if not np.isfinite(self.df) else f"t({self.df:g})"
+        return {
+            "family": self.family, "link": self.link, "corr": self.corr,
+            "working_correlation": (None if self.corr == "independence"
+                                    else self.working_correlation),
+            "scale": self.scale, "se": self.se,
+            "inference": f"{_SE_LABELS[self.se]}, {ref} reference",
+            "groups": self.groups, "n_groups": self.n_groups, "n_obs": self.n_obs,
+            "weighted": self.weighted, "converged": self.converged, "n_iter": self.n_iter,
+            "conf_level": self.conf_level,
+        }
+
+    # -- covariances ----------------------------------------------------------
+    @property
+    def cov_robust(self) -> pd.DataFrame:
+        """Sandwich covariance (geepack's ``vbeta``), a new DataFrame."""
+        return self._frame(self._cov_robust)
+
+    @property
+    def cov_naive(self) -> pd.DataFrame:
+        """Model-based covariance (geepack's ``vbeta.naiv``), a new DataFrame."""
+        return self._frame(self._cov_naive)
+
+    @property
+    def cov_bias_reduced(self) -> pd.DataFrame | None:
+        """Mancl-DeRouen bias-reduced sandwich (computed when ``se="bias-reduced"``)."""
+        return None if self._cov_bias_reduced is None else self._frame(self._cov_bias_reduced)
+
+    # -- model ----------------------------------------------------------------
+    @validate_params({"size": [Number(low=1, integer=True), NONE]})
     def working_correlation_matrix(self, times: Any = None, size: int | None = None) -> pd.DataFrame:
         """Working correlation matrix for one cluster.
 
@@ -374,6 +450,11 @@ class GEEResult:
             Time values (AR(1)); defaults to ``0, 1, ..., size - 1``.
         size : int, optional
             Cluster size when ``times`` is not given (default 4).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Indexed by the times in both directions.
         """
         t = np.arange(size or 4, dtype=float) if times is None else np.asarray(times, dtype=float)
         m = len(t)
@@ -386,80 +467,83 @@ class GEEResult:
             R = np.power(self.working_correlation, np.abs(t[:, None] - t[None, :]))
         return pd.DataFrame(R, index=t, columns=t)
 
-    def predict(self, newdata: pd.DataFrame | None = None, type: str = "response") -> np.ndarray:
+    @validate_params()
+    def predict(self, newdata: pd.DataFrame | None = None,
+                type: PredictType = "response") -> np.ndarray:
         """Predicted population-average means (``type="response"``) or linear predictor (``"link"``).
 
         Parameters
         ----------
         newdata : pandas.DataFrame, optional
-            Rows to predict for (must contain the right-hand-side variables); by default
-            the fitted values for the rows of the data, in their order.
+            Rows to predict for (must contain the right-hand-side variables; factor
+            levels are those of the fit); by default the fitted values for the rows of
+            the data, in their order.
         type : {"response", "link"}
             Scale of the prediction.
+
+        Returns
+        -------
+        numpy.ndarray
+            One prediction per row (a new array).
         """
-        kind = check_option("type", type, ["response", "link"])
         if newdata is None:
-            if self._fitted_link is None:  # pragma: no cover - always set by gee()
-                raise SpecificationError("`newdata` is required")
-            eta = self._fitted_link.to_numpy()
+            X, _ = self._spec.design()
         else:
-            check_frame(newdata, "newdata")
-            X = np.asarray(self._rhs_spec.get_model_matrix(newdata), dtype=float)
-            eta = X @ self.params.to_numpy()
-        if kind == "link" or self.family == "gaussian":
+            X, _ = self._spec.design(check_frame(newdata, "newdata"))
+        eta = X @ self._coef
+        if type == "link" or self.family == "gaussian":
             return eta
         return _mean(eta, "binomial")[0]
 
-    def summary(self) -> str:
-        """Readable text summary (reads from :meth:`tidy`)."""
-        tab = self.tidy()
-        se_label = {
-            "robust": "robust sandwich",
-            "naive": "model-based (naive)",
-            "bias-reduced": "bias-reduced sandwich (Mancl-DeRouen)",
-        }[self.se]
-        ref = "normal" if not np.isfinite(self.df) else f"t({self.df:g})"
-        corr = self.corr + ("" if self.corr == "independence"
-                            else f" (parameter {self.working_correlation:.4f})")
-        lines = [
-            f"GEE: {self.formula}",
-            f"family {self.family} ({self.link} link); working correlation {corr}",
-            f"{self.n_obs} rows in {self.n_groups} clusters ({self.groups!r})"
-            + ("; weighted" if self.weighted else ""),
-            f"scale {self.scale:.5g}; SEs: {se_label}; reference distribution {ref}",
-            "",
-            tab.to_string(index=False, float_format=lambda x: f"{x:.4g}"),
-        ]
-        if not self.converged:
-            lines.append("WARNING: the fit did not converge")
-        return "\n".join(lines)
-
-    def __repr__(self) -> str:
-        return self.summary()
-
-    def _repr_html_(self) -> str:
-        return (
-            f"<p><b>GEE</b>: {self.formula} ({self.family}, {self.corr}; {self.n_groups} "
-            f"clusters)</p>" + self.tidy().to_html(index=False, float_format=lambda x: f"{x:.4g}")
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-Python view (coefficient table as a list of records)."""
-        return {
-            "formula": self.formula,
-            "family": self.family,
-            "corr": self.corr,
-            "working_correlation": self.working_correlation,
-            "scale": self.scale,
-            "se": self.se,
-            "n_obs": self.n_obs,
-            "n_groups": self.n_groups,
-            "converged": self.converged,
-            "coefficients": self.tidy().to_dict(orient="records"),
-        }
-
 
 # --------------------------------------------------------------------------- public
+def _check_binary(y: np.ndarray, data: pd.DataFrame, outcome: str) -> None:
+    bad = ~np.isin(y, (0.0, 1.0))
+    if bad.any():
+        raise DataError(
+            f"outcome {outcome!r} must be 0/1 (or bool) for family='binomial'; rows "
+            f"{format_rows(data.index[bad])} are not"
+        )
+
+
+def _time_values(data: pd.DataFrame, time: str | None, codes: np.ndarray, groups: str,
+                 corr: str) -> np.ndarray | None:
+    """Return the time column as floats (None without one); AR(1) needs distinct times."""
+    if time is None:
+        return None
+    tser = data[time]
+    if not pd.api.types.is_numeric_dtype(tser):
+        raise DataError(f"`time` column {time!r} must be numeric")
+    tvals = tser.to_numpy(dtype=float)
+    if corr == "ar1":
+        dup = pd.DataFrame({"g": codes, "t": tvals}).duplicated()
+        if dup.any():
+            raise DataError(
+                f"`time` column {time!r} repeats a value within a {groups!r} cluster (rows "
+                f"{format_rows(data.index[dup.to_numpy()])}); AR(1) needs distinct times"
+            )
+    return tvals
+
+
+def _reference_df(df: str | float, n_groups: int, p: int) -> float:
+    if df == "normal":
+        return float("inf")
+    if df == "clusters":
+        if n_groups - p < 1:
+            raise DataError(
+                f"df='clusters' needs more clusters ({n_groups}) than coefficients ({p})")
+        return float(n_groups - p)
+    return float(df)
+
+
+@validate_params({
+    "groups": Column(),
+    "time": [Column(), NONE],
+    "df": [Options(*get_args(GeeDF)), Number(low=0, low_inclusive=False)],
+    "conf_level": _LEVEL,
+    "max_iter": Number(low=1, integer=True),
+    "tol": Number(low=0, low_inclusive=False),
+})
 def gee(
     data: pd.DataFrame,
     formula: str,
@@ -470,8 +554,8 @@ def gee(
     weights: Any = None,
     weights_by: Any = None,
     time: str | None = None,
-    se: SE = "robust",
-    df: str | float = "normal",
+    se: GeeSE = "robust",
+    df: GeeDF | float = "normal",
     conf_level: float = 0.95,
     max_iter: int = 500,
     tol: float = 1e-10,
@@ -499,7 +583,7 @@ def gee(
         The group id of each element of ``weights`` (e.g. ``patients["patient"]``);
         each row of ``data`` then gets the weight of its group.
     time : str, optional
-        Time column for ``corr="ar1"``: ``corr(y_j, y_k) = alpha^|t_j - t_k|``, so gaps
+        Time column for ``corr="ar1"``: ``corr(y_j, y_k) = rho^|t_j - t_k|``, so gaps
         (missed sessions) are respected. Without it, rows are taken in data order
         within each cluster at times 1, 2, ... (geepack's default ``waves``).
     se : {"robust", "naive", "bias-reduced"}
@@ -510,7 +594,7 @@ def gee(
     df : "normal", "clusters" or float
         Reference distribution for tests and intervals: ``"normal"`` (as geepack),
         ``"clusters"`` (t with G - p degrees of freedom, G clusters and p
-        coefficients, as Mancl & DeRouen recommend) or a number.
+        coefficients, as Mancl & DeRouen recommend) or a number > 0.
     conf_level : float
         Confidence level.
     max_iter : int
@@ -537,7 +621,8 @@ def gee(
     ConvergenceWarning
         The iterations did not converge.
     SmallSampleWarning
-        Fewer than 40 clusters with the plain robust sandwich and a normal reference.
+        Fewer than :data:`causalpa.inference.MIN_CLUSTERS` (40) clusters with the plain
+        robust sandwich and a normal reference.
 
     Notes
     -----
@@ -555,138 +640,79 @@ def gee(
     An IPW-weighted trajectory model in two lines (patient-level weights mapped onto
     sessions by patient id):
 
-    >>> import causalpa as cpa  # doctest: +SKIP
-    >>> w = cpa.weight(patients, "pa ~ age + C(sex) + phq9_first", estimand="ATE")  # doctest: +SKIP
+    >>> import causalpa as cpa
+    >>> patients = cpa.datasets.load_pilot()
+    >>> sessions = cpa.datasets.load_pilot("sessions")
+    >>> w = cpa.weight(patients, "pa ~ age + phq9_first", estimand="ATE")
     >>> fit = cpa.gee(sessions, "phq9 ~ session * pa", weights=w.weights,
-    ...               weights_by=patients["patient"])  # doctest: +SKIP
+    ...               weights_by=patients["patient"], se="bias-reduced", df="clusters")
+    >>> fit.weighted, fit.n_groups
+    (True, 38)
 
-    A self-contained example:
+    A binary outcome with an AR(1) working correlation:
 
     >>> import numpy as np, pandas as pd
-    >>> import causalpa as cpa
     >>> rng = np.random.default_rng(0)
     >>> d = pd.DataFrame({"patient": np.repeat(np.arange(40), 4), "session": np.tile(range(4), 40)})
     >>> d["case"] = (rng.random(160) < 0.7 - 0.1 * d.session).astype(int)
     >>> fit = cpa.gee(d, "case ~ session", family="binomial", corr="ar1", time="session")
-    >>> bool(fit.tidy().loc[1, "estimate"] < 0)
+    >>> bool(fit.params["session"] < 0)
     True
     """
     data = check_frame(data, "data")
-    family_: str = check_option("family", family, _FAMILIES)
-    corr_: str = check_option("corr", corr, _CORRS)
-    se_: str = check_option("se", se, _SES)
-    family, corr, se = family_, corr_, se_  # type: ignore[assignment]
-    conf_level = check_number("conf_level", conf_level, low=0, high=1, low_inclusive=False,
-                              high_inclusive=False)
-    max_iter = check_number("max_iter", max_iter, low=1, integer=True)
-    tol = check_number("tol", tol, low=0, low_inclusive=False)
-    if time is not None and not isinstance(time, str):
-        raise SpecificationError(f"`time` must be a column name or None; got {time!r}")
     codes, _ = group_codes(data, groups)
-    extra: tuple[str, ...] = (groups,) + ((time,) if time is not None else ())
     if time is not None:
-        from causalpa._validation import check_columns
-
         check_columns(data, [time], "time")
-    model = parse_model(data, formula, extra=extra)
-    y, X = model.y, model.X
+    spec, y, X = outcome_model(data, formula, extra=(groups,) + ((time,) if time else ()))
     if family == "binomial":
-        bad = ~np.isin(y, (0.0, 1.0))
-        if bad.any():
-            rows = data.index[bad]
-            from causalpa._validation import format_rows
-
-            raise DataError(
-                f"outcome {model.outcome!r} must be 0/1 (or bool) for family='binomial'; rows "
-                f"{format_rows(rows)} are not"
-            )
+        _check_binary(y, data, str(spec.lhs))
     w = resolve_weights(data, weights, weights_by, groups)
     weighted = w is not None
     if w is None:
         w = np.ones(len(data))
-    tvals = None
-    if time is not None:
-        tser = data[time]
-        if not pd.api.types.is_numeric_dtype(tser):
-            raise DataError(f"`time` column {time!r} must be numeric")
-        tvals = tser.to_numpy(dtype=float)
-        if corr == "ar1":
-            dup = pd.DataFrame({"g": codes, "t": tvals}).duplicated()
-            if dup.any():
-                raise DataError(
-                    f"`time` column {time!r} repeats a value within a {groups!r} cluster (rows "
-                    f"{', '.join(map(str, data.index[dup.to_numpy()][:10]))}); AR(1) needs "
-                    "distinct times"
-                )
-    lay = _layout(codes, tvals)
+    lay = _layout(codes, _time_values(data, time, codes, groups, corr))
     n_groups = len(lay.sizes)
-    p = X.shape[1]
-    if df == "normal":
-        df_val = float("inf")
-    elif df == "clusters":
-        df_val = float(n_groups - p)
-        if df_val < 1:
-            raise DataError(f"df='clusters' needs more clusters ({n_groups}) than coefficients ({p})")
-    else:
-        if isinstance(df, str):
-            raise SpecificationError(f"`df` must be 'normal', 'clusters' or a number > 0; got {df!r}")
-        df_val = float(check_number("df", df, low=0, low_inclusive=False))
-    if np.linalg.matrix_rank(X[w > 0]) < p:
+    df_val = _reference_df(df, n_groups, X.shape[1])
+    if np.linalg.matrix_rank(X[w > 0]) < X.shape[1]:
         raise DataError(
             f"the model matrix of `formula` {formula!r} is rank deficient (collinear terms, or a "
             "term without variation among rows with positive weight)"
         )
     res = _fit(y, X, w, lay, family, corr, max_iter=max_iter, tol=tol,
                bias_reduced=se == "bias-reduced")
-    if not res.converged or not np.all(np.isfinite(res.beta)):
-        warnings.warn(
-            f"GEE did not converge in {max_iter} iterations; estimates may be unreliable. Try "
-            "corr='independence', fewer terms, or check for (quasi-)separation with a binary "
-            "outcome",
-            ConvergenceWarning,
-            stacklevel=2,
-        )
+    notes = _warnings(res, max_iter, se, n_groups, df_val)
     binv = np.linalg.inv(res.bread)
     cov_naive = res.scale * binv
     cov_robust = binv @ res.meat @ binv
     cov_md = None if res.meat_md is None else binv @ res.meat_md @ binv
-    if se == "robust" and n_groups < 40 and not np.isfinite(df_val):
-        warnings.warn(
-            f"only {n_groups} clusters: the robust sandwich with a normal reference tends to "
-            "give too-narrow intervals; use se='bias-reduced' with df='clusters'",
-            SmallSampleWarning,
-            stacklevel=2,
-        )
-    names = model.names
-    def frame(m: np.ndarray) -> pd.DataFrame:
-        return pd.DataFrame(m, index=names, columns=names)
-
     chosen = {"robust": cov_robust, "naive": cov_naive}.get(se, cov_md)
-    if chosen is None:  # pragma: no cover - the bias-reduced meat is computed when asked for
-        raise RuntimeError("bias-reduced covariance missing")
     return GEEResult(
-        formula=formula,
-        family=family,
-        link="identity" if family == "gaussian" else "logit",
-        corr=corr,
-        terms=tuple(names),
-        params=pd.Series(res.beta, index=names, name="estimate"),
-        cov=frame(chosen),
-        cov_robust=frame(cov_robust),
-        cov_naive=frame(cov_naive),
-        cov_bias_reduced=None if cov_md is None else frame(cov_md),
-        se=se,
-        df=df_val,
-        working_correlation=float("nan") if corr == "independence" else res.alpha,
-        scale=res.scale,
-        n_obs=len(y),
-        n_groups=n_groups,
-        converged=res.converged,
-        n_iter=res.n_iter,
-        conf_level=float(conf_level),
-        groups=groups,
-        time=time,
-        weighted=weighted,
-        _rhs_spec=model.rhs_spec,
-        _fitted_link=pd.Series(X @ res.beta, index=data.index, name="fitted"),
+        formula=spec.formula, outcome=str(spec.lhs), family=family,
+        link="identity" if family == "gaussian" else "logit", corr=corr, terms=spec.columns,
+        se=se, df=df_val,
+        working_correlation=float("nan") if corr == "independence" else res.rho,
+        scale=res.scale, n_obs=len(y), n_groups=n_groups, converged=res.converged,
+        n_iter=res.n_iter, conf_level=float(conf_level), groups=groups, time=time,
+        weighted=weighted, _coef=readonly(res.beta), _cov=readonly(chosen),
+        _cov_robust=readonly(cov_robust), _cov_naive=readonly(cov_naive),
+        _cov_bias_reduced=None if cov_md is None else readonly(cov_md), _spec=spec,
+        notes=notes,
     )
+
+
+def _warnings(res: _Fit, max_iter: int, se: str, n_groups: int, df: float) -> tuple[str, ...]:
+    """Warn about non-convergence and few clusters; return the messages (the notes)."""
+    notes = []
+    if not res.converged or not np.all(np.isfinite(res.beta)):
+        message = (
+            f"GEE did not converge in {max_iter} iterations; estimates may be unreliable. Try "
+            "corr='independence', fewer terms, or check for (quasi-)separation with a binary "
+            "outcome")
+        # stack: warn <- _warnings <- gee <- validate_params wrapper <- the caller
+        warnings.warn(message, ConvergenceWarning, stacklevel=4)
+        notes.append(message)
+    if se == "robust" and n_groups < MIN_CLUSTERS and not np.isfinite(df):
+        notes.append(warn_small_sample(
+            f"only {n_groups} clusters: the robust sandwich with a normal reference tends to "
+            "give too-narrow intervals; use se='bias-reduced' with df='clusters'", stacklevel=5))
+    return tuple(notes)

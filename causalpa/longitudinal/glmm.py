@@ -20,7 +20,9 @@ Method (the same objective as glmer's second optimisation stage):
 
 ``loglik``, ``aic`` and ``bic`` include the binomial coefficients (as lme4's
 ``logLik``); ``deviance`` is lme4's ``deviance()`` for a GLMM: the conditional
-deviance, the sum of squared deviance residuals at the conditional modes.
+deviance, the sum of squared deviance residuals at the conditional modes. Wald
+intervals and p-values (normal reference, as glmer's summary) come from
+:func:`causalpa.inference.coef_table`.
 
 Agreement with glmer: glmer's default PIRLS tolerance (``tolPwrss = 1e-7``) stops the
 conditional modes short of convergence and evaluates the log-determinant with the
@@ -43,24 +45,45 @@ Examples
 (True, True)
 """
 
-from __future__ import annotations
-
+import math
 import re
 import warnings
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, special, stats
+from scipy import optimize, special
 
-from causalpa._validation import check_columns, check_frame, check_number, check_option, format_rows
+from causalpa._spec import Spec
+from causalpa._validation import (
+    NONE,
+    Boolean,
+    Column,
+    Number,
+    check_columns,
+    check_frame,
+    format_rows,
+    validate_params,
+)
 from causalpa.errors import ConvergenceWarning, DataError, SingularFitWarning, SpecificationError
-from causalpa.longitudinal._gee_common import group_codes, parse_model
+from causalpa.inference import coef_table
+from causalpa.longitudinal._gee_common import (
+    CoefficientResult,
+    PredictType,
+    group_codes,
+    outcome_model,
+    readonly,
+)
 
 __all__ = ["glmm", "GLMMResult"]
 
-_TIDY = ["term", "estimate", "std_error", "df", "statistic", "p_value", "conf_low", "conf_high"]
+GlmmFamily = Literal["binomial"]
+GlmmSE = Literal["hessian", "rx"]
+
+_LEVEL = Number(low=0, high=1, low_inclusive=False, high_inclusive=False)
+_SE_LABELS = {"hessian": "Hessian of the Laplace deviance (glmer's default)",
+              "rx": "fixed-effects information at the modes, theta fixed (glmer's RX)"}
 
 
 # --------------------------------------------------------------------------- core
@@ -156,6 +179,12 @@ class _Laplace:
 
 
 def _glm_start(y: np.ndarray, m: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """Binomial GLM of the proportions ``y`` with ``m`` trials by IRLS: the fixed-effects start.
+
+    Not :func:`causalpa._regression.logistic`: its stopping rule (R's deviance criterion)
+    gives a start that moves the converged Laplace optimum in the last digits (measured:
+    up to 7e-10 relative on the golden p-values).
+    """
     mu = (m * y + 0.5) / (m + 1.0)
     eta = np.log(mu / (1 - mu))
     beta = np.zeros(X.shape[1])
@@ -174,6 +203,7 @@ def _glm_start(y: np.ndarray, m: np.ndarray, X: np.ndarray) -> np.ndarray:
 
 
 def _fd_hessian(f_grad: Any, par: np.ndarray, lower_theta: float = 0.0) -> np.ndarray:
+    """Symmetrised central-difference Jacobian of the gradient (one-sided at ``theta = 0``)."""
     k = len(par)
     H = np.zeros((k, k))
     for i in range(k):
@@ -223,20 +253,24 @@ def _newton(lap: _Laplace, x0: np.ndarray, max_iter: int = 100) -> tuple[np.ndar
 
 
 # --------------------------------------------------------------------------- result
-@dataclass(frozen=True)
-class GLMMResult:
+@dataclass(frozen=True, repr=False, eq=False)
+class GLMMResult(CoefficientResult):
     """A fitted random-intercept logistic GLMM (built by :func:`glmm`).
+
+    ``tidy()`` is the fixed-effect table in the shared schema (log-odds scale, Wald z
+    tests with ``df = inf`` as glmer's summary); ``params``, ``bse``, ``pvalues`` and
+    ``conf_int()`` read it.
 
     Attributes
     ----------
     formula : str
         Model formula.
+    outcome : str
+        The outcome (``"case"``, ``"successes / trials"`` or the ``cbind(...)`` text).
+    groups : str
+        Grouping column of the random intercept.
     terms : tuple of str
         Fixed-effect names.
-    params : pandas.Series
-        Fixed effects (log-odds scale).
-    cov : pandas.DataFrame
-        Covariance of the fixed effects (Hessian-based, glmer's default, or RX-based).
     se : str
         Which covariance: ``"hessian"`` or ``"rx"``.
     theta : float
@@ -247,8 +281,6 @@ class GLMMResult:
         Laplace log-likelihood (with binomial coefficients) and information criteria.
     deviance : float
         lme4's ``deviance()``: conditional deviance (squared deviance residuals at the modes).
-    ranef : pandas.Series
-        Conditional modes of the random intercepts, indexed by group label.
     n_obs, n_groups : int
         Rows and groups.
     converged : bool
@@ -257,139 +289,245 @@ class GLMMResult:
         Random-intercept SD estimated at (or next to) zero.
     conf_level : float
         Confidence level of the Wald intervals.
+    notes : tuple of str
+        Caveats (singular fit, non-convergence).
     """
 
     formula: str
+    outcome: str
     groups: str
     terms: tuple[str, ...]
-    params: pd.Series
-    cov: pd.DataFrame
+    se: str
     theta: float
     sd: float
     loglik: float
     deviance: float
     aic: float
     bic: float
-    ranef: pd.Series
-    se: str
     n_obs: int
     n_groups: int
     converged: bool
     singular: bool
     conf_level: float
-    _rhs_spec: Any = field(repr=False, compare=False)
+    _coef: np.ndarray = field(repr=False)
+    _cov: np.ndarray = field(repr=False)
+    _ranef: np.ndarray = field(repr=False)
+    _group_labels: pd.Index = field(repr=False)
+    _spec: Spec = field(repr=False)
+    notes: tuple[str, ...] = ()
 
-    def tidy(self) -> pd.DataFrame:
-        """Fixed-effect table with Wald z tests (df = inf), as glmer's summary."""
-        est = self.params.to_numpy()
-        se = np.sqrt(np.diag(self.cov.to_numpy()))
-        z = est / se
-        q = stats.norm.ppf(0.5 + self.conf_level / 2)
-        return pd.DataFrame(
-            {
-                "term": list(self.terms),
-                "estimate": est,
-                "std_error": se,
-                "df": np.inf,
-                "statistic": z,
-                "p_value": 2 * stats.norm.sf(np.abs(z)),
-                "conf_low": est - q * se,
-                "conf_high": est + q * se,
-            }
-        )[_TIDY]
+    # -- protocol -------------------------------------------------------------
+    def _method(self) -> str:
+        return "GLMM (binomial, Laplace)"
 
+    def _reference_df(self) -> float:
+        return math.inf
+
+    def _title(self) -> str:
+        return f"GLMM (binomial, logit link; Laplace approximation): {self.formula}"
+
+    def _meta(self) -> dict[str, Any]:
+        return {
+            "groups": self.groups, "n_groups": self.n_groups, "n_obs": self.n_obs,
+            "sd": self.sd, "loglik": self.loglik, "aic": self.aic, "bic": self.bic,
+            "deviance": self.deviance, "se": self.se,
+            "inference": f"{_SE_LABELS[self.se]}, normal reference",
+            "converged": self.converged, "singular": self.singular,
+            "conf_level": self.conf_level,
+        }
+
+    # -- model ----------------------------------------------------------------
     @property
-    def odds_ratios(self) -> pd.DataFrame:
-        """Conditional (within-patient) odds ratios with Wald intervals."""
-        tab = self.tidy()
-        return pd.DataFrame(
-            {
-                "term": tab.term,
-                "odds_ratio": np.exp(tab.estimate),
-                "conf_low": np.exp(tab.conf_low),
-                "conf_high": np.exp(tab.conf_high),
-            }
-        )
+    def ranef(self) -> pd.Series:
+        """Conditional modes of the random intercepts, indexed by group label (a new Series)."""
+        return pd.Series(np.array(self._ranef), index=self._group_labels.copy(),
+                         name="intercept")
 
+    @validate_params({"conf_level": [_LEVEL, NONE]})
+    def odds_ratios(self, conf_level: float | None = None) -> pd.DataFrame:
+        """Conditional (within-patient) odds ratios with Wald intervals.
+
+        Parameters
+        ----------
+        conf_level : float, optional
+            Level of the intervals (default: the fit's).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``term, odds_ratio, conf_low, conf_high`` (a new frame).
+        """
+        level = self.conf_level if conf_level is None else conf_level
+        t = coef_table(self._coef, np.sqrt(np.diag(self._cov)), math.inf, level,
+                       term=self.terms, log_scale=True)
+        return pd.DataFrame({"term": t["term"], "odds_ratio": t["estimate"],
+                             "conf_low": t["conf_low"], "conf_high": t["conf_high"]})
+
+    @validate_params({"random": Boolean()})
     def predict(
-        self, newdata: pd.DataFrame, type: str = "response", random: bool = True
+        self, newdata: pd.DataFrame, type: PredictType = "response", random: bool = True
     ) -> np.ndarray:
         """Predicted probabilities (``type="response"``) or log-odds (``"link"``).
 
         Parameters
         ----------
         newdata : pandas.DataFrame
-            Rows with the fixed-effect variables (and the group column when ``random``).
+            Rows with the fixed-effect variables (and the group column when ``random``);
+            factor levels are those of the fit.
         type : {"response", "link"}
             Scale of the prediction.
         random : bool
             Add the patient's conditional mode (0 for groups not in the fit); False
             gives the prediction for a typical patient (random intercept 0).
+
+        Returns
+        -------
+        numpy.ndarray
+            One prediction per row (a new array).
         """
-        kind = check_option("type", type, ["response", "link"])
-        check_frame(newdata, "newdata")
-        X = np.asarray(self._rhs_spec.get_model_matrix(newdata), dtype=float)
-        eta = X @ self.params.to_numpy()
+        X, _ = self._spec.design(check_frame(newdata, "newdata"))
+        eta = X @ self._coef
         if random:
             check_columns(newdata, [self.groups], "groups")
             eta = eta + self.ranef.reindex(newdata[self.groups].to_numpy()).fillna(0.0).to_numpy()
-        return eta if kind == "link" else special.expit(eta)
-
-    def summary(self) -> str:
-        """Readable text summary (reads from :meth:`tidy`)."""
-        lines = [
-            f"GLMM (binomial, logit link; Laplace approximation): {self.formula}",
-            f"{self.n_obs} rows in {self.n_groups} groups ({self.groups!r})",
-            f"random intercept SD {self.sd:.4f}; logLik {self.loglik:.4f}; AIC {self.aic:.4f}; "
-            f"BIC {self.bic:.4f}; deviance {self.deviance:.4f}",
-            "",
-            self.tidy().to_string(index=False, float_format=lambda x: f"{x:.4g}"),
-        ]
-        if not self.converged:
-            lines.append("WARNING: the fit did not converge")
-        if self.singular:
-            lines.append("NOTE: singular fit (random-intercept SD at 0)")
-        return "\n".join(lines)
-
-    def __repr__(self) -> str:
-        return self.summary()
-
-    def _repr_html_(self) -> str:
-        return (
-            f"<p><b>GLMM</b>: {self.formula} (random intercept SD {self.sd:.4g})</p>"
-            + self.tidy().to_html(index=False, float_format=lambda x: f"{x:.4g}")
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-Python view."""
-        return {
-            "formula": self.formula,
-            "sd": self.sd,
-            "loglik": self.loglik,
-            "aic": self.aic,
-            "bic": self.bic,
-            "deviance": self.deviance,
-            "n_obs": self.n_obs,
-            "n_groups": self.n_groups,
-            "converged": self.converged,
-            "coefficients": self.tidy().to_dict(orient="records"),
-        }
+        return eta if type == "link" else special.expit(eta)
 
 
-# --------------------------------------------------------------------------- public
+# --------------------------------------------------------------------------- the response
 _NAME = r"([A-Za-z_][A-Za-z0-9_.]*)"
 _RATIO = re.compile(rf"^\s*{_NAME}\s*/\s*{_NAME}\s*$")
 _CBIND = re.compile(rf"^\s*cbind\(\s*{_NAME}\s*,\s*{_NAME}\s*(?:-\s*{_NAME}\s*)?\)\s*$")
 
 
+@dataclass(frozen=True)
+class _Response:
+    """The outcome of a GLMM: proportions ``y`` of ``m`` trials, the spec and the matrix."""
+
+    spec: Spec
+    y: np.ndarray
+    m: np.ndarray
+    X: np.ndarray
+    outcome: str
+
+
+def _count_columns(lhs: str, trials: str | None) -> tuple[str, str | None, str | None, bool]:
+    """Split a binomial left-hand side: (successes, trials, failures, given in the formula)."""
+    ratio = _RATIO.match(lhs)
+    cbind = _CBIND.match(lhs)
+    if (ratio or cbind) and trials is not None:
+        raise SpecificationError(
+            "give the trials either in the formula ('successes / trials ~ ...' or "
+            "'cbind(successes, failures) ~ ...') or with `trials=`, not both"
+        )
+    if ratio:
+        return ratio.group(1), ratio.group(2), None, True
+    if cbind:
+        succ = cbind.group(1)
+        if cbind.group(3) is None:  # cbind(successes, failures)
+            return succ, None, cbind.group(2), True
+        if cbind.group(3) != succ:  # cbind(k, n - k)
+            raise SpecificationError(
+                f"in {lhs.strip()!r} the second argument must be 'trials - {succ}'")
+        return succ, cbind.group(2), None, True
+    return lhs.strip(), trials, None, False
+
+
+def _response(data: pd.DataFrame, formula: str, trials: str | None,
+              groups: str) -> _Response:
+    """Read the formula: 0/1 outcomes, or successes with trials (or failures)."""
+    if not isinstance(formula, str) or "~" not in formula:
+        raise SpecificationError(
+            f"`formula` must be a string like 'case ~ session + pa'; got {formula!r}")
+    lhs, rhs = formula.split("~", 1)
+    succ, trials_col, failures, in_formula = _count_columns(lhs, trials)
+    if trials_col is None and failures is None:
+        spec, y, X = outcome_model(data, formula, extra=(groups,),
+                                   example="'case ~ session + pa'")
+        bad = ~np.isin(y, (0.0, 1.0))
+        if bad.any():
+            raise DataError(
+                f"outcome {spec.lhs!r} must be 0/1 (or bool) for a logistic GLMM; rows "
+                f"{format_rows(data.index[bad])} are not (for counts give "
+                "'successes / trials ~ ...' or trials=)"
+            )
+        return _Response(spec, y, np.ones_like(y), X, str(spec.lhs))
+    count_col = trials_col if trials_col is not None else str(failures)
+    check_columns(data, [succ, count_col], "formula" if in_formula else "trials")
+    spec, k, X = outcome_model(data, f"{succ} ~ {rhs}", extra=(groups, count_col))
+    m = data[count_col].to_numpy(dtype=float)
+    if failures is not None:
+        bad_f = (m < 0) | (m != np.round(m))
+        if bad_f.any():
+            raise DataError(
+                f"failures {failures!r} must be whole numbers >= 0; rows "
+                f"{format_rows(data.index[bad_f])} are not"
+            )
+        m = k + m
+        trials_col = f"{succ} + {failures}"
+    bad = (m < 1) | (m != np.round(m)) | (k < 0) | (k > m) | (k != np.round(k))
+    if bad.any():
+        raise DataError(
+            f"successes {succ!r} must be whole numbers between 0 and trials {trials_col!r} "
+            f"(>= 1); rows {format_rows(data.index[bad])} are not"
+        )
+    outcome = lhs.strip() if _CBIND.match(lhs) else f"{succ} / {trials_col}"
+    return _Response(spec, k / m, m, X, outcome)
+
+
+# --------------------------------------------------------------------------- the fit
+def _optimise(lap: _Laplace, x0: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Damped Newton from ``x0``; on failure a bounded quasi-Newton search, then Newton."""
+    par, newton_ok = _newton(lap, x0)
+    if not newton_ok:
+        opt = optimize.minimize(
+            lap.deviance, x0, jac=lap.gradient, method="L-BFGS-B",
+            bounds=[(0.0, None)] + [(None, None)] * (len(x0) - 1),
+            options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-9},
+        )
+        par, newton_ok = _newton(lap, opt.x.copy())
+    return par, newton_ok
+
+
+def _rx_covariance(lap: _Laplace, par: np.ndarray, m: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """Return glmer's RX-based covariance of the fixed effects (``use.hessian = FALSE``).
+
+    The inverse of the Schur complement of the random-effects block of the penalised
+    weighted information at the conditional modes, with theta held fixed.
+    """
+    lap.deviance(par)
+    mu_hat = special.expit(lap.eta)
+    Wt = m * mu_hat * (1 - mu_hat)
+    S_g = lap._sum(Wt)
+    A_g = lap._sum_cols(Wt[:, None] * X)
+    th = float(par[0])
+    info = X.T @ (Wt[:, None] * X) - (A_g.T * (th**2 / (1 + th**2 * S_g))) @ A_g
+    return np.linalg.inv(info)
+
+
+def _conditional_deviance(lap: _Laplace, y: np.ndarray, m: np.ndarray) -> float:
+    """lme4's ``deviance()`` for a GLMM: squared deviance residuals at the conditional modes."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sat = np.where(y > 0, y * np.log(y), 0.0) + np.where(y < 1, (1 - y) * np.log1p(-y), 0.0)
+    sat_m2ll = -2.0 * float(np.sum(m * sat))
+    return lap.loglik_terms() - sat_m2ll
+
+
+def _warn(message: str, category: type[Warning]) -> str:
+    # stack: warn <- _warn <- glmm <- validate_params wrapper <- the caller
+    warnings.warn(message, category, stacklevel=4)
+    return message
+
+
+# --------------------------------------------------------------------------- public
+@validate_params({"groups": Column(), "trials": [Column(), NONE], "conf_level": _LEVEL})
 def glmm(
     data: pd.DataFrame,
     formula: str,
     *,
     groups: str = "patient",
-    family: str = "binomial",
+    family: GlmmFamily = "binomial",
     trials: str | None = None,
-    se: str = "hessian",
+    se: GlmmSE = "hessian",
     conf_level: float = 0.95,
 ) -> GLMMResult:
     """Fit a random-intercept logistic GLMM by the Laplace approximation (glmer, nAGQ = 1).
@@ -426,7 +564,7 @@ def glmm(
     Raises
     ------
     SpecificationError
-        Unknown family or malformed formula.
+        Unknown option or malformed formula.
     DataError
         Absent columns, missing values, an outcome that is not 0/1 (or successes not
         between 0 and the trials), non-integer counts.
@@ -440,101 +578,30 @@ def glmm(
 
     Examples
     --------
-    lme4's ``cbpp`` data (herds observed in four periods):
+    Herds observed in four periods (counts of cases out of the herd size):
 
-    >>> import pandas as pd  # doctest: +SKIP
-    >>> cbpp = pd.read_csv("tests/reference/glmer/cbpp.csv")  # doctest: +SKIP
-    >>> fit = cpa.glmm(cbpp, "incidence / size ~ C(period)", groups="herd")  # doctest: +SKIP
-    >>> round(fit.sd, 3)  # doctest: +SKIP
-    0.642
+    >>> import numpy as np, pandas as pd
+    >>> import causalpa as cpa
+    >>> rng = np.random.default_rng(0)
+    >>> herds = pd.DataFrame({"herd": np.repeat(np.arange(15), 4),
+    ...                       "period": np.tile(["1", "2", "3", "4"], 15), "size": 20})
+    >>> herds["incidence"] = rng.binomial(20, np.repeat(rng.uniform(0.05, 0.3, 15), 4))
+    >>> fit = cpa.glmm(herds, "incidence / size ~ C(period)", groups="herd")
+    >>> fit.outcome, fit.n_groups, bool(fit.sd > 0)
+    ('incidence / size', 15, True)
+    >>> list(fit.odds_ratios().columns)
+    ['term', 'odds_ratio', 'conf_low', 'conf_high']
     """
     data = check_frame(data, "data")
-    check_option("family", family, ["binomial"])
-    se = check_option("se", se, ["hessian", "rx"])
-    conf_level = check_number("conf_level", conf_level, low=0, high=1, low_inclusive=False,
-                              high_inclusive=False)
-    if not isinstance(formula, str) or "~" not in formula:
-        raise SpecificationError(
-            f"`formula` must be a string like 'case ~ session + pa'; got {formula!r}"
-        )
     codes, labels = group_codes(data, groups)
-    lhs, rhs = formula.split("~", 1)
-    ratio = _RATIO.match(lhs)
-    cbind = _CBIND.match(lhs)
-    if (ratio or cbind) and trials is not None:
-        raise SpecificationError(
-            "give the trials either in the formula ('successes / trials ~ ...' or "
-            "'cbind(successes, failures) ~ ...') or with `trials=`, not both"
-        )
-    failures_col = None
-    if ratio:
-        succ_col, trials_col = ratio.group(1), ratio.group(2)
-    elif cbind:
-        succ_col = cbind.group(1)
-        if cbind.group(3) is not None:  # cbind(k, n - k)
-            if cbind.group(3) != succ_col:
-                raise SpecificationError(
-                    f"in {lhs.strip()!r} the second argument must be 'trials - {succ_col}'"
-                )
-            trials_col = cbind.group(2)
-        else:  # cbind(successes, failures)
-            trials_col, failures_col = None, cbind.group(2)
-    else:
-        succ_col, trials_col = lhs.strip(), trials
-    if trials_col is not None or failures_col is not None:
-        if trials_col is not None and not isinstance(trials_col, str):
-            raise SpecificationError(f"`trials` must be a column name; got {trials_col!r}")
-        count_col: str = trials_col if trials_col is not None else str(failures_col)
-        check_columns(data, [succ_col, count_col],
-                      "formula" if (ratio or cbind) else "trials")
-        model = parse_model(data, f"{succ_col} ~ {rhs}", extra=(groups, count_col))
-        k = model.y
-        m = data[count_col].to_numpy(dtype=float)
-        if failures_col is not None:
-            bad_f = (m < 0) | (m != np.round(m))
-            if bad_f.any():
-                raise DataError(
-                    f"failures {failures_col!r} must be whole numbers >= 0; rows "
-                    f"{format_rows(data.index[bad_f])} are not"
-                )
-            m = k + m
-            trials_col = f"{succ_col} + {failures_col}"
-        bad = (m < 1) | (m != np.round(m)) | (k < 0) | (k > m) | (k != np.round(k))
-        if bad.any():
-            raise DataError(
-                f"successes {succ_col!r} must be whole numbers between 0 and trials "
-                f"{trials_col!r} (>= 1); rows {format_rows(data.index[bad])} are not"
-            )
-        y = k / m
-        outcome = lhs.strip() if cbind else f"{succ_col} / {trials_col}"
-    else:
-        model = parse_model(data, formula, extra=(groups,))
-        y = model.y
-        bad = ~np.isin(y, (0.0, 1.0))
-        if bad.any():
-            raise DataError(
-                f"outcome {model.outcome!r} must be 0/1 (or bool) for a logistic GLMM; rows "
-                f"{format_rows(data.index[bad])} are not (for counts give "
-                "'successes / trials ~ ...' or trials=)"
-            )
-        m = np.ones_like(y)
-        outcome = model.outcome
-    X, names = model.X, model.names
+    r = _response(data, formula, trials, groups)
+    y, m, X = r.y, r.m, r.X
     p = X.shape[1]
     if np.linalg.matrix_rank(X) < p:
         raise DataError(f"the fixed-effects model matrix of {formula!r} is rank deficient")
     G = len(labels)
     lap = _Laplace(y, m, X, codes, G)
-    beta0 = _glm_start(y, m, X)
-    x0 = np.concatenate([[1.0], beta0])
-    par, newton_ok = _newton(lap, x0)
-    if not newton_ok:  # fall back to a bounded quasi-Newton search, then polish
-        opt = optimize.minimize(
-            lap.deviance, x0, jac=lap.gradient, method="L-BFGS-B",
-            bounds=[(0.0, None)] + [(None, None)] * p,
-            options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-9},
-        )
-        par, newton_ok = _newton(lap, opt.x.copy())
+    par, newton_ok = _optimise(lap, np.concatenate([[1.0], _glm_start(y, m, X)]))
     par[0] = abs(par[0])  # the deviance is symmetric in theta
     singular = par[0] < 1e-4
     if singular:
@@ -544,67 +611,34 @@ def glmm(
     free = slice(1, None) if singular else slice(None)
     converged = bool(newton_ok and np.all(np.isfinite(par)) and lap.inner_ok
                      and np.max(np.abs(grad[free])) < 1e-3)
+    notes = []
     if singular:
-        H = _fd_hessian(lap.gradient, par)[1:, 1:]
-        cov = 2.0 * np.linalg.inv(H)
-        warnings.warn(
+        cov = 2.0 * np.linalg.inv(_fd_hessian(lap.gradient, par)[1:, 1:])
+        notes.append(_warn(
             "singular fit: the random-intercept SD is estimated at 0, so the model reduces to "
             "an ordinary logistic regression; consider cpa.gee or a fixed-effects model",
-            SingularFitWarning,
-            stacklevel=2,
-        )
+            SingularFitWarning))
     else:
-        H = _fd_hessian(lap.gradient, par)
-        cov = 2.0 * np.linalg.inv(H)[1:, 1:]
+        cov = 2.0 * np.linalg.inv(_fd_hessian(lap.gradient, par))[1:, 1:]
     if se == "rx":
-        # glmer's RX-based vcov: the Schur complement of the random-effects block of the
-        # penalised weighted information at the modes, theta fixed
-        lap.deviance(par)
-        mu_hat = special.expit(lap.eta)
-        Wt = m * mu_hat * (1 - mu_hat)
-        S_g = lap._sum(Wt)
-        A_g = lap._sum_cols(Wt[:, None] * X)
-        th = float(par[0])
-        info = X.T @ (Wt[:, None] * X) - (A_g.T * (th**2 / (1 + th**2 * S_g))) @ A_g
-        cov = np.linalg.inv(info)
+        cov = _rx_covariance(lap, par, m, X)
     sdx = X.std(axis=0)
     if np.any(np.abs(par[1:]) * np.where(sdx > 0, sdx, 1.0) > 15):
         converged = False  # (quasi-)complete separation: estimates drift to infinity
     if not converged:
-        warnings.warn(
+        notes.append(_warn(
             "the GLMM did not converge (optimiser or conditional modes); estimates may be "
             "unreliable. Check for (quasi-)separation, rescale covariates, or simplify the model",
-            ConvergenceWarning,
-            stacklevel=2,
-        )
-    theta = float(par[0])
-    beta = par[1:]
-    u, mu = lap.modes(beta, theta)
-    loglik = -dev / 2
-    # lme4's deviance() for a GLMM: sum of squared deviance residuals at the conditional modes
-    with np.errstate(divide="ignore", invalid="ignore"):
-        sat = np.where(y > 0, y * np.log(y), 0.0) + np.where(y < 1, (1 - y) * np.log1p(-y), 0.0)
-    sat_m2ll = -2.0 * float(np.sum(m * sat))
-    deviance = lap.loglik_terms() - sat_m2ll  # modes() above left lap at the final fit
+            ConvergenceWarning))
+    theta, beta = float(par[0]), par[1:]
+    u, _ = lap.modes(beta, theta)  # leaves lap at the final fit
     n_par = p + 1
     return GLMMResult(
-        formula=f"{outcome} ~ {rhs.strip()}",
-        groups=groups,
-        terms=tuple(names),
-        params=pd.Series(beta, index=names, name="estimate"),
-        cov=pd.DataFrame((cov + cov.T) / 2, index=names, columns=names),
-        theta=theta,
-        sd=theta,
-        loglik=float(loglik),
-        deviance=float(deviance),
-        aic=float(dev + 2 * n_par),
-        bic=float(dev + np.log(len(y)) * n_par),
-        ranef=pd.Series(theta * u, index=pd.Index(labels, name=groups), name="intercept"),
-        se=se,
-        n_obs=len(y),
-        n_groups=G,
-        converged=converged,
-        singular=bool(singular),
-        conf_level=float(conf_level),
-        _rhs_spec=model.rhs_spec,
+        formula=f"{r.outcome} ~ {r.spec.rhs}", outcome=r.outcome, groups=groups,
+        terms=r.spec.columns, se=se, theta=theta, sd=theta, loglik=float(-dev / 2),
+        deviance=float(_conditional_deviance(lap, y, m)), aic=float(dev + 2 * n_par),
+        bic=float(dev + np.log(len(y)) * n_par), n_obs=len(y), n_groups=G,
+        converged=converged, singular=bool(singular), conf_level=float(conf_level),
+        _coef=readonly(beta), _cov=readonly((cov + cov.T) / 2), _ranef=readonly(theta * u),
+        _group_labels=pd.Index(labels, name=groups), _spec=r.spec, notes=tuple(notes),
     )

@@ -1,8 +1,8 @@
 """Within-patient fixed-effects (panel) regression as a robustness check.
 
 :func:`panel` fits ``y_it = x_it' beta + a_i (+ g_t) + e_it`` with a free intercept
-``a_i`` for every patient (entity effects; optionally a free effect ``g_t`` for every
-session) by the within transformation, through ``linearmodels.PanelOLS``, with
+``a_i`` for every patient (the ``groups`` effects; optionally a free effect ``g_t`` for
+every session) by the within transformation, through ``linearmodels.PanelOLS``, with
 cluster-robust standard errors by patient (or by another column such as therapist).
 
 Because each patient is compared only with themselves, **all time-invariant
@@ -15,16 +15,17 @@ between arms. With ``time_effects=True`` the common session effect is absorbed a
 well and only ``session:pa`` remains. Time-varying confounding (e.g. a life event
 that both changes symptoms and attendance) is not removed.
 
-Covariance: the cluster-robust (CR0) sandwich of the within regression times the
-small-sample factor ``G/(G-1) * (n-1)/(n-K)``, with ``G`` clusters, ``n`` rows and
-``K`` regressors not absorbed by the patient effects, counting the session
+Covariance (``se="CR1"``, the default): the cluster-robust (CR0) sandwich of the within
+regression times the small-sample factor ``G/(G-1) * (n-1)/(n-K)``, with ``G`` clusters,
+``n`` rows and ``K`` regressors not absorbed by the patient effects, counting the session
 dummies when ``time_effects=True`` (Stata's ``xtreg, fe vce(cluster)`` and fixest's
 default, where fixed effects nested in the clusters are not counted; linearmodels'
-``debiased=True, group_debias=True``). Session effects are entered as explicit
-dummies because ``PanelOLS(time_effects=True)`` on an unbalanced panel gave a
-clustered SE 13% away from the dummy regression (``lm`` + ``sandwich::vcovCL``) in
-our reference case. Tests and intervals use a t distribution with ``G - 1``
-degrees of freedom by default.
+``debiased=True, group_debias=True``); ``se="CR0"`` leaves the factor out. Session
+effects are entered as explicit dummies because ``PanelOLS(time_effects=True)`` on an
+unbalanced panel gave a clustered SE 13% away from the dummy regression (``lm`` +
+``sandwich::vcovCL``) in our reference case. Tests and intervals use a t distribution
+with ``G - 1`` degrees of freedom by default; they come from
+:func:`causalpa.inference.coef_table`.
 
 Examples
 --------
@@ -40,135 +41,117 @@ Examples
 (['session', 'session:pa'], ('pa',))
 """
 
-from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from causalpa._validation import (
+    NONE,
+    Boolean,
+    Column,
+    Number,
+    Options,
     check_columns,
     check_frame,
     check_no_missing,
-    check_number,
-    check_option,
     format_rows,
+    validate_params,
 )
 from causalpa.errors import DataError, SpecificationError
-from causalpa.longitudinal._gee_common import parse_model
+from causalpa.longitudinal._gee_common import CoefficientResult, outcome_model, readonly
 
 __all__ = ["panel", "PanelResult"]
 
-_TIDY = ["term", "estimate", "std_error", "df", "statistic", "p_value", "conf_low", "conf_high"]
+PanelSE = Literal["CR1", "CR0"]
+PanelDF = Literal["clusters", "normal"]
+
+_LEVEL = Number(low=0, high=1, low_inclusive=False, high_inclusive=False)
 
 
-@dataclass(frozen=True)
-class PanelResult:
+@dataclass(frozen=True, repr=False, eq=False)
+class PanelResult(CoefficientResult):
     """A fitted within-patient fixed-effects regression (built by :func:`panel`).
+
+    ``tidy()`` is the table of identified coefficients in the shared schema; ``params``,
+    ``bse``, ``pvalues`` and ``conf_int()`` read it.
 
     Attributes
     ----------
     formula : str
         Model formula.
+    outcome : str
+        Left-hand side of the formula.
     terms : tuple of str
         Identified (not absorbed) coefficients.
     absorbed : tuple of str
         Terms absorbed by the fixed effects and dropped (e.g. ``pa``).
-    params : pandas.Series
-        Coefficients.
-    cov : pandas.DataFrame
-        Cluster-robust covariance (with the small-sample factor if ``debiased``).
+    se : str
+        ``"CR1"`` (with the small-sample factor ``G/(G-1) * (n-1)/(n-K)``) or ``"CR0"``.
     df : float
         Degrees of freedom of the t reference (``inf`` for normal).
-    n_obs, n_entities, n_clusters : int
-        Rows, patients and clusters.
+    n_obs, n_groups, n_clusters : int
+        Rows, patients (fixed effects) and clusters of the variance.
     n_regressors : int
         ``K`` of the small-sample factor: identified terms plus session dummies.
+    groups : str
+        Column whose levels get a fixed effect (patients).
     cluster : str
-        Clustering column.
+        Clustering column of the variance.
+    time : str
+        Session (time) column.
     time_effects : bool
         Whether session effects were included.
     r2_within : float
         Within R-squared.
     conf_level : float
         Confidence level.
+    notes : tuple of str
+        Caveats.
     """
 
     formula: str
+    outcome: str
     terms: tuple[str, ...]
     absorbed: tuple[str, ...]
-    params: pd.Series
-    cov: pd.DataFrame
+    se: str
     df: float
     n_obs: int
-    n_entities: int
+    n_groups: int
     n_clusters: int
+    n_regressors: int
+    groups: str
     cluster: str
+    time: str
     time_effects: bool
-    debiased: bool
     r2_within: float
     conf_level: float
-    n_regressors: int
+    _coef: np.ndarray = field(repr=False)
+    _cov: np.ndarray = field(repr=False)
+    notes: tuple[str, ...] = ()
 
-    def tidy(self) -> pd.DataFrame:
-        """Coefficient table: term, estimate, std_error, df, statistic, p_value, conf_low, conf_high."""
-        est = self.params.to_numpy()
-        se = np.sqrt(np.diag(self.cov.to_numpy()))
-        t = est / se
-        dist = stats.t(self.df) if np.isfinite(self.df) else stats.norm()
-        q = dist.ppf(0.5 + self.conf_level / 2)
-        return pd.DataFrame(
-            {
-                "term": list(self.terms),
-                "estimate": est,
-                "std_error": se,
-                "df": self.df,
-                "statistic": t,
-                "p_value": 2 * dist.sf(np.abs(t)),
-                "conf_low": est - q * se,
-                "conf_high": est + q * se,
-            }
-        )[_TIDY]
+    def _method(self) -> str:
+        return "fixed effects (within)"
 
-    def summary(self) -> str:
-        """Readable text summary (reads from :meth:`tidy`)."""
-        effects = "patient" + (" and session" if self.time_effects else "")
-        lines = [
-            f"Within (fixed-effects) regression: {self.formula}",
-            f"{effects} effects; {self.n_obs} rows, {self.n_entities} patients; SEs clustered "
-            f"by {self.cluster!r} ({self.n_clusters} clusters"
-            + (", small-sample factor G/(G-1)(n-1)/(n-K))" if self.debiased else ", CR0)"),
-            f"within R^2 {self.r2_within:.4f}"
-            + (f"; absorbed (time-invariant) terms dropped: {', '.join(self.absorbed)}"
-               if self.absorbed else ""),
-            "",
-            self.tidy().to_string(index=False, float_format=lambda x: f"{x:.4g}"),
-        ]
-        return "\n".join(lines)
+    def _reference_df(self) -> float:
+        return self.df
 
-    def __repr__(self) -> str:
-        return self.summary()
+    def _title(self) -> str:
+        return f"Within (fixed-effects) regression: {self.formula}"
 
-    def _repr_html_(self) -> str:
-        return (
-            f"<p><b>Fixed-effects regression</b>: {self.formula} (clustered by "
-            f"{self.cluster})</p>"
-            + self.tidy().to_html(index=False, float_format=lambda x: f"{x:.4g}")
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-Python view."""
+    def _meta(self) -> dict[str, Any]:
+        effects = self.groups + (f" and {self.time}" if self.time_effects else "")
+        factor = ", small-sample factor G/(G-1)(n-1)/(n-K)" if self.se == "CR1" else ""
+        ref = "normal" if not np.isfinite(self.df) else f"t({self.df:g})"
         return {
-            "formula": self.formula,
-            "absorbed": list(self.absorbed),
-            "cluster": self.cluster,
-            "n_obs": self.n_obs,
-            "n_entities": self.n_entities,
-            "n_clusters": self.n_clusters,
-            "coefficients": self.tidy().to_dict(orient="records"),
+            "effects": effects, "absorbed": list(self.absorbed) or None,
+            "n_obs": self.n_obs, "n_groups": self.n_groups, "cluster": self.cluster,
+            "n_clusters": self.n_clusters, "se": self.se,
+            "inference": f"{self.se} sandwich clustered by {self.cluster!r}{factor}, "
+                         f"{ref} reference",
+            "r2_within": self.r2_within, "conf_level": self.conf_level,
         }
 
 
@@ -198,6 +181,64 @@ def _identified(
     return kept, absorbed
 
 
+def _check_panel(data: pd.DataFrame, groups: str, time: str, cluster: str) -> None:
+    """Columns present and complete, numeric time unique within patient, nested clusters."""
+    check_columns(data, [groups], "groups")
+    check_columns(data, [time], "time")
+    check_columns(data, [cluster], "cluster")
+    check_no_missing(data, [groups, time, cluster])
+    if not pd.api.types.is_numeric_dtype(data[time]):
+        raise DataError(f"`time` column {time!r} must be numeric (session number)")
+    dup = data.duplicated([groups, time])
+    if dup.any():
+        raise DataError(
+            f"rows {format_rows(data.index[dup.to_numpy()])} repeat a ({groups!r}, {time!r}) "
+            "pair; a panel needs one row per patient and session"
+        )
+    if cluster != groups:
+        per = data.groupby(groups)[cluster].nunique()
+        if (per > 1).any():
+            raise DataError(
+                f"`cluster` column {cluster!r} varies within {groups!r} "
+                f"{format_rows(per.index[per.to_numpy() > 1])}; clusters must contain whole "
+                "patients"
+            )
+
+
+def _session_dummies(data: pd.DataFrame, time: str, time_effects: bool) -> np.ndarray:
+    """One 0/1 column per session after the first (none without time effects)."""
+    if not time_effects:
+        return np.zeros((len(data), 0))
+    levels = np.sort(pd.unique(data[time]))
+    return (data[time].to_numpy()[:, None] == levels[None, 1:]).astype(float)
+
+
+def _within_fit(y: pd.Series, X: pd.DataFrame, data: pd.DataFrame, groups: str, cluster: str,
+                se: str) -> Any:
+    """PanelOLS with patient effects and a clustered covariance (CR1: debiased)."""
+    from linearmodels.panel import PanelOLS
+
+    debiased = se == "CR1"
+    cov_kwds: dict[str, Any] = {"debiased": debiased, "group_debias": debiased}
+    if cluster == groups:
+        cov_kwds["cluster_entity"] = True
+    else:
+        codes = pd.factorize(data[cluster], sort=True)[0]
+        cov_kwds["clusters"] = pd.DataFrame({"cluster": codes}, index=X.index)
+    try:
+        return PanelOLS(y, X, entity_effects=True).fit(cov_type="clustered", **cov_kwds)
+    except ValueError as exc:
+        raise DataError(f"the fixed-effects regression could not be fitted: {exc}") from exc
+
+
+@validate_params({
+    "groups": Column(),
+    "time": Column(),
+    "time_effects": Boolean(),
+    "cluster": [Column(), NONE],
+    "df": [Options(*get_args(PanelDF)), Number(low=0, low_inclusive=False)],
+    "conf_level": _LEVEL,
+})
 def panel(
     data: pd.DataFrame,
     formula: str,
@@ -206,8 +247,8 @@ def panel(
     time: str = "session",
     time_effects: bool = False,
     cluster: str | None = None,
-    se: str = "CR1",
-    df: str | float = "clusters",
+    se: PanelSE = "CR1",
+    df: PanelDF | float = "clusters",
     conf_level: float = 0.95,
 ) -> PanelResult:
     """Fit a within-patient fixed-effects regression with cluster-robust SEs (linearmodels).
@@ -234,7 +275,7 @@ def panel(
         ("CR1", default) or without it ("CR0").
     df : "clusters", "normal" or float
         Reference distribution: t with ``G - 1`` degrees of freedom (default), normal,
-        or t with the given degrees of freedom.
+        or t with the given degrees of freedom (> 0).
     conf_level : float
         Confidence level.
 
@@ -258,63 +299,27 @@ def panel(
     ...                   "pa": np.repeat(np.arange(20) % 2, 4)})
     >>> d["phq9"] = 14 - d.session * (0.5 + 0.5 * d.pa) + rng.normal(0, 1, 80)
     >>> fit = panel(d, "phq9 ~ session * pa", time_effects=True)
-    >>> fit.terms
-    ('session:pa',)
+    >>> fit.terms, fit.absorbed
+    (('session:pa',), ('session', 'pa'))
     """
-    from linearmodels.panel import PanelOLS
-
     data = check_frame(data, "data")
-    for name, value in (("groups", groups), ("time", time),
-                        ("cluster", groups if cluster is None else cluster)):
-        if not isinstance(value, str):
-            raise SpecificationError(f"`{name}` must be a column name; got {value!r}")
-    if not isinstance(time_effects, bool):
-        raise SpecificationError(f"`time_effects` must be True or False; got {time_effects!r}")
-    se = check_option("se", se, ["CR1", "CR0"])
-    debiased = se == "CR1"
-    entity = groups
-    conf_level = check_number("conf_level", conf_level, low=0, high=1, low_inclusive=False,
-                              high_inclusive=False)
-    check_columns(data, [entity], "groups")
-    check_columns(data, [time], "time")
-    cluster_col = entity if cluster is None else cluster
-    check_columns(data, [cluster_col], "cluster")
-    check_no_missing(data, [entity, time, cluster_col])
-    if not pd.api.types.is_numeric_dtype(data[time]):
-        raise DataError(f"`time` column {time!r} must be numeric (session number)")
-    dup = data.duplicated([entity, time])
-    if dup.any():
-        raise DataError(
-            f"rows {format_rows(data.index[dup.to_numpy()])} repeat a ({entity!r}, {time!r}) "
-            "pair; a panel needs one row per patient and session"
-        )
-    if cluster_col != entity:
-        per = data.groupby(entity)[cluster_col].nunique()
-        if (per > 1).any():
-            raise DataError(
-                f"`cluster` column {cluster_col!r} varies within {entity!r} "
-                f"{format_rows(per.index[per.to_numpy() > 1])}; clusters must contain whole "
-                "patients"
-            )
-    model = parse_model(data, formula, extra=(entity, time, cluster_col))
-    keep = [j for j, nm in enumerate(model.names) if nm != "Intercept"]
+    cluster_col = groups if cluster is None else cluster
+    _check_panel(data, groups, time, cluster_col)
+    spec, yv, Xf = outcome_model(data, formula, extra=(groups, time, cluster_col))
+    keep = [j for j, nm in enumerate(spec.columns) if nm != "Intercept"]
     if not keep:
         raise SpecificationError(f"`formula` {formula!r} has no regressors besides the intercept")
-    names = [model.names[j] for j in keep]
+    names = [spec.columns[j] for j in keep]
     index = pd.MultiIndex.from_arrays(
-        [pd.factorize(data[entity], sort=True)[0], data[time].to_numpy()],
+        [pd.factorize(data[groups], sort=True)[0], data[time].to_numpy()],
         names=["entity", "time"],
     )
-    Xu = model.X[:, keep]
+    Xu = Xf[:, keep]
     # Session effects enter as explicit dummies (PanelOLS's own time_effects=True gives a
     # clustered covariance that disagrees with the dummy regression on unbalanced panels).
-    if time_effects:
-        levels = np.sort(pd.unique(data[time]))
-        Td = (data[time].to_numpy()[:, None] == levels[None, 1:]).astype(float)
-    else:
-        Td = np.zeros((len(data), 0))
-    kept_idx, absorbed_list = _identified(np.column_stack([Td, Xu]), index.get_level_values(0),
-                                          Td.shape[1], names)
+    Td = _session_dummies(data, time, time_effects)
+    kept_idx, absorbed = _identified(np.column_stack([Td, Xu]), index.get_level_values(0),
+                                     Td.shape[1], names)
     if not kept_idx:
         raise DataError(
             f"every term of {formula!r} is absorbed by the fixed effects (constant within "
@@ -324,43 +329,18 @@ def panel(
     kept = [names[j] for j in kept_idx]
     tnames = [f"__session_{j}" for j in range(Td.shape[1])]
     X = pd.DataFrame(np.column_stack([Xu[:, kept_idx], Td]), index=index, columns=kept + tnames)
-    y = pd.Series(model.y, index=index, name=model.outcome)
-    mod = PanelOLS(y, X, entity_effects=True)
-    cov_kwds: dict[str, Any] = {"debiased": debiased, "group_debias": debiased}
-    if cluster_col == entity:
-        cov_kwds["cluster_entity"] = True
-    else:
-        codes = pd.factorize(data[cluster_col], sort=True)[0]
-        cov_kwds["clusters"] = pd.DataFrame({"cluster": codes}, index=index)
-    try:
-        res = mod.fit(cov_type="clustered", **cov_kwds)
-    except ValueError as exc:
-        raise DataError(f"the fixed-effects regression could not be fitted: {exc}") from exc
-    absorbed = tuple(absorbed_list)
+    res = _within_fit(pd.Series(yv, index=index, name=spec.lhs), X, data, groups, cluster_col,
+                      se)
     n_clusters = int(data[cluster_col].nunique())
     if df == "clusters":
         df_val = float(n_clusters - 1)
-    elif df == "normal":
-        df_val = float("inf")
-    elif isinstance(df, str):
-        raise SpecificationError(f"`df` must be 'clusters', 'normal' or a number > 0; got {df!r}")
     else:
-        df_val = float(check_number("df", df, low=0, low_inclusive=False))
-    cov = pd.DataFrame(np.asarray(res.cov.loc[kept, kept], dtype=float), index=kept, columns=kept)
+        df_val = float("inf") if df == "normal" else float(df)
     return PanelResult(
-        formula=formula,
-        terms=tuple(kept),
-        absorbed=absorbed,
-        params=pd.Series(np.asarray(res.params[kept], dtype=float), index=kept, name="estimate"),
-        cov=cov,
-        df=df_val,
-        n_obs=int(res.nobs),
-        n_entities=int(data[entity].nunique()),
-        n_clusters=n_clusters,
-        cluster=cluster_col,
-        time_effects=time_effects,
-        debiased=debiased,
-        r2_within=float(res.rsquared_within),
-        conf_level=float(conf_level),
-        n_regressors=X.shape[1],
+        formula=spec.formula, outcome=str(spec.lhs), terms=tuple(kept), absorbed=tuple(absorbed),
+        se=se, df=df_val, n_obs=int(res.nobs), n_groups=int(data[groups].nunique()),
+        n_clusters=n_clusters, n_regressors=X.shape[1], groups=groups, cluster=cluster_col,
+        time=time, time_effects=time_effects, r2_within=float(res.rsquared_within),
+        conf_level=float(conf_level), _coef=readonly(res.params[kept]),
+        _cov=readonly(res.cov.loc[kept, kept]),
     )
