@@ -54,6 +54,8 @@ __all__ = [
     "Columns",
     "RandomState",
     "Classifier",
+    "Estimator",
+    "Numbers",
     "Instance",
     "Pair",
     "ColumnPair",
@@ -375,6 +377,50 @@ class Classifier(Constraint):
         return "a scikit-learn classifier with fit/predict_proba"
 
 
+class Estimator(Constraint):
+    """An unfitted scikit-learn estimator (``fit`` and ``predict`` or ``predict_proba``)."""
+
+    def accepts(self, value: Any) -> bool:
+        return (hasattr(value, "fit") and not isinstance(value, type)
+                and (hasattr(value, "predict") or hasattr(value, "predict_proba")))
+
+    def describe(self) -> str:
+        return "a scikit-learn estimator with fit/predict"
+
+
+class Numbers(Constraint):
+    """A number or a non-empty sequence of numbers in a range (canonical: a tuple of floats).
+
+    Examples
+    --------
+    >>> Numbers(low=1).canonical([1, 1.5]), Numbers(low=1).accepts([0.5])
+    ((1.0, 1.5), False)
+    """
+
+    def __init__(self, *, low: float | None = None, high: float | None = None) -> None:
+        self.item = Number(low=low, high=high)
+
+    def accepts(self, value: Any) -> bool:
+        if isinstance(value, (str, bytes)):
+            return False
+        values = np.atleast_1d(np.asarray(value, dtype=object))
+        return values.ndim == 1 and values.size > 0 and all(self.item.accepts(v) for v in values)
+
+    def canonical(self, value: Any) -> Any:
+        return tuple(float(v) for v in np.atleast_1d(np.asarray(value, dtype=float)))
+
+    def describe(self) -> str:
+        one = self.item.describe()
+        return f"{one} or a list of them"
+
+    def valid_examples(self) -> list[Any]:
+        v = self.item.valid_examples()[0]
+        return [v, [v, v]]
+
+    def invalid_examples(self) -> list[Any]:
+        return [[], "2", [float("nan")]]
+
+
 class Instance(Constraint):
     """An instance of the given type(s), described in words."""
 
@@ -480,7 +526,15 @@ def check_value(name: str, value: Any, constraints: Sequence[Constraint]) -> Any
     for c in constraints:
         if c.accepts(value):
             return c.canonical(value)
-    raise SpecificationError(f"`{name}` must be {_describe(constraints)}; got {value!r}")
+    raise SpecificationError(f"`{name}` must be {_describe(constraints)}; got {_short(value)}")
+
+
+def _short(value: Any) -> str:
+    """Show a value in a message: its repr, or its type when the repr is long or multi-line."""
+    text = repr(value)
+    if len(text) <= 80 and "\n" not in text:
+        return text
+    return f"a {type(value).__name__}"
 
 
 def validate_params(

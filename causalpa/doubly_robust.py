@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -47,13 +47,24 @@ from scipy import special
 
 from causalpa._regression import logistic, wls
 from causalpa._spec import make_spec
-from causalpa._validation import check_number, check_option, check_outcome
-from causalpa.errors import (
-    ConvergenceWarning,
-    DataError,
-    SpecificationError,
+from causalpa._validation import (
+    NONE,
+    Boolean,
+    Classifier,
+    Column,
+    Columns,
+    Constraint,
+    Estimator,
+    Instance,
+    Number,
+    Options,
+    RandomState,
+    as_generator,
+    check_outcome,
+    validate_params,
 )
-from causalpa.estimation import adjustment_matrix
+from causalpa.errors import ConvergenceWarning, DataError, SpecificationError
+from causalpa.estimation import adjustment_matrix, contrast
 from causalpa.inference import (
     SMALL_ARM,
     Moments,
@@ -68,7 +79,13 @@ from causalpa.results import Effect, effect_from_estimate
 __all__ = ["aipw", "aipw_arrays"]
 
 
+# declared options shared by aipw and aipw_arrays
+_OUTCOME_MODEL: list[Constraint] = [Options("linear", "logistic"), Estimator()]
+_PS_MODEL: list[Constraint] = [Options("logistic", "firth"), Classifier()]
+_CROSS_FIT: list[Constraint] = [Number(low=2, integer=True), NONE]
 
+
+# =========================================================================== nuisance models
 def _fit_predict_outcome(model: Any, Xtr: np.ndarray, ytr: np.ndarray, Xte: np.ndarray,
                          binary: bool) -> np.ndarray:
     if isinstance(model, str):
@@ -81,7 +98,7 @@ def _fit_predict_outcome(model: Any, Xtr: np.ndarray, ytr: np.ndarray, Xte: np.n
                     "fewer outcome covariates (`outcome_covariates=`) or a penalised "
                     "scikit-learn classifier as `outcome_model`.",
                     ConvergenceWarning,
-                    stacklevel=4,
+                    stacklevel=6,  # the caller of aipw / aipw_arrays
                 )
             return special.expit(Xte @ fit.coef)
         return Xte @ wls(ytr, Xtr).coef
@@ -107,15 +124,88 @@ def _fit_predict_ps(model: Any, Xtr: np.ndarray, ttr: np.ndarray, Xte: np.ndarra
     return np.asarray(est.predict_proba(Xte[:, 1:]))[:, list(est.classes_).index(1)]
 
 
+def _folds(t: np.ndarray, cross_fit: int | None, rng: Any) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(train, test) positions: all the data, or ``cross_fit`` folds stratified by arm."""
+    n = len(t)
+    if cross_fit is None:
+        return [(np.arange(n), np.arange(n))]
+    gen = as_generator(rng)
+    fold = np.empty(n, dtype=int)
+    for arm in (0, 1):
+        idx = np.flatnonzero(t == arm)
+        idx = idx[gen.permutation(len(idx))]
+        fold[idx] = np.arange(len(idx)) % cross_fit
+    return [(np.flatnonzero(fold != k), np.flatnonzero(fold == k)) for k in range(cross_fit)]
+
+
+def _nuisance(y: np.ndarray, t: np.ndarray, X: np.ndarray, W: np.ndarray,
+              folds: list[tuple[np.ndarray, np.ndarray]], *, outcome_model: Any, ps_model: Any,
+              binary: bool, scores: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Held-out propensity scores ``e`` and outcome predictions ``m1``, ``m0`` of each arm."""
+    n = len(y)
+    e, m1, m0 = np.empty(n), np.empty(n), np.empty(n)
+    for train, test in folds:
+        tt = t[train]
+        if scores is not None:
+            e[test] = scores[test]
+        else:
+            e[test] = _fit_predict_ps(ps_model, X[train], tt, X[test])
+        for arm, target in ((1, m1), (0, m0)):
+            tr = train[tt == arm]
+            if len(tr) < W.shape[1]:
+                raise DataError(
+                    f"the {'treated' if arm else 'control'} arm has {len(tr)} units in a training "
+                    f"fold, fewer than the {W.shape[1]} outcome-model parameters; use fewer "
+                    "covariates or fewer cross-fitting folds"
+                )
+            target[test] = _fit_predict_outcome(outcome_model, W[tr], y[tr], W[test], binary)
+    if np.any((e <= 0) | (e >= 1)):
+        bad = np.flatnonzero((e <= 0) | (e >= 1))
+        raise DataError(
+            f"estimated propensity scores of 0 or 1 (positions {bad[:10].tolist()}): AIPW needs "
+            "overlap; restrict to common support or use a smoother propensity model"
+        )
+    return e, m1, m0
+
+
+def _arm_means(y: np.ndarray, t: np.ndarray, e: np.ndarray, m1: np.ndarray, m0: np.ndarray,
+               estimand: str) -> tuple[float, float, np.ndarray, np.ndarray]:
+    """Return the AIPW means of both arms in the target population and their influence functions."""
+    if estimand == "ATE":
+        a1 = m1 + t * (y - m1) / e
+        a0 = m0 + (1 - t) * (y - m0) / (1 - e)
+        mu1, mu0 = float(a1.mean()), float(a0.mean())
+        return mu1, mu0, a1 - mu1, a0 - mu0
+    p = t.mean()  # ATT
+    odds = e / (1 - e)
+    mu1 = float(np.sum(t * y) / t.sum())
+    a0 = t * m0 + (1 - t) * odds * (y - m0)
+    mu0 = float(a0.sum() / t.sum())
+    return mu1, mu0, t * (y - mu1) / p, (a0 - t * mu0) / p
+
+
+def _aipw_arrays(y: np.ndarray, t: np.ndarray, X: np.ndarray, W: np.ndarray | None, *,
+                 estimand: str, outcome_model: Any, ps_model: Any, cross_fit: int | None,
+                 rng: Any, binary: bool, scores: np.ndarray | None) -> dict[str, Any]:
+    folds = _folds(t, cross_fit, rng)
+    e, m1, m0 = _nuisance(y, t, X, X if W is None else W, folds, outcome_model=outcome_model,
+                          ps_model=ps_model, binary=binary,
+                          scores=scores if cross_fit is None else None)
+    mu1, mu0, phi1, phi0 = _arm_means(y, t, e, m1, m0, estimand)
+    return {"mu1": mu1, "mu0": mu0, "phi1": phi1, "phi0": phi0, "e": e, "m1": m1, "m0": m0}
+
+
+@validate_params({"outcome_model": _OUTCOME_MODEL, "ps_model": _PS_MODEL, "cross_fit": _CROSS_FIT,
+                  "rng": RandomState(), "binary": Boolean()})
 def aipw_arrays(
     y: np.ndarray,
     t: np.ndarray,
     X: np.ndarray,
     W: np.ndarray | None = None,
     *,
-    estimand: str = "ATE",
-    outcome_model: Any = "linear",
-    ps_model: Any = "logistic",
+    estimand: Literal["ATE", "ATT"] = "ATE",
+    outcome_model: Literal["linear", "logistic"] | Any = "linear",
+    ps_model: Literal["logistic", "firth"] | Any = "logistic",
     cross_fit: int | None = None,
     rng: Any = None,
     binary: bool = False,
@@ -134,9 +224,10 @@ def aipw_arrays(
     estimand : {"ATE", "ATT"}
         Target population.
     outcome_model, ps_model
-        See :func:`aipw`.
+        See :func:`aipw` (``outcome_model`` is not chosen from the outcome here: default
+        "linear").
     cross_fit : int, optional
-        Number of folds for cross-fitting (None: fit on all data).
+        Number of folds (>= 2) for cross-fitting (None: fit on all data).
     rng : None, int or numpy.random.Generator
         Randomness of the fold assignment (SPEC 7).
     binary : bool
@@ -168,58 +259,80 @@ def aipw_arrays(
     >>> bool(ate - 1.96 * se < 2.0 < ate + 1.96 * se)
     True
     """
-    n = len(y)
-    W = X if W is None else W
-    e = np.empty(n)
-    m1 = np.empty(n)
-    m0 = np.empty(n)
-    if cross_fit is None:
-        folds = [(np.arange(n), np.arange(n))]
-    else:
-        gen = np.random.default_rng(rng)
-        fold = np.empty(n, dtype=int)
-        for arm in (0, 1):  # stratified by treatment
-            idx = np.flatnonzero(t == arm)
-            idx = idx[gen.permutation(len(idx))]
-            fold[idx] = np.arange(len(idx)) % cross_fit
-        folds = [(np.flatnonzero(fold != k), np.flatnonzero(fold == k)) for k in range(cross_fit)]
-    for train, test in folds:
-        tt = t[train]
-        if scores is not None and cross_fit is None:
-            e[test] = scores[test]
-        else:
-            e[test] = _fit_predict_ps(ps_model, X[train], tt, X[test])
-        for arm, target in ((1, m1), (0, m0)):
-            tr = train[tt == arm]
-            if len(tr) < W.shape[1]:
-                raise DataError(
-                    f"the {'treated' if arm else 'control'} arm has {len(tr)} units in a training "
-                    f"fold, fewer than the {W.shape[1]} outcome-model parameters; use fewer "
-                    "covariates or fewer cross-fitting folds"
-                )
-            target[test] = _fit_predict_outcome(outcome_model, W[tr], y[tr], W[test], binary)
-    if np.any((e <= 0) | (e >= 1)):
-        bad = np.flatnonzero((e <= 0) | (e >= 1))
+    return _aipw_arrays(y, t, X, W, estimand=estimand, outcome_model=outcome_model,
+                        ps_model=ps_model, cross_fit=cross_fit, rng=rng, binary=binary,
+                        scores=scores)
+
+
+# =========================================================================== aipw
+def _outcome_model_for(outcome_model: Any, binary: bool) -> Any:
+    """Return the outcome model: the default for the outcome type, or the one asked for."""
+    if outcome_model is None:
+        return "logistic" if binary else "linear"
+    if isinstance(outcome_model, str) and outcome_model == "logistic" and not binary:
+        raise SpecificationError("outcome_model='logistic' needs a 0/1 outcome")
+    return outcome_model
+
+
+def _arm_sizes(t: np.ndarray, treatment: str) -> tuple[int, int]:
+    n1, n0 = int(t.sum()), int(len(t) - t.sum())
+    if min(n1, n0) < 2:
+        arm = "treated" if n1 < 2 else "control"
         raise DataError(
-            f"estimated propensity scores of 0 or 1 (positions {bad[:10].tolist()}): AIPW needs "
-            "overlap; restrict to common support or use a smoother propensity model"
+            f"the {arm} arm of {treatment!r} has {min(n1, n0)} unit(s); AIPW needs at least "
+            "2 per arm (and far more for trustworthy inference)"
         )
-    if estimand == "ATE":
-        a1 = m1 + t * (y - m1) / e
-        a0 = m0 + (1 - t) * (y - m0) / (1 - e)
-        mu1, mu0 = float(a1.mean()), float(a0.mean())
-        phi1, phi0 = a1 - mu1, a0 - mu0
-    else:  # ATT
-        p = t.mean()
-        odds = e / (1 - e)
-        mu1 = float(np.sum(t * y) / t.sum())
-        a0 = t * m0 + (1 - t) * odds * (y - m0)
-        mu0 = float(a0.sum() / t.sum())
-        phi1 = t * (y - mu1) / p
-        phi0 = (a0 - t * mu0) / p
-    return {"mu1": mu1, "mu0": mu0, "phi1": phi1, "phi0": phi0, "e": e, "m1": m1, "m0": m0}
+    return n1, n0
 
 
+def _on_measure_scale(res: dict[str, Any], measure: str) -> tuple[float, np.ndarray]:
+    """Return the effect (log scale for ratios) and its influence function (delta method)."""
+    mu1, mu0 = res["mu1"], res["mu0"]
+    est = contrast(mu1, mu0, measure)
+    if measure in ("difference", "risk difference"):
+        return est, res["phi1"] - res["phi0"]
+    if math.isnan(est):
+        raise DataError(f"the {measure} is undefined: an arm's estimated risk is 0 or 1")
+    if measure == "risk ratio":
+        return est, res["phi1"] / mu1 - res["phi0"] / mu0
+    return est, res["phi1"] / (mu1 * (1 - mu1)) - res["phi0"] / (mu0 * (1 - mu0))
+
+
+def _influence_inference(phi: np.ndarray, *, n1: int, n0: int, p: int,
+                         cross_fit: int | None) -> tuple[float, float, str, tuple[str, ...]]:
+    """Return the SE, df, description and notes (the package's small-sample policy)."""
+    n = len(phi)
+    moments = Moments(psi=phi[:, None], bread=np.array([[1.0 / n]]))
+    std = float(math.sqrt(variance("influence").vcov(moments)[0, 0]))
+    label = "influence function"
+    if cross_fit:
+        label += f", {cross_fit}-fold cross-fitting"
+    if not is_small(n1, n0):
+        return std, math.inf, label + ", normal reference", ()
+    std, df = small_sample_inflation(std, n, p)
+    label += f", small-sample factor n/(n-p) with p = {p} and t with {df:g} df"
+    note = warn_small_sample(
+        f"an arm has fewer than {SMALL_ARM} units ({n1} treated, {n0} control): AIPW uses "
+        f"the {label}; the normal-theory interval would be too narrow. Keep the models "
+        "small (few covariates) and report the uncertainty honestly.", stacklevel=5)
+    return std, df, label, (note,)
+
+
+def _model_name(model: Any) -> str:
+    return model if isinstance(model, str) else type(model).__name__
+
+
+_AIPW_OPTIONS: dict[str, Any] = {
+    "outcome": Column(), "treatment": [Column(), NONE], "covariates": [Columns(), NONE],
+    "outcome_covariates": [Instance(str, "a right-hand side such as 'age + C(sex)'"), Columns(),
+                           NONE],
+    "outcome_model": [*_OUTCOME_MODEL, NONE], "ps_model": _PS_MODEL, "cross_fit": _CROSS_FIT,
+    "rng": RandomState(),
+    "conf_level": Number(low=0, high=1, low_inclusive=False, high_inclusive=False),
+}
+
+
+@validate_params(_AIPW_OPTIONS)
 def aipw(
     data: pd.DataFrame,
     formula: str | Any | None = None,
@@ -228,12 +341,12 @@ def aipw(
     treatment: str | None = None,
     covariates: list[str] | None = None,
     outcome_covariates: list[str] | str | None = None,
-    estimand: str = "ATE",
-    outcome_model: Any = None,
-    ps_model: Any = "logistic",
+    estimand: Literal["ATE", "ATT"] = "ATE",
+    outcome_model: Literal["linear", "logistic"] | Any | None = None,
+    ps_model: Literal["logistic", "firth"] | Any = "logistic",
     cross_fit: int | None = None,
     rng: Any = None,
-    measure: str | None = None,
+    measure: Literal["difference", "risk difference", "risk ratio", "odds ratio"] | None = None,
     conf_level: float = 0.95,
     treated: Any = None,
 ) -> Effect:
@@ -243,7 +356,7 @@ def aipw(
     ----------
     data : pandas.DataFrame
         Analysis data (never modified).
-    formula : str, optional
+    formula : str or Spec, optional
         Propensity formula ``"treatment ~ covariates"``; or give ``treatment`` and
         ``covariates``.
     outcome : str
@@ -258,9 +371,9 @@ def aipw(
     estimand : {"ATE", "ATT"}
         Target population.
     outcome_model : {"linear", "logistic"} or scikit-learn estimator, optional
-        Outcome model fitted separately in each arm. Default "logistic" for a 0/1
-        outcome, else "linear". A scikit-learn regressor (or classifier with
-        ``predict_proba`` for 0/1 outcomes) is cloned and fitted per arm.
+        Outcome model fitted separately in each arm; default "logistic" for a 0/1
+        outcome, else "linear". A scikit-learn regressor (or a classifier with
+        ``predict_proba`` for a 0/1 outcome) is cloned and fitted per arm.
     ps_model : {"logistic", "firth"} or scikit-learn classifier
         Propensity model.
     cross_fit : int, optional
@@ -277,11 +390,14 @@ def aipw(
     Returns
     -------
     Effect
+        Standard error from the influence function (``se="influence"`` of
+        :mod:`causalpa.inference`); ratios are reported with their log-scale SE.
 
     Raises
     ------
     SpecificationError
-        Bad option values.
+        Bad option values (named), a logistic outcome model for a non-0/1 outcome, an
+        outcome that is also the treatment or a covariate.
     DataError
         Missing values, non-binary treatment, an arm with fewer than 2 units,
         separation in the propensity model, scores of exactly 0 or 1.
@@ -300,89 +416,35 @@ def aipw(
     >>> df = pd.DataFrame({"x": rng.normal(size=400)})
     >>> df["t"] = rng.binomial(1, 1 / (1 + np.exp(-df["x"])))
     >>> df["y"] = df["t"] + df["x"] + rng.normal(size=400)
-    >>> aipw(df, outcome="y", treatment="t", covariates=["x"], estimand="ATT", cross_fit=5, rng=1).estimand
-    'ATT'
+    >>> e = aipw(df, "t ~ x", outcome="y", estimand="att", cross_fit=5, rng=1)
+    >>> e.estimand, e.treatment, e.df
+    ('ATT', 't', inf)
     """
-    estimand = check_option("estimand", estimand, ["ATE", "ATT"])
-    conf_level = check_number("conf_level", conf_level, low=0, high=1, low_inclusive=False,
-                              high_inclusive=False)
-    if cross_fit is not None:
-        cross_fit = check_number("cross_fit", cross_fit, low=2, integer=True)
     spec = make_spec(data, formula, treatment=treatment, covariates=covariates, treated=treated)
-    y, binary, measure = check_outcome(data, outcome, measure)
+    y, binary, effect_measure = check_outcome(data, outcome, measure)
     if outcome == spec.treatment or outcome in spec.variables:
-        raise SpecificationError(
-            f"`outcome` {outcome!r} is also the treatment or a covariate"
-        )
-    if outcome_model is None:
-        outcome_model = "logistic" if binary else "linear"
-    elif isinstance(outcome_model, str):
-        outcome_model = check_option("outcome_model", outcome_model, ["linear", "logistic"])
-        if outcome_model == "logistic" and not binary:
-            raise SpecificationError("outcome_model='logistic' needs a 0/1 outcome")
-    elif not hasattr(outcome_model, "fit"):
-        raise SpecificationError(
-            "`outcome_model` must be 'linear', 'logistic' or a scikit-learn estimator; "
-            f"got {outcome_model!r}"
-        )
+        raise SpecificationError(f"`outcome` {outcome!r} is also the treatment or a covariate")
+    outcome_model = _outcome_model_for(outcome_model, binary)
     t = spec.treatment_array(data)
-    n1, n0 = int(t.sum()), int(len(t) - t.sum())
-    if min(n1, n0) < 2:
-        arm = "treated" if n1 < 2 else "control"
-        raise DataError(
-            f"the {arm} arm of {spec.treatment!r} has {min(n1, n0)} unit(s); AIPW needs at least "
-            "2 per arm (and far more for trustworthy inference)"
-        )
+    n1, n0 = _arm_sizes(t, spec.treatment)
     # the full-data propensity fit gives validation (separation, positivity warning)
     ps = _propensity_from_spec(data, spec, ps_model=ps_model)
     X = ps.design
-    if outcome_covariates is None:
-        W = X
-    else:
+    W = X
+    if outcome_covariates is not None:
         Z, _ = adjustment_matrix(data, outcome_covariates, "outcome_covariates")
         W = np.column_stack([np.ones(len(y)), Z])
-    if isinstance(ps_model, str):
-        ps_model = check_option("ps_model", ps_model, ["logistic", "firth"])
-    res = aipw_arrays(y, t, X, W, estimand=estimand, outcome_model=outcome_model,
-                      ps_model=ps_model, cross_fit=cross_fit, rng=rng,
-                      binary=binary, scores=ps.scores.to_numpy())
-    mu1, mu0 = res["mu1"], res["mu0"]
-    n = len(y)
-    if measure in ("difference", "risk difference"):
-        est = mu1 - mu0
-        phi = res["phi1"] - res["phi0"]
-    else:
-        if min(mu1, mu0) <= 0 or max(mu1, mu0) >= 1:
-            raise DataError(f"the {measure} is undefined: an arm's estimated risk is 0 or 1")
-        if measure == "risk ratio":
-            est = math.log(mu1 / mu0)
-            phi = res["phi1"] / mu1 - res["phi0"] / mu0
-        else:
-            est = math.log(mu1 / (1 - mu1)) - math.log(mu0 / (1 - mu0))
-            phi = res["phi1"] / (mu1 * (1 - mu1)) - res["phi0"] / (mu0 * (1 - mu0))
-    moments = Moments(psi=phi[:, None], bread=np.array([[1.0 / n]]))
-    std = float(math.sqrt(variance("influence").vcov(moments)[0, 0]))
-    model_name = outcome_model if isinstance(outcome_model, str) else type(outcome_model).__name__
-    ps_name = ps_model if isinstance(ps_model, str) else type(ps_model).__name__
-    label = "influence function"
-    if cross_fit:
-        label += f", {cross_fit}-fold cross-fitting"
-    notes: list[str] = []
-    df = math.inf
-    if is_small(n1, n0):
-        p = X.shape[1] + 2 * W.shape[1]
-        std, df = small_sample_inflation(std, n, p)
-        label += f", small-sample factor n/(n-p) with p = {p} and t with {df:g} df"
-        notes.append(warn_small_sample(
-            f"an arm has fewer than {SMALL_ARM} units ({n1} treated, {n0} control): AIPW uses "
-            f"the {label}; the normal-theory interval would be too narrow. Keep the models "
-            "small (few covariates) and report the uncertainty honestly."))
-    else:
-        label += ", normal reference"
+    res = _aipw_arrays(y, t, X, W, estimand=estimand, outcome_model=outcome_model,
+                       ps_model=ps_model, cross_fit=cross_fit, rng=rng, binary=binary,
+                       scores=ps.scores.to_numpy())
+    est, phi = _on_measure_scale(res, effect_measure)
+    std, df, label, notes = _influence_inference(phi, n1=n1, n0=n0, cross_fit=cross_fit,
+                                                 p=X.shape[1] + 2 * W.shape[1])
     return effect_from_estimate(
-        est, std, df=df, conf_level=conf_level, log_scale=measure in ("risk ratio", "odds ratio"),
+        est, std, df=df, conf_level=conf_level,
+        log_scale=effect_measure in ("risk ratio", "odds ratio"),
         estimand=estimand,
-        method=f"AIPW (outcome: {model_name}, propensity: {ps_name})",
-        n_treated=n1, n_control=n0, outcome=outcome, measure=measure, inference=label,
-        notes=tuple(notes), treatment=spec.treatment,
+        method=f"AIPW (outcome: {_model_name(outcome_model)}, propensity: {_model_name(ps_model)})",
+        n_treated=n1, n_control=n0, outcome=outcome, measure=effect_measure, inference=label,
+        notes=notes, treatment=spec.treatment,
     )

@@ -483,12 +483,28 @@ def _short_name(result: Any) -> str:
     return method.split(" (")[0]
 
 
+def _wide(t: pd.DataFrame, names: Sequence[str], style: str, digits: int) -> pd.DataFrame:
+    """One row per (outcome, term), one column per result, from a stacked table."""
+
+    def cell(r: pd.Series) -> str:
+        e = f"{r['estimate']:.{digits}g}"
+        if style == "se":
+            return f"{e} ({r['std_error']:.{digits}g})"
+        return f"{e} [{r['conf_low']:.{digits}g}, {r['conf_high']:.{digits}g}]"
+
+    t = t.assign(cell=t.apply(cell, axis=1), outcome=t["outcome"].fillna(""))
+    wide = t.pivot_table(index=["outcome", "term"], columns="model", values="cell",
+                         aggfunc="first", sort=False)
+    return wide.reindex(columns=list(names)).fillna("")
+
+
 @dataclass(frozen=True, repr=False, eq=False)
-class Comparison(Result):
+class Comparison(EstimateResult):
     """Several results side by side (built by :func:`compare`).
 
     ``tidy()`` is the stacked long table (a ``model`` column, then the shared schema);
-    :meth:`table` is the wide side-by-side view; :meth:`plot` the forest plot.
+    :meth:`table` is the wide side-by-side view (also what ``summary()`` shows);
+    :meth:`plot` the forest plot.
     """
 
     stacked: InitVar[pd.DataFrame]
@@ -504,6 +520,18 @@ class Comparison(Result):
     def _title(self) -> str:
         return f"Comparison of {len(self.names)} results"
 
+    def _display(self, table: pd.DataFrame) -> pd.DataFrame:
+        return _wide(table, self.names, "se", 3).reset_index()
+
+    def _meta(self) -> dict[str, Any]:
+        t = self._stacked
+        out: dict[str, Any] = {}
+        for name in self.names:
+            rows = t[t["model"] == name]
+            est = ", ".join(sorted({str(v) for v in rows["estimand"].dropna() if v}))
+            out[name] = str(rows["method"].iloc[0]) + (f" [{est}]" if est else "")
+        return out
+
     def table(self, style: str = "se", digits: int = 3) -> pd.DataFrame:
         """Wide table: one row per (outcome, term), one column per result.
 
@@ -517,28 +545,7 @@ class Comparison(Result):
         from causalpa._validation import check_option
 
         style = check_option("style", style, ["se", "ci"])
-        t = self.tidy()
-
-        def cell(r: pd.Series) -> str:
-            e = f"{r['estimate']:.{digits}g}"
-            if style == "se":
-                return f"{e} ({r['std_error']:.{digits}g})"
-            return f"{e} [{r['conf_low']:.{digits}g}, {r['conf_high']:.{digits}g}]"
-
-        t = t.assign(cell=t.apply(cell, axis=1), outcome=t["outcome"].fillna(""))
-        wide = t.pivot_table(index=["outcome", "term"], columns="model", values="cell",
-                             aggfunc="first", sort=False)
-        return wide.reindex(columns=list(self.names)).fillna("")
-
-    def summary(self) -> str:
-        """Return the wide table with the estimands and methods of each column."""
-        lines = [self._title(), self.table().to_string()]
-        t = self.tidy()
-        for name in self.names:
-            rows = t[t["model"] == name]
-            est = ", ".join(sorted({str(v) for v in rows["estimand"].dropna() if v}))
-            lines.append(f"{name}: {rows['method'].iloc[0]}" + (f" [{est}]" if est else ""))
-        return "\n".join(lines)
+        return _wide(self.tidy(), self.names, style, digits)
 
     def plot(self, ax: Any = None) -> Any:
         """Forest plot: every estimate with its interval, grouped by outcome and term.

@@ -244,5 +244,61 @@ def test_reprs(nhefs):
         warnings.simplefilter("ignore")
         ps = propensity(nhefs, "qsmk ~ age + wt71")
         w = weight(nhefs, "qsmk ~ age + wt71", stabilize=True)
-    assert "n_treated=403" in repr(ps)
-    assert "ESS treated" in repr(w) and "stabilised" in repr(w)
+    assert "403 treated" in repr(ps)  # the reprs come from the result protocol
+    assert "ess" in repr(w).lower() and "stabilised" in repr(w)
+
+
+def test_declared_options_name_the_argument(nhefs):
+    base = {"data": nhefs, "formula": "qsmk ~ age + wt71", "outcome": "wt82_71"}
+    bad = {"outcome_model": "probit", "ps_model": "probit", "cross_fit": 2.5, "rng": "seed",
+           "conf_level": 1.0, "measure": "ratio", "estimand": "ATC", "outcome": 3,
+           "covariates": [1, 2], "outcome_covariates": 3}
+    for name, value in bad.items():
+        kw = {**base, name: value}
+        if name == "covariates":
+            kw = {**kw, "formula": None, "treatment": "qsmk"}
+        with pytest.raises(SpecificationError, match=f"`{name}`"):
+            _aipw(**kw)
+    with pytest.raises(SpecificationError, match="0/1 outcome"):
+        _aipw(**base, outcome_model="logistic")
+    with pytest.raises(SpecificationError, match="`outcome_model`"):
+        _aipw(**base, outcome_model=object())  # no fit/predict
+    with pytest.raises(SpecificationError, match="`cross_fit`"):
+        aipw_arrays(np.zeros(4), np.array([0, 1, 0, 1]), np.ones((4, 1)), cross_fit=1)
+    e = _aipw(**base, estimand="att", measure="DIFFERENCE")  # canonical spellings
+    assert (e.estimand, e.measure) == ("ATT", "difference")
+
+
+def test_effect_follows_the_shared_schema(nhefs):
+    e = _aipw(nhefs, "qsmk ~ age + wt71", outcome="wt82_71",
+              outcome_covariates=("age", "wt71", "sex"))
+    t = e.tidy()
+    row = t.iloc[0]
+    assert (row["term"], row["outcome"], row["estimand"]) == ("qsmk", "wt82_71", "ATE")
+    assert row["method"] == "AIPW (outcome: linear, propensity: logistic)"
+    assert row["n"] == len(nhefs) and e.treatment == "qsmk"
+    assert float(e.params["qsmk"]) == e.estimate and float(e.bse["qsmk"]) == e.std_error
+    same = _aipw(nhefs, "qsmk ~ age + wt71", outcome="wt82_71",
+                 outcome_covariates="age + wt71 + C(sex)")
+    pd.testing.assert_frame_equal(t, same.tidy())  # a list and a right-hand side agree
+
+
+def test_rng_generator_and_seed(nhefs):
+    form = "qsmk ~ age + wt71"
+    a = _aipw(nhefs, form, outcome="wt82_71", cross_fit=3, rng=5)
+    b = _aipw(nhefs, form, outcome="wt82_71", cross_fit=3, rng=np.random.default_rng(5))
+    assert a.estimate == b.estimate  # an int seed is default_rng(seed)
+    g = np.random.default_rng(5)
+    c1 = _aipw(nhefs, form, outcome="wt82_71", cross_fit=3, rng=g)
+    c2 = _aipw(nhefs, form, outcome="wt82_71", cross_fit=3, rng=g)
+    assert c1.estimate != c2.estimate  # a Generator advances
+
+
+def test_warnings_point_at_the_caller():
+    a, t, _ = arrays(38, 80_001)
+    df = pd.DataFrame({"age": a["age"], "phq9_first": a["phq9_first"], "pa": t,
+                       "y": a["phq9_change"]})
+    with pytest.warns(SmallSampleWarning) as rec:
+        e = aipw(df, outcome="y", treatment="pa", covariates=["age", "phq9_first"])
+    assert {w.filename for w in rec if w.category is SmallSampleWarning} == {__file__}
+    assert e.notes and "fewer than 20 units" in e.notes[0]

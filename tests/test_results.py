@@ -166,6 +166,7 @@ def test_compare_stacks_effects_and_contrasts():
     assert ci.iloc[0, 0].startswith("-2 [")
     text = cmp.summary()
     assert text.splitlines()[0] == "Comparison of 3 results" and "[ATE]" in text
+    assert "-1.5 (0.9)" in text
     ax = cmp.plot()
     assert len(ax.get_yticklabels()) == 3
     json.dumps(cmp.to_dict())

@@ -44,7 +44,7 @@ def test_evalue_protective_or_smd_hr(ref):
     ev = evalue(0.86, 0.75, 0.99, scale="OR", rare=False)
     assert (ev.point, ev.ci) == pytest.approx((e["or_common_0.86"]["point"],
                                                e["or_common_0.86"]["ci"]))
-    ev = evalue(0.5, scale="SMD", se=0.1)
+    ev = evalue(0.5, scale="SMD", std_error=0.1)
     assert (ev.point, ev.ci) == pytest.approx((e["smd_0.5_se0.1"]["point"],
                                                e["smd_0.5_se0.1"]["ci"]))
     ev = evalue(1.5, scale="HR", rare=False)
@@ -68,8 +68,8 @@ def test_evalue_from_effect():
     diff = effect_from_estimate(-2.0, 0.8, estimand="ATE", method="IPW", n_treated=50,
                                 n_control=50, measure="difference")
     ev = evalue(diff, sd=5.0)
-    assert ev.point == pytest.approx(evalue(-0.4, scale="SMD", se=0.16).point)
-    assert ev.ci == pytest.approx(evalue(-0.4, scale="SMD", se=0.16).ci)
+    assert ev.point == pytest.approx(evalue(-0.4, scale="SMD", std_error=0.16).point)
+    assert ev.ci == pytest.approx(evalue(-0.4, scale="SMD", std_error=0.16).ci)
     with pytest.raises(SpecificationError, match="`sd`"):
         evalue(diff)
     rd = effect_from_estimate(0.2, 0.1, estimand="ATE", method="IPW", n_treated=5,
@@ -133,8 +133,148 @@ def test_rosenbaum_on_matched_result():
     direct = signed_rank_bounds(diffs, [1, 2], alternative="less")
     pd.testing.assert_frame_equal(b.table, direct.table)
     pd.testing.assert_frame_equal(df, before)
+    assert b.notes[1:] == ()  # 1:1 without replacement: no approximation to report
     with pytest.raises(SpecificationError, match="`outcome`"):
         rosenbaum(m)
+    with pytest.raises(DataError, match="'nope'"):
+        rosenbaum(m, "nope")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m2 = matching.match(df, "pa ~ age", ratio=2, replace=True)
+    b2 = rosenbaum(m2, "y", gammas=[1, 2])
+    assert any("k:1 matching" in n for n in b2.notes)
+    assert any("reused" in n for n in b2.notes)
+    assert "k:1 matching" in b2.summary()
+
+
+def test_rosenbaum_refuses_a_weighting_result():
+    from causalpa.weighting import weight
+
+    rng = np.random.default_rng(4)
+    df = pd.DataFrame({"age": rng.normal(size=100)})
+    df["pa"] = rng.binomial(1, 0.4, 100)
+    df["y"] = df["pa"] + rng.normal(size=100)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        w = weight(df, "pa ~ age")
+    with pytest.raises(SpecificationError, match="`matched`.*WeightResult.*no matched pairs"):
+        rosenbaum(w, "y")
+    with pytest.raises(SpecificationError, match="`matched`"):
+        rosenbaum(["a", "b", "c"])
+
+
+# ----------------------------------------------------------------------------- protocol
+def test_evalue_result_protocol():
+    ev = evalue(3.9, conf_low=1.8, conf_high=8.7)
+    t = ev.tidy()
+    assert t["quantity"].tolist() == ["point", "confidence limit"]
+    assert t["risk_ratio"].tolist() == [3.9, 1.8]
+    assert t["evalue"].tolist() == [ev.point, ev.ci]
+    t.loc[0, "evalue"] = 0.0  # a copy
+    assert ev.tidy().loc[0, "evalue"] == ev.point
+    d = ev.to_dict()
+    assert (d["scale"], d["conversion"], d["null"]) == ("RR", "risk ratio", 1.0)
+    assert d["table"][1]["evalue"] == ev.ci
+    text = ev.summary()
+    assert text.splitlines()[0] == "E-values for unmeasured confounding (VanderWeele & Ding 2017)"
+    assert "at least 7.26 each" in text and "3.00 for the confidence limit" in text
+    assert "<table" in ev._repr_html_()
+    none = evalue(2.0)  # no interval: the limit's row is there, empty
+    assert np.isnan(none.tidy().loc[1, "evalue"]) and np.isnan(none.rr_limit)
+    with pytest.raises(AttributeError):
+        ev.point = 1.0
+
+
+def test_evalue_bias_plot_draws_the_curve_through_the_evalue():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ev = evalue(0.5, conf_low=0.3, conf_high=0.8)  # protective: RR 2 after inversion
+    ax = ev.plot()
+    lines = ax.get_lines()
+    x, y = lines[0].get_data()
+    np.testing.assert_allclose(x * y / (x + y - 1), 2.0)  # the joint strengths giving RR = 2
+    px, py = lines[1].get_data()
+    assert px[0] == py[0] == pytest.approx(ev.point)
+    x, y = lines[2].get_data()  # the dashed curve of the limit closest to the null
+    np.testing.assert_allclose(x * y / (x + y - 1), 1 / 0.8)
+    assert lines[3].get_data()[0][0] == pytest.approx(ev.ci)
+    assert ax.get_xlim() == (1.0, max(2 * ev.point, ev.point + 2))
+    assert len(evalue(1.75, 0.9, 3.4).plot(xmax=8).get_lines()) == 2  # interval crosses 1
+    with pytest.raises(SpecificationError, match="`xmax`"):
+        ev.plot(xmax=0.5)
+    plt.close("all")
+
+
+def test_rosenbaum_result_protocol_and_plot(ref):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    b = signed_rank_bounds(ref["d1"], [1, 1.5, 2, 3])
+    t = b.tidy()
+    assert list(t.columns) == ["gamma", "p_lower", "p_upper"]
+    pd.testing.assert_frame_equal(b.table, t)
+    tab = b.table
+    tab.loc[0, "p_upper"] = 1.0  # a new frame each time
+    assert b.tidy().loc[0, "p_upper"] == t.loc[0, "p_upper"]
+    with pytest.raises(ValueError):
+        b.p_upper[0] = 1.0  # stored read-only
+    d = b.to_dict()
+    assert d["n_pairs"] == b.n_pairs and d["statistic"] == b.statistic
+    assert d["gamma_at_0.05"] == b.gamma_at(0.05) or np.isnan(b.gamma_at(0.05))
+    assert b.summary().splitlines()[0].startswith("Rosenbaum bounds: Wilcoxon signed-rank test")
+    ax = b.plot()
+    upper, lower, line = ax.get_lines()
+    np.testing.assert_array_equal(upper.get_ydata(), b.p_upper)
+    np.testing.assert_array_equal(lower.get_ydata(), b.p_lower)
+    assert line.get_ydata()[0] == 0.05
+    plt.close("all")
+    with pytest.raises(SpecificationError, match="`alpha`"):
+        b.gamma_at(1.5)
+
+
+def test_declared_options_name_the_argument(ref):
+    with pytest.raises(SpecificationError, match="`std_error`"):
+        evalue(0.5, scale="SMD", std_error=-0.1)
+    with pytest.raises(SpecificationError, match="unexpected keyword argument 'se'"):
+        evalue(0.5, scale="SMD", se=0.1)  # the number is `std_error` now
+    with pytest.raises(SpecificationError, match="`rare`"):
+        evalue(1.5, scale="OR", rare="yes")
+    with pytest.raises(SpecificationError, match="`estimate`"):
+        evalue("1.5")
+    with pytest.raises(SpecificationError, match="`null`"):
+        evalue(1.5, null=0)
+    with pytest.raises(SpecificationError, match="`std_error` is used only"):
+        evalue(1.5, std_error=0.1)
+    with pytest.raises(SpecificationError, match="`sd`"):
+        evalue(1.5, sd=2.0)
+    with pytest.raises(SpecificationError, match="`conf_low`"):
+        evalue(1.5, conf_low=-0.2, conf_high=2.0)
+    with pytest.raises(SpecificationError, match="not `conf_low`"):
+        evalue(0.5, 0.1, 0.9, scale="SMD")
+    assert evalue(1.5, scale="or").scale == "OR"  # canonical spelling
+    for bad in ([], "2", [1, float("nan")]):
+        with pytest.raises(SpecificationError, match="`gammas`"):
+            rosenbaum(ref["d1"], gammas=bad)
+    with pytest.raises(SpecificationError, match="`method`"):
+        signed_rank_bounds(ref["d1"], method="approximate")
+    with pytest.raises(SpecificationError, match="`outcome`"):
+        rosenbaum(ref["d1"], outcome=3)
+    assert rosenbaum(ref["d1"], gammas=2).tidy()["gamma"].tolist() == [2.0]
+
+
+def test_evalue_of_an_effect_takes_its_interval_only():
+    rr = effect_from_estimate(np.log(2.0), 0.2, log_scale=True, estimand="ATE", method="IPW",
+                              n_treated=50, n_control=50, measure="risk ratio")
+    with pytest.raises(SpecificationError, match="`conf_low` is taken from the Effect"):
+        evalue(rr, conf_low=1.1)
+    with pytest.raises(SpecificationError, match="`scale`"):
+        evalue(rr, scale="OR")
+    assert evalue(rr, scale="RR").point == evalue(rr).point
 
 
 # ----------------------------------------------------------------------------- DoWhy
@@ -158,8 +298,42 @@ def test_dowhy_graph_and_refuter():
     spec = weight(df, "pa ~ age + C(sex)").spec
     model2 = causal_model(df, spec, outcome="y")
     assert set(model2._graph._graph.edges()) == set(model._graph._graph.edges())
+    state = np.random.get_state()
     out = refute(df, "pa ~ age + C(sex)", outcome="y", method="placebo", num_simulations=10,
-                 random_state=1)
+                 rng=1)
     assert out.loc[0, "estimated_effect"] == pytest.approx(1.0, abs=0.3)
     assert abs(out.loc[0, "new_effect"]) < 0.3  # a placebo treatment has no effect
     pd.testing.assert_frame_equal(df, before)
+    after = np.random.get_state()  # DoWhy seeds numpy's global state; it is restored
+    assert after[0] == state[0] and np.array_equal(after[1], state[1]) and after[2] == state[2]
+    assert set(self_selection_graph(spec, outcome="y").edges()) == {
+        ("age", "pa"), ("age", "y"), ("sex", "pa"), ("sex", "y"), ("pa", "y")}
+
+
+def test_refute_rng_and_declared_options():
+    pytest.importorskip("dowhy")
+    from causalpa.integrations.dowhy import REFUTERS, refute, self_selection_graph
+
+    rng = np.random.default_rng(1)
+    n = 300
+    df = pd.DataFrame({"age": rng.normal(size=n)})
+    df["pa"] = rng.binomial(1, 1 / (1 + np.exp(-df["age"])))
+    df["y"] = 1.0 * df["pa"] + df["age"] + rng.normal(size=n)
+    kw = {"outcome": "y", "method": "data_subset", "num_simulations": 5}
+    a = refute(df, "pa ~ age", rng=7, **kw)
+    pd.testing.assert_frame_equal(a, refute(df, "pa ~ age", rng=7, **kw))  # same rng, same numbers
+    g1 = refute(df, "pa ~ age", rng=np.random.default_rng(7), **kw)
+    pd.testing.assert_frame_equal(g1, refute(df, "pa ~ age", rng=np.random.default_rng(7), **kw))
+    assert a.loc[0, "refuter"] == REFUTERS["data_subset"] == "data_subset_refuter"
+    with pytest.raises(SpecificationError, match="`rng`"):
+        refute(df, "pa ~ age", outcome="y", rng="seven")
+    with pytest.raises(SpecificationError, match="unexpected keyword argument .random_state."):
+        refute(df, "pa ~ age", outcome="y", random_state=1)  # the name is `rng`
+    with pytest.raises(SpecificationError, match="`method`"):
+        refute(df, "pa ~ age", outcome="y", method="bootstrap")
+    with pytest.raises(SpecificationError, match="`num_simulations`"):
+        refute(df, "pa ~ age", outcome="y", num_simulations=0)
+    with pytest.raises(SpecificationError, match="`outcome`"):
+        self_selection_graph("pa ~ age", outcome=["y"])
+    with pytest.raises(SpecificationError, match="not both"):
+        self_selection_graph("pa ~ age", outcome="y", treatment="pa")

@@ -22,24 +22,42 @@ Examples
 
 from __future__ import annotations
 
+import numbers
 import warnings
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
 
-from causalpa._spec import Spec, make_spec
-from causalpa._validation import check_columns, check_no_missing, check_option
+from causalpa._spec import Spec, make_spec, parse_formula
+from causalpa._validation import (
+    NONE,
+    Column,
+    Columns,
+    Instance,
+    Number,
+    RandomState,
+    as_generator,
+    check_columns,
+    check_no_missing,
+    validate_params,
+)
 from causalpa.errors import SpecificationError
 
 __all__ = ["self_selection_graph", "causal_model", "refute", "REFUTERS"]
 
-#: Short names of the supported DoWhy refuters.
-REFUTERS: dict[str, str] = {
-    "placebo": "placebo_treatment_refuter",
-    "random_common_cause": "random_common_cause",
-    "data_subset": "data_subset_refuter",
+Refuter = Literal["placebo", "random_common_cause", "data_subset"]
+#: Short names of the supported DoWhy refuters and DoWhy's names for them.
+REFUTERS: dict[str, str] = dict(zip(
+    get_args(Refuter),
+    ("placebo_treatment_refuter", "random_common_cause", "data_subset_refuter"), strict=True))
+
+# the treatment model's declared options, shared by the three functions
+_MODEL_OPTIONS: dict[str, Any] = {
+    "outcome": Column(), "treatment": [Column(), NONE], "covariates": [Columns(), NONE],
 }
+_FORMULA = [Instance(str, "a formula such as 'pa ~ age + C(sex)'"),
+            Instance(Spec, "a causalpa Spec"), NONE]
 
 
 def _import_dowhy() -> Any:
@@ -53,8 +71,9 @@ def _import_dowhy() -> Any:
     return dowhy
 
 
+@validate_params({**_MODEL_OPTIONS, "formula": _FORMULA})
 def self_selection_graph(
-    formula: str | None = None,
+    formula: str | Spec | None = None,
     *,
     outcome: str,
     treatment: str | None = None,
@@ -64,8 +83,9 @@ def self_selection_graph(
 
     Parameters
     ----------
-    formula : str, optional
-        ``"treatment ~ covariates"`` (column names are read from the terms).
+    formula : str or Spec, optional
+        ``"treatment ~ covariates"`` (column names are read from the terms) or the
+        :class:`~causalpa._spec.Spec` of a causalpa result.
     outcome : str
         Outcome node.
     treatment, covariates : str, list of str, optional
@@ -75,6 +95,11 @@ def self_selection_graph(
     -------
     networkx.DiGraph
         Edges covariate -> treatment, covariate -> outcome, treatment -> outcome.
+
+    Raises
+    ------
+    SpecificationError
+        Neither or both of ``formula`` and ``treatment``, or a malformed formula.
 
     Examples
     --------
@@ -89,14 +114,16 @@ def self_selection_graph(
     """
     import networkx as nx
 
-    if formula is not None:
-        import formulaic
-
-        if "~" not in formula:
-            raise SpecificationError(f"`formula` must look like 'pa ~ age + C(sex)'; got {formula!r}")
-        parsed = formulaic.Formula(formula)
-        treatment = sorted(parsed.lhs.required_variables)[0]
-        covariates = sorted(parsed.rhs.required_variables)
+    if formula is not None and (treatment is not None or covariates is not None):
+        raise SpecificationError("give either `formula` or `treatment=`/`covariates=`, not both")
+    if isinstance(formula, Spec):
+        if formula.role != "treatment":
+            raise SpecificationError("`formula` is a spec of another kind of model")
+        treatment, covariates = formula.treatment, sorted(formula.variables)
+    elif formula is not None:
+        parsed = parse_formula(formula)
+        treatment = parsed.lhs_variables[0]
+        covariates = sorted(parsed.rhs_variables)
     if treatment is None:
         raise SpecificationError("give `formula` or `treatment=`/`covariates=`")
     g = nx.DiGraph()
@@ -128,6 +155,7 @@ def _model_frame(data: pd.DataFrame, spec: Any, outcome: str) -> tuple[pd.DataFr
     return frame.reset_index(drop=True), covs
 
 
+@validate_params({**_MODEL_OPTIONS, "formula": _FORMULA})
 def causal_model(
     data: pd.DataFrame,
     formula: str | Spec | None = None,
@@ -158,6 +186,13 @@ def causal_model(
     -------
     dowhy.CausalModel
 
+    Raises
+    ------
+    SpecificationError
+        Bad option values (named).
+    DataError
+        Absent columns, missing values, a treatment that is not binary.
+
     Examples
     --------
     Importing DoWhy alone takes a few seconds, so the model is not built when
@@ -169,9 +204,6 @@ def causal_model(
     >>> ident = model.identify_effect(proceed_when_unidentifiable=True)  # doctest: +SKIP
     """
     dowhy = _import_dowhy()
-    if isinstance(formula, Spec):
-        treated = formula.treated if treated is None else treated
-        formula = formula.formula
     spec = make_spec(data, formula, treatment=treatment, covariates=covariates, treated=treated)
     check_columns(data, [outcome], "outcome")
     check_no_missing(data, [outcome])
@@ -183,6 +215,17 @@ def causal_model(
                                  graph=graph)
 
 
+def _seed(rng: Any) -> int:
+    """Return an integer seed for DoWhy's ``random_seed`` (an integer ``rng`` as it is)."""
+    if isinstance(rng, numbers.Integral):
+        return int(rng)
+    return int(as_generator(rng).integers(2**32))
+
+
+@validate_params({**_MODEL_OPTIONS, "formula": _FORMULA,
+                  "estimator": Instance(str, "a DoWhy estimation method name such as "
+                                             "'backdoor.linear_regression'"),
+                  "num_simulations": Number(low=1, integer=True), "rng": RandomState()})
 def refute(
     data: pd.DataFrame,
     formula: str | Spec | None = None,
@@ -190,10 +233,10 @@ def refute(
     outcome: str,
     treatment: str | None = None,
     covariates: list[str] | None = None,
-    method: str = "placebo",
+    method: Refuter = "placebo",
     estimator: str = "backdoor.linear_regression",
     num_simulations: int = 50,
-    random_state: int = 0,
+    rng: Any = 0,
     treated: Any = None,
 ) -> pd.DataFrame:
     """Estimate the effect with DoWhy and run one of its refuters.
@@ -215,9 +258,11 @@ def refute(
     estimator : str
         DoWhy estimation method name (default ``"backdoor.linear_regression"``).
     num_simulations : int
-        Refuter simulations.
-    random_state : int
-        Seed passed to DoWhy.
+        Refuter simulations (>= 1).
+    rng : None, int or numpy.random.Generator
+        Randomness of the refuter (SPEC 7; default 0, so results repeat). DoWhy takes an
+        integer seed: an integer is passed as it is, a Generator gives one draw. NumPy's
+        global random state, which DoWhy seeds, is restored afterwards.
     treated : object, optional
         Treated level of a non-0/1 treatment.
 
@@ -233,20 +278,22 @@ def refute(
     >>> df = pd.DataFrame({"age": rng.normal(size=300)})
     >>> df["pa"] = rng.binomial(1, 1 / (1 + np.exp(-df["age"])))
     >>> df["y"] = df["pa"] + df["age"] + rng.normal(size=300)
-    >>> out = refute(df, "pa ~ age", outcome="y", num_simulations=5)  # doctest: +SKIP
+    >>> out = refute(df, "pa ~ age", outcome="y", num_simulations=5, rng=1)  # doctest: +SKIP
     """
-    method = check_option("method", method, list(REFUTERS))
     model = causal_model(data, formula, outcome=outcome, treatment=treatment,
                          covariates=covariates, treated=treated)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ident = model.identify_effect(proceed_when_unidentifiable=True)
-        est = model.estimate_effect(ident, method_name=estimator)
-        kwargs: dict[str, Any] = {"num_simulations": int(num_simulations),
-                                  "random_seed": int(random_state)}
-        if method == "placebo":
-            kwargs["placebo_type"] = "permute"
-        ref = model.refute_estimate(ident, est, method_name=REFUTERS[method], **kwargs)
+    kwargs: dict[str, Any] = {"num_simulations": num_simulations, "random_seed": _seed(rng)}
+    if method == "placebo":
+        kwargs["placebo_type"] = "permute"
+    state = np.random.get_state()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ident = model.identify_effect(proceed_when_unidentifiable=True)
+            est = model.estimate_effect(ident, method_name=estimator)
+            ref = model.refute_estimate(ident, est, method_name=REFUTERS[method], **kwargs)
+    finally:
+        np.random.set_state(state)
     res = getattr(ref, "refutation_result", None) or {}
     return pd.DataFrame([{
         "refuter": REFUTERS[method],

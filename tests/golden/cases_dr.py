@@ -37,7 +37,7 @@ def sensitivity_cases() -> dict[str, Any]:
         ((3.9,), {"conf_low": 1.8, "conf_high": 8.7}),
         ((0.8,), {"conf_low": 0.71, "conf_high": 0.91}),
         ((1.5,), {"conf_low": 0.9, "conf_high": 2.5, "scale": "OR", "rare": False}),
-        ((0.5,), {"scale": "SMD", "se": 0.1}),
+        ((0.5,), {"scale": "SMD", "std_error": 0.1}),
     ]):
         ev = evalue(*args, **kw)
         out[f"evalue{i}"] = [plain(ev.point), plain(ev.ci), plain(ev.rr), plain(ev.rr_limit)]
