@@ -42,36 +42,39 @@ print(f"Lalonde: {len(lalonde)} rows, {int(lalonde.treat.sum())} treated")
 # 1. Balance before matching (MatchIt: matchit(formula, method = NULL) + summary())
 print(cpa.balance(lalonde, formula, estimand="ATT").summary())
 
-# 2. 1:1 greedy nearest-neighbour matching on the propensity score (MatchIt's default)
-m1 = cpa.match(lalonde, formula)
+# 2. 1:1 greedy nearest-neighbour matching on the propensity score (MatchIt's default);
+#    the outcome given here is the default of .estimate()
+m1 = cpa.match(lalonde, formula, outcome="re78")
 print()
-print(m1)
+print(m1)  # sample sizes by arm (m1.tidy()), as MatchIt's summary(m.out1)$nn
 bal1 = m1.balance()
 print(bal1.to_matchit().round(3))  # the columns of MatchIt's summary(m.out1)
 
 # 3. The ATT by g-computation on the matched data, cluster-robust on the pairs
-effect1 = m1.estimate("re78", adjust=covariates)
+effect1 = m1.estimate(adjust=covariates)
 print()
 print(effect1.summary())
 assert abs(effect1.estimate - 1121.18) < 0.5 and abs(effect1.std_error - 776.55) < 0.5
 
 # 4. A caliper of 0.2 SD of the logit of the propensity score (Austin's recommendation)
-m2 = cpa.match(lalonde, formula, distance="logit", caliper=0.2)
+m2 = cpa.match(lalonde, formula, outcome="re78", distance="logit", caliper=0.2)
 print()
 print(m2.summary())
-effect2 = m2.estimate("re78", adjust=covariates)
+print(f"caliper in logit units: {m2.info.raw_caliper:.4f}; "
+      f"treated units without a match: {m2.tidy().set_index('arm').loc['treated', 'n_unmatched']}")
+effect2 = m2.estimate(adjust=covariates)
 print(effect2.summary())
 
 # 5. Binary outcome (any earnings in 1978): risk difference and risk ratio
 lalonde_b = lalonde.assign(employed78=(lalonde.re78 > 0).astype(int))
-m3 = cpa.match(lalonde_b, formula, distance="logit", caliper=0.2)
+m3 = cpa.match(lalonde_b, formula, outcome="employed78", distance="logit", caliper=0.2)
 for measure in ("risk difference", "risk ratio"):
-    print(m3.estimate("employed78", adjust=covariates, measure=measure).summary())
+    print(m3.estimate(adjust=covariates, measure=measure).summary())
 
 # 6. A randomisation test within the matched pairs (exact small-sample inference)
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
-    perm = m2.estimate("re78", se="permutation", n_perm=1999, rng=1)
+    perm = m2.estimate(se="permutation", n_perm=1999, rng=1)
 print(perm.summary())
 
 # 7. Love plot (written to a temporary directory, not into the repository)

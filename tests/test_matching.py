@@ -1,6 +1,7 @@
 """Matching against MatchIt 4.5.1 (classic path references in tests/reference/matchit/)."""
 
 import json
+import re
 import warnings
 from pathlib import Path
 
@@ -94,8 +95,8 @@ def test_matched_sets_identical_to_matchit(datasets, dataset, case):
     else:
         assert_same_up_to_exact_ties(m, rp)
     if case["options"].get("raw_caliper") is not None:
-        assert m.options["raw_caliper"] == pytest.approx(case["options"]["raw_caliper"], rel=1e-7)
-        assert (m.pairs["distance"] <= m.options["raw_caliper"]).all()
+        assert m.info.raw_caliper == pytest.approx(case["options"]["raw_caliper"], rel=1e-7)
+        assert (m.pairs["distance"] <= m.info.raw_caliper).all()
 
 
 def assert_same_up_to_exact_ties(m, rp):
@@ -329,8 +330,8 @@ def test_matched_data_name_clash(lalonde):
     with pytest.raises(DataError, match="'weights' is already"):
         m.matched_data()
     assert "w" in m.matched_data(weights="w").columns
-    assert "weights" in repr(m) or "MatchResult" in repr(m)
-    assert "Matching:" in m.summary()
+    with pytest.raises(DataError, match=r"matched_data\(subclass=\.\.\.\)"):
+        M.match(lalonde.assign(subclass=1), F).matched_data()
 
 
 def test_permutation_statistic_equals_weighted_estimate_for_ratio_matching(lalonde):
@@ -412,3 +413,252 @@ def test_fuzz_malformed_input_gives_clear_errors():
         pd.testing.assert_frame_equal(df, before)
 
     check()
+
+
+# --------------------------------------------------------------------------- the grammar
+def test_match_info_records_the_options_as_used(lalonde):
+    with pytest.warns(CausalpaWarning, match="Not all treated units will get 2 matches"):
+        m = M.match(lalonde, F, caliper={"distance": 0.2, "age": 5},
+                    std_caliper={"age": False}, ratio=2, exact="married", discard="both")
+    info = m.info
+    assert isinstance(info, M.MatchInfo)
+    assert (info.method, info.estimand, info.distance, info.ratio, info.replace) == \
+        ("nearest", "ATT", "ps", 2, False)
+    assert (info.caliper, info.std_caliper, info.order, info.exact, info.discard) == \
+        (0.2, True, "largest", ("married",), "both")
+    kept = ~m.discarded.to_numpy()
+    assert info.raw_caliper == pytest.approx(0.2 * np.std(m.distance.to_numpy()[kept], ddof=1),
+                                             rel=1e-12)
+    age = info.covariate_caliper("age")
+    assert (age.column, age.caliper, age.std, age.raw) == ("age", 5.0, False, 5.0)
+    assert len(info.covariate_calipers) == 1
+    with pytest.raises(KeyError):
+        info.covariate_caliper("educ")
+    assert (info.n_focal, info.n_other) == (185, 429)
+    assert m.describe() == info.describe()
+    assert "caliper 5 on age" in info.describe() and "exact on married" in info.describe()
+    with pytest.raises(AttributeError):
+        info.ratio = 3  # frozen
+    # ATC with a matrix distance: the default order is the data order
+    ps = np.array(CASES["ps"])
+    t = lalonde["treat"].to_numpy() == 1
+    mm = M.match(lalonde, F, distance=np.abs(ps[t][:, None] - ps[~t][None, :]), estimand="atc",
+                 replace=True)
+    assert (mm.info.estimand, mm.info.distance, mm.info.order) == ("ATC", "matrix", "data")
+    assert (mm.info.n_focal, mm.info.n_other) == (429, 185)
+
+
+def test_tidy_counts_agree_with_balance_n(lalonde):
+    m = M.match(lalonde, F, distance=np.array(CASES["ps"]), discard="both", caliper=0.1,
+                ratio=2)
+    tidy = m.tidy().set_index("arm")
+    assert list(m.tidy().columns) == ["arm", "n", "n_matched", "n_unmatched", "n_discarded",
+                                      "ess_matched"]
+    n = m.balance().n
+    for arm, col in (("treated", "Treated"), ("control", "Control")):
+        assert tidy.loc[arm, "n"] == n.loc["All", col]
+        assert tidy.loc[arm, "n_matched"] == n.loc["Matched", col]
+        assert tidy.loc[arm, "n_unmatched"] == n.loc["Unmatched", col]
+        assert tidy.loc[arm, "n_discarded"] == n.loc["Discarded", col]
+        assert tidy.loc[arm, "ess_matched"] == pytest.approx(n.loc["Matched (ESS)", col],
+                                                             rel=1e-12)
+    assert tidy.loc["control", "ess_matched"] < tidy.loc["control", "n_matched"]
+    text = m.summary()
+    assert text.splitlines()[0].startswith("Nearest-neighbour matching (")
+    assert f"pairs: {len(m.pairs)}" in text and "raw_caliper:" in text
+    d = m.to_dict()
+    assert d["pairs"] == len(m.pairs) and d["raw_caliper"] == m.info.raw_caliper
+
+
+def test_user_registered_distance(lalonde):
+    @M.register_distance("age_educ")
+    def age_educ(data, spec, treatment, *, ps_model):
+        assert ps_model == "firth" and spec.treatment == "treat"
+        return M.Distance(label="age_educ", values=data["age"] + data["educ"] / 100)
+
+    @M.register_distance("short")
+    def short(data, spec, treatment, *, ps_model):
+        return M.Distance(label="short", values=np.ones(3))
+
+    try:
+        m = M.match(lalonde, F, distance="AGE_EDUC", ps_model="firth", caliper=0.5)
+        vec = (lalonde["age"] + lalonde["educ"] / 100).to_numpy()
+        same = M.match(lalonde, F, distance=vec, caliper=0.5)
+        assert focal_pairs(m) == focal_pairs(same)
+        assert m.info.distance == "age_educ" and m.propensity is None
+        assert "distance age_educ" in m.describe()
+        with pytest.raises(DataError, match="distance 'short' has 3 values; expected one per"):
+            M.match(lalonde, F, distance="short")
+    finally:
+        del M.DISTANCES["age_educ"], M.DISTANCES["short"]
+    with pytest.raises(SpecificationError, match="`distance` must be one of 'ps', 'logit', "
+                                                 "'mahalanobis' \\(registered distances\\)"):
+        M.match(lalonde, F, distance="age_educ")
+
+
+def test_distance_record():
+    d = M.Distance(label="x", matrix=[[1.0, 2.0]])
+    assert d.kind == "matrix" and not d.matrix.flags.writeable
+    with pytest.raises(SpecificationError, match="exactly one"):
+        M.Distance(label="x", values=[1.0], matrix=[[1.0]])
+    with pytest.raises(SpecificationError, match="exactly one"):
+        M.Distance(label="x")
+    with pytest.raises(DataError, match="non-finite"):
+        M.Distance(label="x", values=[1.0, np.nan])
+    with pytest.raises(SpecificationError, match="dimension"):
+        M.Distance(label="x", features=[1.0, 2.0])
+
+
+def test_user_registered_method(lalonde):
+    calls = []
+
+    @M.register_method("first_available")
+    def first_available(problem):
+        """Match each focal unit, in processing order, to the first free unit in data order."""
+        calls.append(problem)
+        free = list(np.flatnonzero(~problem.focal))
+        focal_pos = np.flatnonzero(problem.focal)
+        mm = np.full((len(focal_pos), problem.ratio), -1, dtype=np.int64)
+        row = {int(p): i for i, p in enumerate(focal_pos)}
+        for f in problem.order:
+            if free:
+                mm[row[int(f)], 0] = free.pop(0)
+        return mm
+
+    try:
+        m = M.match(lalonde, F, method="first_available")
+        assert m.method == "first_available" and len(calls) == 1
+        assert calls[0].ratio == 1 and calls[0].distance is not None
+        assert m.describe().startswith("first_available matching (distance ps")
+        assert len(m.pairs) == 185 and (m.weights[lalonde.treat == 1] == 1).all()
+        controls = lalonde.index[lalonde.treat == 0][:185]
+        assert set(m.pairs["control"]) == set(controls)
+        e = m.estimate("re78")
+        assert e.method == m.describe() and e.n_treated == 185
+    finally:
+        del M.METHODS["first_available"]
+    with pytest.raises(SpecificationError, match="registered matching methods"):
+        M.match(lalonde, F, method="first_available")
+
+
+def test_result_is_frozen_and_holds_copies(lalonde):
+    data = lalonde.copy()
+    m = M.match(data, F, caliper=0.2, outcome="re78")
+    w, pairs, sub, dist = m.weights, m.pairs, m.subclass, m.distance
+    before = (w.copy(), pairs.copy(), sub.copy(), dist.copy(), m.tidy(), m.estimate().estimate)
+    w[:] = 0
+    pairs.loc[:, "control"] = "scribbled"
+    sub[:] = 99
+    dist[:] = 0.5
+    disc, frame = m.discarded, m.data
+    disc[:] = True
+    frame.loc[:, "re78"] = 0.0
+    data.loc[:, ["re78", "age", "treat"]] = 0  # the caller changes their data afterwards
+    pd.testing.assert_series_equal(m.weights, before[0])
+    pd.testing.assert_frame_equal(m.pairs, before[1])
+    pd.testing.assert_series_equal(m.subclass, before[2])
+    pd.testing.assert_series_equal(m.distance, before[3])
+    pd.testing.assert_frame_equal(m.tidy(), before[4])
+    assert not m.discarded.any()
+    assert m.estimate().estimate == before[5]
+    md = m.matched_data()
+    assert md["treat"].sum() == 113 and md["re78"].ne(0).any() and md["age"].ne(0).all()
+    for arr in (m.treatment, m.focal, m.match_matrix):
+        assert not arr.flags.writeable
+    with pytest.raises(AttributeError):
+        m.info = None
+    assert m.weights is not m.weights and m.pairs is not m.pairs
+
+
+def test_outcome_given_to_match_is_the_default_of_estimate(lalonde):
+    m = M.match(lalonde, F, caliper=0.2, outcome="re78")
+    assert m.outcome == "re78"
+    e = m.estimate()
+    assert e.outcome == "re78"
+    assert e.estimate == M.match(lalonde, F, caliper=0.2).estimate("re78").estimate
+    other = lalonde.assign(y=lalonde["re78"] * 2)
+    assert M.match(other, F, caliper=0.2, outcome="re78").estimate("y").outcome == "y"
+    with pytest.raises(SpecificationError, match="give the outcome"):
+        M.match(lalonde, F, caliper=0.2).estimate()
+    with pytest.raises(DataError, match="'re79' named in `outcome`"):
+        M.match(lalonde, F, outcome="re79")
+    with pytest.raises(DataError, match="'re79' named in `outcome`"):
+        m.estimate("re79")
+
+
+@pytest.mark.parametrize("kwargs,argument", [
+    ({"method": "greedy"}, "method"), ({"distance": 3}, "distance"),
+    ({"distance": "euclid"}, "distance"), ({"estimand": "ATE"}, "estimand"),
+    ({"ratio": 1.5}, "ratio"), ({"ratio": True}, "ratio"), ({"replace": "yes"}, "replace"),
+    ({"caliper": "0.2"}, "caliper"), ({"caliper": float("nan")}, "caliper"),
+    ({"std_caliper": 1}, "std_caliper"), ({"std_caliper": {"age": "no"}}, "std_caliper['age']"),
+    ({"caliper": {"age": -1}}, "caliper['age']"), ({"exact": 1}, "exact"),
+    ({"discard": "all"}, "discard"), ({"order": "biggest"}, "order"), ({"rng": -1}, "rng"),
+    ({"rng": "seed"}, "rng"), ({"ps_model": "probit"}, "ps_model"), ({"outcome": 1}, "outcome"),
+    ({"treatment": 1, "formula": None}, "treatment"), ({"formula": 3}, "formula"),
+])
+def test_declared_options_name_the_argument(lalonde, kwargs, argument):
+    with pytest.raises(SpecificationError, match=f"^`{re.escape(argument)}` must be"):
+        M.match(lalonde, **{"formula": F, **kwargs})
+
+
+@pytest.mark.parametrize("kwargs,argument", [
+    ({"se": "HC4"}, "se"), ({"se": 1}, "se"), ({"measure": "ratio"}, "measure"),
+    ({"conf_level": 1.0}, "conf_level"), ({"conf_level": 0}, "conf_level"),
+    ({"n_boot": 1}, "n_boot"), ({"n_perm": 2.5}, "n_perm"), ({"rng": 1.5}, "rng"),
+    ({"adjust": 3}, "adjust"), ({"outcome": ["re78"]}, "outcome"),
+])
+def test_estimate_options_name_the_argument(lalonde, kwargs, argument):
+    m = M.match(lalonde, F, caliper=0.2)
+    with pytest.raises(SpecificationError, match=f"^`{argument}` must be"):
+        m.estimate(**{"outcome": "re78", **kwargs})
+
+
+def test_options_are_canonical_and_se_lists_the_registry(lalonde):
+    from typing import get_args
+
+    from causalpa.estimation import SE_CHOICES
+    from causalpa.matching.result import SE
+
+    assert set(get_args(SE)) == set(SE_CHOICES)
+    a = M.match(lalonde, F, caliper=0.2, estimand="att", method="Nearest", ratio=1.0)
+    assert (a.estimand, a.method, a.info.ratio) == ("ATT", "nearest", 1)
+    assert a.estimate("re78", se="cr2").inference.startswith("cluster-robust (CR2)")
+    # a right-hand side or a list of columns for `adjust`
+    e1 = a.estimate("re78", adjust="age + educ")
+    e2 = a.estimate("re78", adjust=["age", "educ"])
+    assert e1.estimate == pytest.approx(e2.estimate, rel=1e-12)
+
+
+def test_warnings_become_notes(lalonde):
+    with pytest.warns(CausalpaWarning, match="Not all treated units will get 3 matches") as rec:
+        m = M.match(lalonde, F, ratio=3)
+    assert rec[0].filename == __file__  # the warning points at the caller
+    assert len(m.notes) == 1 and m.notes[0].startswith("Not all treated units will get 3")
+    assert "note: Not all treated units" in m.summary()
+    assert m.to_dict()["notes"] == list(m.notes)
+    df = pd.DataFrame({"pa": [1] + [0] * 5, "x": np.arange(6.0)})
+    with pytest.warns(SmallSampleWarning):
+        one = M.match(df, "pa ~ x", distance=df["x"].to_numpy())
+    assert any("single patient" in n for n in one.notes)
+    assert M.match(lalonde, F).notes == ()
+
+
+def test_a_registered_method_must_return_a_valid_match_matrix(lalonde):
+    def register(fn):
+        M.register_method("bad")(fn)
+
+    cases = [
+        (lambda p: np.zeros((3, 1), dtype=np.int64), "must return an integer array of shape"),
+        (lambda p: np.zeros((int(p.focal.sum()), 1)), "must return an integer array"),
+        (lambda p: np.flatnonzero(p.focal)[:, None], "not units of the other arm"),
+        (lambda p: np.full((int(p.focal.sum()), 1), np.flatnonzero(~p.focal)[0]),
+         "used a unit twice"),
+    ]
+    try:
+        for fn, message in cases:
+            register(fn)
+            with pytest.raises(SpecificationError, match=message):
+                M.match(lalonde, F, method="bad")
+    finally:
+        del M.METHODS["bad"]

@@ -61,18 +61,18 @@ def test_matches_matchit(lalonde, case):
     # raw calipers as MatchIt used them (SD over the non-discarded units)
     raw = o["raw_caliper_used"] or {}
     if "distance" in raw:
-        assert m.options["raw_caliper"] == pytest.approx(raw["distance"], rel=1e-10)
+        assert m.info.raw_caliper == pytest.approx(raw["distance"], rel=1e-10)
     for col, width in raw.items():
         if col != "distance":
-            assert m.options["covariate_calipers"][col]["raw"] == pytest.approx(width, rel=1e-10)
+            assert m.info.covariate_caliper(col).raw == pytest.approx(width, rel=1e-10)
             x = lalonde[col]
             assert (np.abs(x[m.pairs.treated].to_numpy() - x[m.pairs.control].to_numpy())
                     <= width).all()
             if len(raw) == 1:  # the covariate caliper binds: without it the pairs differ
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    loose = M.match(lalonde, m.spec.formula, distance=m.options["distance"] if
-                                    m.options["distance"] == "mahalanobis"
+                    loose = M.match(lalonde, m.spec.formula, distance=m.info.distance if
+                                    m.info.distance == "mahalanobis"
                                     else np.array(DISC["ps"]),
                                     ratio=o["ratio"], order=o["order"], estimand=o["estimand"],
                                     discard=o["discard"], replace=o["replace"])
@@ -116,12 +116,15 @@ def test_discard_with_own_propensity_score_and_describe(lalonde):
     assert set(m.discarded[m.discarded].index) == set(case["discarded"])
     rp = pd.DataFrame(case["pairs"])
     assert pairs_of(m) == set(zip(rp.focal, rp.match, rp["round"], strict=True))
-    assert "discard both" in m.describe()
-    assert "discarded (outside common support" in m.summary()
+    assert "discard both" in m.describe() and m.info.discard == "both"
+    counts = m.tidy().set_index("arm")
+    disc = m.discarded.to_numpy()
+    assert counts.loc["treated", "n_discarded"] == int((disc & (m.treatment == 1)).sum())
+    assert counts.loc["control", "n_discarded"] == int((disc & (m.treatment == 0)).sum()) > 0
     # the caliper SD is over the kept units, not all units (MatchIt's process.caliper)
     d = m.distance.to_numpy()
     sd_kept = np.std(d[~m.discarded.to_numpy()], ddof=1)
-    assert m.options["raw_caliper"] == pytest.approx(0.2 * sd_kept, rel=1e-12)
+    assert m.info.raw_caliper == pytest.approx(0.2 * sd_kept, rel=1e-12)
     assert abs(np.std(d, ddof=1) - sd_kept) > 1e-3
 
 
@@ -228,12 +231,10 @@ def test_fuzz_discard_and_caliper_dict_give_clear_errors():
                             discard=discard, caliper=cal or None, ratio=ratio)
             assert len(m.pairs) >= 1
             assert not (m.discarded & (m.weights > 0)).any()
-            for col in ("x", "z"):
-                if col in m.options["covariate_calipers"]:
-                    w = m.options["covariate_calipers"][col]["raw"]
-                    v = df[col]
-                    assert (np.abs(v[m.pairs.treated].to_numpy()
-                                   - v[m.pairs.control].to_numpy()) <= w).all()
+            for c in m.info.covariate_calipers:
+                v = df[c.column]
+                assert (np.abs(v[m.pairs.treated].to_numpy()
+                               - v[m.pairs.control].to_numpy()) <= c.raw).all()
         except CausalpaError:
             pass
         pd.testing.assert_frame_equal(df, before)
@@ -252,6 +253,6 @@ def test_discard_equals_matching_without_the_discarded_rows(lalonde, method):
                     caliper=0.3, method=method)
         kept = lalonde.loc[~m.discarded]
         k = M.match(kept, F, distance=ps[kept.index].to_numpy(), exact="race",
-                    caliper=m.options["raw_caliper"], std_caliper=False, method=method)
+                    caliper=m.info.raw_caliper, std_caliper=False, method=method)
     assert pairs_of(m) == pairs_of(k)
     pd.testing.assert_series_equal(m.weights[kept.index], k.weights)

@@ -19,10 +19,18 @@ def test_user_guide_code_blocks_run(page, capsys):
     text = (DOCS / page).read_text()
     blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
     assert blocks
+    from causalpa.matching import DISTANCES, METHODS
+
+    registries = [(r, dict(r)) for r in (DISTANCES, METHODS)]
     ns: dict = {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for block in blocks:
-            exec(compile(block, page, "exec"), ns)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for block in blocks:
+                exec(compile(block, page, "exec"), ns)
+    finally:  # a page may register a distance or method: leave the registries as they were
+        for registry, saved in registries:
+            registry.clear()
+            registry.update(saved)
     plt.close("all")
     assert capsys.readouterr().out.strip()

@@ -191,6 +191,18 @@ def _greedy_scan(
     return out
 
 
+def _by_stratum(problem: MatchProblem,
+                solve: Callable[[np.ndarray, np.ndarray], list[list[int]]]) -> np.ndarray:
+    """Run ``solve(focal positions, other positions)`` in every stratum; the match matrix."""
+    results: dict[int, list[int]] = {}
+    for fpos, cpos in _strata(problem):
+        if len(fpos) == 0 or len(cpos) == 0:
+            continue
+        for f, matched in zip(fpos.tolist(), solve(fpos, cpos), strict=True):
+            results[f] = matched
+    return _to_matrix(problem, results)
+
+
 def _to_matrix(problem: MatchProblem, results: dict[int, list[int]]) -> np.ndarray:
     focal_pos = np.flatnonzero(problem.focal)
     mm = np.full((len(focal_pos), problem.ratio), -1, dtype=np.int64)
@@ -270,43 +282,33 @@ def nearest(problem: MatchProblem) -> np.ndarray:
     ...                      distance=d)).tolist()
     [[3], [2]]
     """
-    results: dict[int, list[int]] = {}
     one_d = (problem.distance is not None and problem.features is None
              and problem.matrix is None and problem.caliper_covs is None)
-    for fpos, cpos in _strata(problem):
-        if len(fpos) == 0 or len(cpos) == 0:
-            continue
-        if one_d:
-            d = np.asarray(problem.distance)
-            fn = _knn_1d if problem.replace else _greedy_1d
-            got = fn(d[fpos], d[cpos], cpos, problem.ratio, problem.caliper)
-        else:
-            got = _greedy_scan(fpos, cpos, _dist_fn(problem), problem.ratio, problem.replace,
-                               problem.caliper)
-        for f, matched in zip(fpos.tolist(), got, strict=True):
-            results[f] = matched
-    return _to_matrix(problem, results)
+    if not one_d:
+        return naive_greedy(problem)
+    d = np.asarray(problem.distance)
+    fn = _knn_1d if problem.replace else _greedy_1d
+    return _by_stratum(problem, lambda fpos, cpos: fn(d[fpos], d[cpos], cpos, problem.ratio,
+                                                      problem.caliper))
 
 
 def naive_greedy(problem: MatchProblem) -> np.ndarray:
     """Match greedily by scanning every available unit: the O(n1 n0) reference.
 
+    It gives the same match matrix as :func:`nearest` (whose one-dimensional search is
+    tested against it); it is also the search used for Mahalanobis and matrix distances
+    and for covariate calipers.
+
     Examples
     --------
     >>> import numpy as np
     >>> from causalpa.matching._base import MatchProblem
-    >>> focal = np.array([True, True, False, False, False])
-    >>> d = np.array([0.9, 0.5, 0.55, 0.85, 0.1])
-    >>> naive_greedy(MatchProblem(focal=focal, order=np.array([0, 1]), ratio=1, replace=False,
-    ...                           distance=d)).tolist()
-    [[3], [2]]
+    >>> p = MatchProblem(focal=np.array([False, True, False, True, False]),
+    ...                  order=np.array([3, 1]), ratio=2, replace=False,
+    ...                  distance=np.array([0.2, 0.4, 0.45, 0.5, 0.9]))
+    >>> naive_greedy(p).tolist() == nearest(p).tolist() == [[0, -1], [2, 4]]
+    True
     """
-    results: dict[int, list[int]] = {}
-    for fpos, cpos in _strata(problem):
-        if len(fpos) == 0 or len(cpos) == 0:
-            continue
-        got = _greedy_scan(fpos, cpos, _dist_fn(problem), problem.ratio, problem.replace,
-                           problem.caliper)
-        for f, matched in zip(fpos.tolist(), got, strict=True):
-            results[f] = matched
-    return _to_matrix(problem, results)
+    dist_fn = _dist_fn(problem)
+    return _by_stratum(problem, lambda fpos, cpos: _greedy_scan(
+        fpos, cpos, dist_fn, problem.ratio, problem.replace, problem.caliper))
