@@ -141,8 +141,8 @@ def calibration(reps: int = 1000) -> None:
             conv += f.converged
             sing += f.singular
             for m in methods:
-                rej[m] += f.contrast({"session:pa": 1}, df=m).iloc[0]["p_value"] < 0.05
-                c = f.contrast({"pa": 1, "session:pa": 7}, df=m).iloc[0]
+                rej[m] += f.contrast({"session:pa": 1}, df=m).tidy()["p_value"][0] < 0.05
+                c = f.contrast({"pa": 1, "session:pa": 7}, df=m).tidy().iloc[0]
                 cover[m] += c["conf_low"] <= 0 <= c["conf_high"]
         out[f"n{n}"] = {"reps": reps, "converged": conv, "singular": sing,
                         "reject_session_pa": {m: rej[m] / reps for m in methods},

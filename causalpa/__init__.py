@@ -57,6 +57,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "EValue": ("causalpa.sensitivity", "EValue"),
     "RosenbaumBounds": ("causalpa.sensitivity", "RosenbaumBounds"),
     "MixedModelResult": ("causalpa.longitudinal", "MixedModelResult"),
+    "FTest": ("causalpa.longitudinal", "FTest"),
     "GEEResult": ("causalpa.longitudinal", "GEEResult"),
     "GLMMResult": ("causalpa.longitudinal", "GLMMResult"),
     "PanelResult": ("causalpa.longitudinal", "PanelResult"),

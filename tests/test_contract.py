@@ -95,6 +95,8 @@ RESULTS: dict[str, tuple[Callable[..., Any], Callable[[], tuple[pd.DataFrame, ..
     "MixedModelResult": (_mixed, lambda: (sessions(),)),
     "Estimates (mixed contrast)": (lambda s: _mixed(s).contrast({"pa": 1, "session:pa": 5}),
                                    lambda: (sessions(),)),
+    "FTest": (lambda s: _mixed(s).test({"level": {"pa": 1}, "slope": {"session:pa": 1}}),
+              lambda: (sessions(),)),
     "GEEResult": (lambda s: cpa.gee(s, "phq9 ~ session * pa", groups="patient"),
                   lambda: (sessions(),)),
     "GLMMResult": (lambda s: cpa.glmm(s, "case ~ session + pa", groups="patient"),
@@ -121,8 +123,7 @@ WITH_PLOT = {"PropensityScore", "BalanceTable", "MixedModelResult", "Comparison"
 # modules not yet moved onto the grammar; each entry is removed by the change that moves it
 PENDING: dict[str, str] = {
     "WeightResult": "weighting",
-    "PropensityScore": "propensity", "BalanceTable": "balance", "MixedModelResult": "mixed",
-    "Estimates (mixed contrast)": "mixed", "Comparison": "mixed", "PowerResult": "power",
+    "PropensityScore": "propensity", "BalanceTable": "balance", "PowerResult": "power",
     "PowerCurve": "power", "SampleSizeResult": "power", "AnalyticResult": "power",
     "PilotEstimates": "power", "SimulatedCohort": "simulate",
 }
@@ -358,7 +359,7 @@ def _public_functions() -> dict[str, tuple[Callable[..., Any], Callable[[], dict
 
 FUNCTION_PENDING = {"propensity": "propensity", "weight": "weighting",
                     "WeightResult.estimate": "weighting",
-                    "balance": "balance", "mixed": "mixed", "MixedModelResult.contrast": "mixed",
+                    "balance": "balance",
                     "simulate.cohort": "simulate",
                     "power.simulate": "power", "power.two_sample_t": "power"}
 FUNCTION_NAMES = ["propensity", "match", "MatchResult.estimate", "weight", "WeightResult.estimate",
@@ -407,7 +408,7 @@ def test_none_constraint_is_shared() -> None:
 # =========================================================================== exports
 RESULT_CLASSES = ["Effect", "Estimates", "Comparison", "MatchResult", "WeightResult",
                   "PropensityScore", "BalanceTable", "EValue", "RosenbaumBounds",
-                  "MixedModelResult", "GEEResult", "GLMMResult", "PanelResult", "PowerResult",
+                  "MixedModelResult", "FTest", "GEEResult", "GLMMResult", "PanelResult", "PowerResult",
                   "PowerCurve", "SampleSizeResult", "AnalyticResult", "PilotEstimates",
                   "SimulatedCohort"]
 WARNING_CLASSES = ["CausalpaWarning", "PositivityWarning", "ExtremeWeightsWarning",

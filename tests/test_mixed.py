@@ -1,5 +1,6 @@
 """cpa.mixed: input validation, invariants, API behaviour and calibration."""
 
+import dataclasses
 import warnings
 
 import numpy as np
@@ -13,7 +14,7 @@ from causalpa.errors import (
     SingularFitWarning,
     SpecificationError,
 )
-from causalpa.longitudinal._lmm_engine import LmmProblem
+from causalpa.longitudinal._lmm_fit import LmmProblem
 
 
 def simulate(n=38, seed=0, slope_effect=0.0, sd_int=3.0, sd_slope=0.4, corr=-0.3, sigma=2.0,
@@ -88,7 +89,7 @@ def test_bad_options(data):
         cpa.mixed(data, "phq9 ~ session", groups="patient", df="bootstrap")
     with pytest.raises(SpecificationError, match="needs a REML fit"):
         cpa.mixed(data, "phq9 ~ session", groups="patient", reml=False, df="kenward-roger")
-    with pytest.raises(SpecificationError, match="`formula` must be a formula string"):
+    with pytest.raises(SpecificationError, match="`formula` must be a string like"):
         cpa.mixed(data, "phq9", groups="patient")
     with pytest.raises(SpecificationError, match="right-hand side only"):
         cpa.mixed(data, "phq9 ~ session", groups="patient", re_formula="phq9 ~ session")
@@ -100,7 +101,7 @@ def test_bad_options(data):
 
 def test_rank_deficient_design_names_the_column(data):
     d = data.assign(s2=2 * data["session"])
-    with pytest.raises(DataError, match="rank deficient.*'s2'"):
+    with pytest.raises(DataError, match="rank-deficient.*'s2'"):
         cpa.mixed(d, "phq9 ~ session + s2", groups="patient")
 
 
@@ -172,11 +173,11 @@ def test_df_methods_residual_and_normal(data, fit):
 
 
 def test_contrast_equals_tidy_row_and_validates(fit):
-    row = fit.contrast({"session:pa": 1}).iloc[0]
+    row = fit.contrast({"session:pa": 1}).tidy().iloc[0]
     tab = fit.tidy().set_index("term").loc["session:pa"]
     for c in ["estimate", "std_error", "df", "p_value", "conf_low"]:
         assert row[c] == pytest.approx(tab[c], rel=1e-10)
-    many = fit.contrast({"end": {"pa": 1, "session:pa": 7}, "start": {"pa": 1}})
+    many = fit.contrast({"end": {"pa": 1, "session:pa": 7}, "start": {"pa": 1}}).tidy()
     assert list(many["term"]) == ["end", "start"]
     with pytest.raises(SpecificationError, match="not a fixed effect"):
         fit.contrast({"arm": 1})
@@ -207,7 +208,7 @@ def test_refit_matches_fresh_fit(data, fit):
                       re_formula="~session")
     pd.testing.assert_frame_equal(r.tidy(), fresh.tidy(), rtol=1e-4)  # optimiser tolerance
     # the original result is unaffected
-    assert fit.contrast({"pa": 1}, df="kenward-roger").iloc[0]["estimate"] == pytest.approx(
+    assert fit.contrast({"pa": 1}, df="kenward-roger").tidy()["estimate"][0] == pytest.approx(
         fit.coef["pa"])
 
 
@@ -225,9 +226,7 @@ def test_convergence_warning_message(data, monkeypatch):
     real = LmmProblem.fit
 
     def broken(self, *a, **k):
-        out = real(self, *a, **k)
-        out.converged, out.message = False, "iteration limit"
-        return out
+        return dataclasses.replace(real(self, *a, **k), converged=False, message="iteration limit")
 
     monkeypatch.setattr(LmmProblem, "fit", broken)
     with pytest.warns(ConvergenceWarning, match="did not converge.*iteration limit.*re_formula"):
@@ -240,8 +239,8 @@ def test_views_read_the_same_table(fit):
     assert "session:pa" in s and "Residual" in s and "satterthwaite" in s
     assert repr(fit).startswith("<MixedModelResult")
     d = fit.to_dict()
-    assert d["fixed_effects"][3]["term"] == "session:pa"
-    assert d["fixed_effects"][3]["df"] == fit.tidy()["df"][3]
+    assert d["table"][3]["term"] == "session:pa"
+    assert d["table"][3]["df"] == fit.tidy()["df"][3]
     assert "<table" in fit._repr_html_()
 
 
@@ -292,8 +291,8 @@ def test_calibration_type_one_error_and_coverage_at_n38():
             warnings.simplefilter("ignore", SingularFitWarning)
             f = fit0.refit(y)
         for m in reject:
-            reject[m] += f.contrast({"session:pa": 1}, df=m).iloc[0]["p_value"] < 0.05
-        c = f.contrast({"pa": 1, "session:pa": 7}).iloc[0]
+            reject[m] += f.contrast({"session:pa": 1}, df=m).tidy()["p_value"][0] < 0.05
+        c = f.contrast({"pa": 1, "session:pa": 7}).tidy().iloc[0]
         cover += c["conf_low"] <= truth_end <= c["conf_high"]
     mc = 3 * np.sqrt(0.05 * 0.95 / n_rep)
     for m in ("satterthwaite", "kenward-roger"):
@@ -327,7 +326,8 @@ _JUNK = st.one_of(st.none(), st.integers(-3, 3), st.floats(allow_nan=True), st.t
                   st.lists(st.text(max_size=4), max_size=3), st.booleans())
 
 
-@given(df=st.one_of(st.sampled_from(["satterthwaite", "KR", "normal", "residual"]), _JUNK),
+@given(df=st.one_of(st.sampled_from(["satterthwaite", "Kenward-Roger", "normal", "residual"]),
+                    _JUNK),
        groups=st.one_of(st.sampled_from(["patient", ["therapist", "patient"], ["patient"],
                                          "session", ["patient", "patient"]]), _JUNK),
        re_formula=st.one_of(st.sampled_from(["~session", "~1", "~ 0 + session", "session",
@@ -363,9 +363,9 @@ def test_outcome_shift_and_scale_equivariance(data, fit):
 
 
 def test_kenward_roger_refuses_huge_clusters(monkeypatch):
-    import causalpa.longitudinal._lmm_engine as eng
+    import causalpa.longitudinal._lmm_ddf as ddf
 
-    monkeypatch.setattr(eng, "KR_MAX_RE", 10)
+    monkeypatch.setattr(ddf, "KR_MAX_RE", 10)
     d = simulate(n=30, seed=4, sd_therapist=1.0, n_therapists=2)
     with pytest.raises(DataError, match="df='satterthwaite'"):
         cpa.mixed(d, "phq9 ~ session * pa", groups=["therapist", "patient"], df="kenward-roger")
@@ -375,11 +375,210 @@ def test_kenward_roger_refuses_huge_clusters(monkeypatch):
 
 def test_joint_test_reduces_to_contrast_for_one_row(fit):
     for method in ["satterthwaite", "kenward-roger", "residual", "normal"]:
-        one = fit.test({"slope": {"session:pa": 1}}, df=method).iloc[0]
-        c = fit.contrast({"session:pa": 1}, df=method).iloc[0]
+        one = fit.test({"slope": {"session:pa": 1}}, df=method).tidy().iloc[0]
+        c = fit.contrast({"session:pa": 1}, df=method).tidy().iloc[0]
         assert one["num_df"] == 1
         assert one["p_value"] == pytest.approx(c["p_value"], rel=1e-6)
         if method != "kenward-roger":  # KR scales F (pbkrtest); its t uses the adjusted SE
             assert one["statistic"] == pytest.approx(c["statistic"] ** 2, rel=1e-8)
-    both = fit.test([[0, 0, 1, 0], [0, 0, 0, 1]], df="normal").iloc[0]
+    both = fit.test([[0, 0, 1, 0], [0, 0, 0, 1]], df="normal").tidy().iloc[0]
     assert both["num_df"] == 2 and np.isinf(both["den_df"])
+
+
+# --------------------------------------------------------------------------- the grammar
+def test_no_state_is_written_after_construction(data, fit):
+    fields = {f.name: getattr(fit, f.name) for f in dataclasses.fields(fit)}
+    table = fit.tidy()
+    end = {"pa": 1, "session:pa": 7}
+    a = fit.contrast(end, df="kenward-roger").tidy()
+    b = fit.contrast(end, df="kenward-roger").tidy()
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+    fit.test({"slope": {"session:pa": 1}}, df="kenward-roger")
+    fit.predict(level="subject")
+    # nothing was replaced or added: the same field objects, no attributes beyond the fields
+    assert all(getattr(fit, k) is v for k, v in fields.items())
+    assert set(vars(fit)) == set(fields)
+    assert fit.vcov_adjusted is None  # the Kenward-Roger setup was not kept
+    pd.testing.assert_frame_equal(fit.tidy(), table, check_exact=True)
+    # computed on demand, it equals a Kenward-Roger fit's own table
+    kr = cpa.mixed(data, "phq9 ~ session * pa", groups="patient", re_formula="~session",
+                   df="kenward-roger")
+    own = kr.tidy().set_index("term").loc["session:pa"]
+    other = fit.contrast({"session:pa": 1}, df="kenward-roger").tidy().iloc[0]
+    for col in ["estimate", "std_error", "df", "p_value", "conf_low", "conf_high"]:
+        assert other[col] == own[col]
+
+
+def test_result_is_frozen_and_returns_copies(fit):
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fit.sigma = 1.0
+    table, coef, vc = fit.tidy(), fit.coef, fit.variance_components
+    re, theta, vcov = fit.random_effects, fit.theta, fit.vcov
+    for frame in (fit.coef, fit.vcov, fit.variance_components, fit.random_effects["patient"],
+                  fit.tidy()):
+        if isinstance(frame, pd.DataFrame):  # what the result returns is a copy
+            frame.loc[frame.index[:2], frame.select_dtypes("number").columns] = 0
+        else:
+            frame.iloc[:2] = 0
+    fit.random_effects.clear()
+    fit.theta[:] = 0
+    fit.n_groups["patient"] = 0
+    pd.testing.assert_frame_equal(fit.tidy(), table)
+    pd.testing.assert_series_equal(fit.coef, coef)
+    pd.testing.assert_frame_equal(fit.vcov, vcov)
+    pd.testing.assert_frame_equal(fit.variance_components, vc)
+    pd.testing.assert_frame_equal(fit.random_effects["patient"], re["patient"])
+    np.testing.assert_array_equal(fit.theta, theta)
+    assert fit.n_groups == {"patient": 38}
+    with pytest.raises(ValueError, match="read-only"):
+        fit._fit.beta[0] = 0.0  # the arrays held are read-only
+
+
+def test_changing_the_callers_data_later_changes_nothing(data):
+    d = data.copy()
+    f = cpa.mixed(d, "phq9 ~ session * pa", groups="patient", re_formula="~session")
+    pred, table = f.predict(level="subject"), f.tidy()
+    d["session"] = 0.0
+    d["phq9"] = 0.0
+    pd.testing.assert_series_equal(f.predict(level="subject"), pred)
+    pd.testing.assert_frame_equal(f.tidy(), table)
+
+
+def test_tables_follow_the_shared_schema(fit):
+    from causalpa.results import ESTIMATE_COLUMNS
+
+    t = fit.tidy()
+    assert list(t.columns) == list(ESTIMATE_COLUMNS)
+    assert set(t["outcome"]) == {"phq9"} and set(t["n"]) == {fit.n_obs}
+    assert set(t["method"]) == {"linear mixed model (REML, Satterthwaite df)"}
+    np.testing.assert_array_equal(fit.params.to_numpy(), fit.coef.to_numpy())
+    np.testing.assert_array_equal(fit.bse.to_numpy(), t["std_error"].to_numpy())
+    # another level from the same estimates, SEs and df
+    ci90 = fit.conf_int(0.9)
+    from scipy import stats
+
+    q = stats.t.ppf(0.95, t["df"])
+    np.testing.assert_allclose(ci90["conf_low"], t["estimate"] - q * t["std_error"])
+    c = fit.contrast({"pa": 1, "session:pa": 7}, df="normal", conf_level=0.9).tidy()
+    assert list(c.columns) == list(ESTIMATE_COLUMNS)
+    assert c.loc[0, "term"] == "pa + 7*session:pa" and np.isinf(c.loc[0, "df"])
+    assert c.loc[0, "method"] == "linear mixed model (REML, normal reference)"
+
+
+def test_contrasts_stack_with_effects_in_compare(fit):
+    from causalpa.results import Effect, compare
+
+    end = {"pa": 1, "session:pa": 7}
+    effect = Effect(estimate=-2.0, std_error=1.0, conf_low=-4.0, conf_high=0.0, p_value=0.05,
+                    df=30.0, estimand="ATT", method="matching", n_treated=19, n_control=19,
+                    outcome="phq9_change", treatment="pa")
+    cmp = compare([fit.contrast(end), fit.contrast(end, df="kenward-roger"), effect],
+                  names=["satterthwaite", "kenward-roger", "matching"])
+    t = cmp.tidy()
+    assert list(t["model"]) == ["satterthwaite", "kenward-roger", "matching"]
+    assert list(t["term"]) == ["pa + 7*session:pa", "pa + 7*session:pa", "pa"]
+    assert t.loc[0, "estimate"] == t.loc[1, "estimate"]
+    assert t.loc[1, "std_error"] > t.loc[0, "std_error"]  # the adjusted covariance
+    wide = cmp.table()
+    assert wide.shape == (2, 3)
+
+
+def test_joint_test_result_follows_the_protocol(fit):
+    import json
+
+    from causalpa.results import Result
+
+    t = fit.test({"level": {"pa": 1}, "slope": {"session:pa": 1}})
+    assert isinstance(t, Result)
+    assert list(t.tidy().columns) == ["term", "num_df", "den_df", "statistic", "p_value"]
+    assert t.summary().splitlines()[0] == "F test of level; slope (Satterthwaite df)"
+    d = json.loads(json.dumps(t.to_dict()))
+    assert d["table"][0]["num_df"] == 2.0 and d["df_method"] == "satterthwaite"
+
+
+def test_summary_and_dict_hold_the_fit_statistics(fit):
+    d = fit.to_dict()
+    assert d["reml_criterion"] == fit.reml_criterion and d["n_obs"] == fit.n_obs
+    assert d["groups"] == "patient 38" and d["random_effects"] == "~session | patient"
+    assert "SD(session)" in d["variance_components"] and "Residual: SD" in d["variance_components"]
+    ml = cpa.mixed(simulate(n=12, seed=1), "phq9 ~ session", groups="patient", reml=False)
+    assert "deviance" in ml.to_dict() and "reml_criterion" not in ml.to_dict()
+    assert ml.summary().startswith("Linear mixed model fit by ML: phq9 ~ session")
+
+
+@pytest.mark.parametrize("call, argument", [
+    (lambda d, f: cpa.mixed(d, "phq9 ~ session", groups="patient", df="kr"), "df"),
+    (lambda d, f: cpa.mixed(d, "phq9 ~ session", groups="patient", df="satt"), "df"),
+    (lambda d, f: cpa.mixed(d, "phq9 ~ session", groups=["patient", "patient"]), "groups"),
+    (lambda d, f: cpa.mixed(d, "phq9 ~ session", groups=3), "groups"),
+    (lambda d, f: cpa.mixed(d, "phq9 ~ session", groups="patient", reml="yes"), "reml"),
+    (lambda d, f: cpa.mixed(d, "phq9 ~ session", groups="patient", re_formula=1), "re_formula"),
+    (lambda d, f: cpa.mixed(d, "phq9 ~ session", groups="patient", conf_level=1), "conf_level"),
+    (lambda d, f: f.contrast({"pa": 1}, df="kenward_roger"), "df"),
+    (lambda d, f: f.contrast({"pa": 1}, conf_level=0.0), "conf_level"),
+    (lambda d, f: f.test({"a": {"pa": 1}}, df="bootstrap"), "df"),
+    (lambda d, f: f.predict(level="individual"), "level"),
+    (lambda d, f: f.refit(d["phq9"], df="kr"), "df"),
+    (lambda d, f: f.plot(time=3), "time"),
+])
+def test_declared_options_name_the_argument(data, fit, call, argument):
+    with pytest.raises(SpecificationError, match=f"`{argument}` must be"):
+        call(data, fit)
+
+
+def test_df_options_are_declared_once_with_canonical_spelling(data):
+    from causalpa._validation import Options, declared_params
+    from causalpa.longitudinal.mixed import DF_METHODS, MixedModelResult
+
+    assert DF_METHODS == ("satterthwaite", "kenward-roger", "residual", "normal")
+    for fn in (cpa.mixed, MixedModelResult.contrast, MixedModelResult.test,
+               MixedModelResult.refit):
+        (options,) = [c for c in declared_params(fn)["df"] if isinstance(c, Options)]
+        assert options.values == DF_METHODS
+    f = cpa.mixed(data, "phq9 ~ session", groups="patient", df="Kenward-Roger")
+    assert f.df_method == "kenward-roger"
+
+
+def test_outcome_must_be_a_column_not_an_expression(data):
+    with pytest.raises(SpecificationError, match="left-hand side of `formula`"):
+        cpa.mixed(data, "np.log(phq9) ~ session", groups="patient")
+
+
+def test_predict_new_data_with_factor_terms(data):
+    d = data.assign(arm=np.where(data["pa"] == 1, "pa", "control"))
+    f = cpa.mixed(d, "phq9 ~ session * C(arm)", groups="patient", re_formula="~session")
+    b = f.coef
+    assert list(b.index) == ["Intercept", "session", "C(arm)[T.pa]", "session:C(arm)[T.pa]"]
+    # new data holding one level only: coded with the fit's levels
+    new = pd.DataFrame({"session": [0.0, 3.0], "arm": ["pa", "pa"], "patient": ["p0", "new"]},
+                       index=["x", "y"])
+    expected = (b["Intercept"] + b["C(arm)[T.pa]"]
+                + new["session"] * (b["session"] + b["session:C(arm)[T.pa]"]))
+    pd.testing.assert_series_equal(f.predict(new), expected.rename("predicted"))
+    sub = f.predict(new, level="subject")
+    u = f.random_effects["patient"].loc["p0"]
+    assert sub["x"] == pytest.approx(expected["x"] + u["Intercept"])
+    assert sub["y"] == pytest.approx(expected["y"])  # unseen patient: population value
+    # the fitted rows themselves, with both levels
+    rows = d.iloc[:7]
+    np.testing.assert_allclose(f.predict(rows), f.predict().iloc[:7], rtol=1e-12)
+    with pytest.raises(DataError, match="could not build the model matrix.*'other'"):
+        f.predict(new.assign(arm=["pa", "other"]))
+
+
+def test_satterthwaite_ingredients_are_lmertest_derivatives(data, fit):
+    """The analytic sigma parts equal numDeriv-style derivatives of lmerTest's functions."""
+    from causalpa.longitudinal._lmm_ddf import satterthwaite
+    from causalpa.longitudinal._numdiff import derivatives, hessian, jacobian
+
+    prob, lfit = fit._design.problem, fit._fit
+    setup = satterthwaite(prob, lfit)
+    varpar = np.r_[lfit.theta, lfit.sigma]
+    H = hessian(lambda v: prob.deviance_varpar(v, reml=True), varpar)
+    np.testing.assert_allclose(setup.hessian, H, rtol=1e-6, atol=1e-6 * np.abs(H).max())
+    k, p = len(varpar), prob.p
+    J = jacobian(lambda v: prob.vcov_varpar(v).ravel(), varpar).T.reshape(k, p, p)
+    np.testing.assert_allclose(setup.jac, J, rtol=1e-6, atol=1e-8 * np.abs(J).max())
+    # hessian() is derivatives() of a scalar function, to the last bit
+    fun = lambda v: prob.deviance_varpar(v, reml=True)  # noqa: E731
+    np.testing.assert_array_equal(H, derivatives(lambda v: np.array([fun(v)]), varpar, 1)[2][0])

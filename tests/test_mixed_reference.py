@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 import causalpa as cpa
+from causalpa.results import ESTIMATE_COLUMNS
 
 REF = pathlib.Path(__file__).parent / "reference" / "lme4"
 CASES = json.loads((REF / "lme4_cases.json").read_text())
@@ -66,8 +67,8 @@ def test_sleepstudy_variance_components(sleep_reml):
 def test_sleepstudy_df_methods(sleep_reml, sleep):
     ref = CASES["sleepstudy_reml"]
     tab = sleep_reml.tidy()
-    assert list(tab.columns) == ["term", "estimate", "std_error", "df", "statistic", "p_value",
-                                 "conf_low", "conf_high"]
+    assert list(tab.columns) == list(ESTIMATE_COLUMNS)  # the shared schema of estimates
+    assert set(tab["outcome"]) == {"Reaction"} and set(tab["n"]) == {180}
     sat = ref["satterthwaite"]
     assert rel(tab["df"], sat["df"]) < 1e-3
     assert rel(tab["p_value"], sat["p_value"]) < 1e-3
@@ -144,19 +145,19 @@ def test_unbalanced_contrast_arm_difference_at_session_7(sess, case):
     fit = cpa.mixed(case_data(case, sess), **MODELS[case])
     L = np.asarray(ref["contrast_L"], float)
     for method, key in [("satterthwaite", "Satterthwaite"), ("kenward-roger", "Kenward-Roger")]:
-        row = fit.contrast(L, df=method).iloc[0]
+        row = fit.contrast(L, df=method).tidy().iloc[0]
         r = ref["contrast"][key]
         assert row["estimate"] == pytest.approx(r["estimate"], rel=1e-4)
         assert row["std_error"] == pytest.approx(r["std_error"], rel=1e-4)
         assert row["df"] == pytest.approx(r["df"], rel=1e-3)
         assert row["p_value"] == pytest.approx(r["p_value"], rel=1e-3)
-    assert fit.contrast(L, df="kenward-roger").iloc[0]["df"] == pytest.approx(
+    assert fit.contrast(L, df="kenward-roger").tidy()["df"][0] == pytest.approx(
         ref["contrast"]["Lb_ddf"], rel=1e-3)
     # the dict form names the same contrast
     terms = list(fit.coef.index)
     as_dict = {t: w for t, w in zip(terms, L, strict=True) if w}
-    assert fit.contrast(as_dict).iloc[0]["estimate"] == pytest.approx(
-        fit.contrast(L).iloc[0]["estimate"], rel=1e-12)
+    assert fit.contrast(as_dict).tidy()["estimate"][0] == pytest.approx(
+        fit.contrast(L).tidy()["estimate"][0], rel=1e-12)
 
 
 @pytest.mark.parametrize("case", ["sessions_slope_ml", "sessions_intercept_ml",
@@ -186,7 +187,7 @@ def test_optimum_near_the_boundary_is_found():
     tab = fit.tidy()
     assert rel(tab["std_error"], ref["satterthwaite"]["std_error"]) < 1e-3
     assert rel(tab["df"], ref["satterthwaite"]["df"]) < 1e-3
-    c = fit.contrast(ref["contrast_L"], df="kenward-roger").iloc[0]
+    c = fit.contrast(ref["contrast_L"], df="kenward-roger").tidy().iloc[0]
     assert c["df"] == pytest.approx(ref["contrast"]["Kenward-Roger"]["df"], rel=1e-3)
 
 
@@ -215,7 +216,7 @@ def test_joint_f_tests(sess, case):
     fit = cpa.mixed(case_data(model, sess), **MODELS[model])
     L = np.asarray(ref["L"], float)
     for method, key in [("satterthwaite", "satterthwaite"), ("kenward-roger", "kenward_roger")]:
-        row = fit.test(L, df=method).iloc[0]
+        row = fit.test(L, df=method).tidy().iloc[0]
         r = ref[key]
         assert row["num_df"] == r["num_df"]
         assert row["den_df"] == pytest.approx(r["den_df"], rel=1e-3)

@@ -15,9 +15,10 @@ True
 """
 
 from causalpa.longitudinal.gee import GEEResult, gee
+from causalpa.longitudinal._lmm_result import FTest
 from causalpa.longitudinal.glmm import GLMMResult, glmm
 from causalpa.longitudinal.mixed import MixedModelResult, mixed
 from causalpa.longitudinal.panel import PanelResult, panel
 
-__all__ = ["mixed", "MixedModelResult", "gee", "GEEResult", "glmm", "GLMMResult", "panel",
-           "PanelResult"]
+__all__ = ["mixed", "MixedModelResult", "FTest", "gee", "GEEResult", "glmm", "GLMMResult",
+           "panel", "PanelResult"]

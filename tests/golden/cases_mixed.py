@@ -37,12 +37,13 @@ def mixed_pilot() -> dict[str, Any]:
     out: dict[str, Any] = {}
     fit = cpa.mixed(sess, "phq9 ~ session * pa", groups="patient", re_formula="~session")
     out.update(table(fit.tidy(), "slopes_"))
-    out.update(table(fit.contrast({"pa": 1, "session:pa": 5}), "contrast_"))
-    out.update(table(fit.contrast({"pa": 1, "session:pa": 5}, df="kenward-roger"),
+    out.update(table(fit.contrast({"pa": 1, "session:pa": 5}).tidy(), "contrast_"))
+    out.update(table(fit.contrast({"pa": 1, "session:pa": 5}, df="kenward-roger").tidy(),
                      "contrast_kr_"))
-    out.update(table(fit.test({"level": {"pa": 1}, "slope": {"session:pa": 1}}), "ftest_"))
+    out.update(table(fit.test({"level": {"pa": 1}, "slope": {"session:pa": 1}}).tidy(),
+                     "ftest_"))
     out.update(table(fit.test({"level": {"pa": 1}, "slope": {"session:pa": 1}},
-                              df="kenward-roger"), "ftest_kr_"))
+                              df="kenward-roger").tidy(), "ftest_kr_"))
     out["predict_subject"] = plain(fit.predict(level="subject"))
     nested = cpa.mixed(sess, "phq9 ~ session * pa", groups=["therapist", "patient"])
     out.update(table(nested.tidy(), "nested_"))

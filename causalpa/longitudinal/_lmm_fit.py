@@ -1,4 +1,4 @@
-"""Array engine for linear mixed models: profiled (RE)ML as in lme4, on block sufficient statistics.
+"""Fitting linear mixed models: profiled (RE)ML as in lme4, on block sufficient statistics.
 
 The model is ``y = X beta + Z b + e`` with ``e ~ N(0, sigma^2 I)`` and random effects in one
 small block per *inner* group (a patient; ``q`` effects, covariance ``sigma^2 Li Li'``) and,
@@ -10,32 +10,30 @@ optionally, one block per *top* group (a therapist; ``qt`` effects, covariance
 the arrow structure of ``Lambda' Z'Z Lambda + I`` (patient blocks plus one therapist block) and
 a Schur complement per therapist.
 
-Small-sample inference:
-
-* Satterthwaite as lmerTest (``varpar = c(theta, sigma)``, Hessian of the unprofiled deviance
-  and Jacobian of ``vcov(beta)`` by Richardson-extrapolated central differences, as numDeriv).
-* Kenward-Roger as pbkrtest (``vcovAdj`` and ``Lb_ddf``), computed cluster by cluster
-  (patients, or therapists when nested) in the space of the cluster's random effects via
-  the Woodbury identity, so no ``n x n`` (or even cluster-size) matrix is formed.
-
-This module is private; :func:`causalpa.longitudinal.mixed` is the public interface and
-:class:`LmmProblem` is the fast path for repeated fits (see :meth:`LmmProblem.refit`).
+This module holds the deviance, its optimisation and the random effects;
+:mod:`causalpa.longitudinal._lmm_ddf` the small-sample degrees of freedom (Satterthwaite as
+lmerTest, Kenward-Roger as pbkrtest) and :mod:`causalpa.longitudinal._numdiff` the
+numerical derivatives. It is private; :func:`causalpa.longitudinal.mixed` is the public
+interface and :class:`LmmProblem` the fast path for repeated fits (see
+:meth:`LmmProblem.refit`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from scipy import optimize
 
-__all__ = ["LmmProblem", "LmmFit", "n_theta"]
+from causalpa.longitudinal._numdiff import gradient, hessian
+
+__all__ = ["LmmProblem", "LmmFit", "n_theta", "single_thread"]
 
 LOG2PI = math.log(2 * math.pi)
-KR_MAX_RE = 6000  # random effects of one cluster (therapist when nested) for Kenward-Roger
+_LBFGSB = {"maxiter": 500, "ftol": 1e-10, "gtol": 1e-5}
 _CONTROLLER: list[Any] = []
 
 
@@ -87,11 +85,6 @@ def _diag_index(q: int) -> list[int]:
     return [k for k, (r, c) in enumerate(zip(rows[order], cols[order], strict=True)) if r == c]
 
 
-def _logdet_chol(A: np.ndarray) -> float:
-    L = np.linalg.cholesky(A)
-    return float(2.0 * np.log(np.diagonal(L, axis1=-2, axis2=-1)).sum())
-
-
 @dataclass
 class _Eval:
     """Everything the deviance evaluation computes at one theta."""
@@ -105,9 +98,12 @@ class _Eval:
     logdet_x: float
 
 
-@dataclass
+@dataclass(frozen=True)
 class LmmFit:
-    """Result of :meth:`LmmProblem.fit` (arrays only)."""
+    """Result of :meth:`LmmProblem.fit` (frozen; its arrays are read-only).
+
+    ``theta`` is in the engine's (scaled) parameterisation, ``theta_lme4`` in lme4's.
+    """
 
     theta: np.ndarray
     beta: np.ndarray
@@ -120,7 +116,11 @@ class LmmFit:
     message: str
     n_evals: int
     grad_max: float
-    extra: dict[str, Any] = field(default_factory=dict)
+    theta_lme4: np.ndarray
+
+    def __post_init__(self) -> None:
+        for name in ("theta", "beta", "vcov", "theta_lme4"):
+            getattr(self, name).setflags(write=False)
 
 
 class LmmProblem:
@@ -425,18 +425,8 @@ class LmmProblem:
 
     # ------------------------------------------------------------------ fitting
     def _grad(self, theta: np.ndarray, reml: bool, f0: float | None = None) -> np.ndarray:
-        h = 1e-5 * np.maximum(np.abs(theta), 0.1)
-        g = np.empty_like(theta)
-        for k in range(len(theta)):
-            e = np.zeros_like(theta)
-            e[k] = h[k]
-            lo = theta - e
-            if theta[k] - h[k] < self.lower_bounds[k]:  # one-sided at the boundary
-                f0_ = self.deviance(theta, reml) if f0 is None else f0
-                g[k] = (self.deviance(theta + e, reml) - f0_) / h[k]
-            else:
-                g[k] = (self.deviance(theta + e, reml) - self.deviance(lo, reml)) / (2 * h[k])
-        return g
+        """Central-difference gradient of the deviance (one-sided at the bounds)."""
+        return gradient(lambda th: self.deviance(th, reml), theta, self.lower_bounds, f0)
 
     def start_theta(self) -> np.ndarray:
         """lme4's default start: identity relative covariance factors."""
@@ -450,10 +440,11 @@ class LmmProblem:
     def _fit(self, reml: bool = True, theta0: np.ndarray | None = None) -> LmmFit:
         """Minimise the profiled deviance over ``theta``.
 
-        Bounded L-BFGS-B with central-difference gradients, Powell as a fallback, then up to
-        a few Newton steps on a numerical Hessian; converged means the scaled gradient
-        ``max |chol(H)^-T g|`` is below 2e-3 (lme4's check) at an interior optimum, or the
-        projected gradient is small at a boundary one.
+        Bounded L-BFGS-B with analytic (single level) or central-difference (nested)
+        gradients, Powell as a fallback, then up to a few Newton steps on a numerical
+        Hessian; converged means the scaled gradient ``max |chol(H)^-T g|`` is below 2e-3
+        (lme4's check) at an interior optimum, or the projected gradient is small at a
+        boundary one.
         """
         x0 = self.start_theta() if theta0 is None else np.asarray(theta0, dtype=float)
         lb = self.lower_bounds
@@ -469,37 +460,13 @@ class LmmProblem:
             count[0] += 1
             return self.deviance_grad(th, reml)
 
-        res = optimize.minimize(
-            fg, x0, jac=True, method="L-BFGS-B", bounds=bounds,
-            options={"maxiter": 500, "ftol": 1e-10, "gtol": 1e-5},
-        )
+        res = optimize.minimize(fg, x0, jac=True, method="L-BFGS-B", bounds=bounds,
+                                options=_LBFGSB)
         theta = np.asarray(res.x, dtype=float)
         fbest = float(res.fun)
         message = str(res.message)
         ok = np.isfinite(fbest)
-        # A diagonal element of a relative covariance factor at its bound 0 is always a
-        # stationary point (the deviance is even in it), so a gradient method can stop there
-        # although the deviance decreases away from it. Probe each such element and restart.
-        for _ in range(3):
-            at = np.flatnonzero(np.isfinite(lb) & (theta <= lb + 1e-6))
-            moved = False
-            for j in at:
-                for delta in (0.01, 0.05, 0.2, 0.5):
-                    trial = theta.copy()
-                    trial[j] = lb[j] + delta
-                    if f(trial) < fbest - 1e-9 * max(1.0, abs(fbest)):
-                        r2 = optimize.minimize(
-                            fg, trial, jac=True, method="L-BFGS-B", bounds=bounds,
-                            options={"maxiter": 500, "ftol": 1e-10, "gtol": 1e-5},
-                        )
-                        if r2.fun < fbest:
-                            theta, fbest, message = np.asarray(r2.x, dtype=float), float(r2.fun), str(r2.message)
-                            moved = True
-                        break
-                if moved:
-                    break
-            if not moved:
-                break
+        theta, fbest, message = self._leave_bounds(theta, fbest, message, f, fg, bounds)
         conv, grad_max, theta, fbest = self._polish(theta, fbest, reml, f)
         if not conv:  # restart with a derivative-free method, then polish again
             res2 = optimize.minimize(
@@ -511,18 +478,51 @@ class LmmProblem:
                 message = str(res2.message)
             conv, grad_max, theta, fbest = self._polish(theta, fbest, reml, f)
         ok = ok and np.isfinite(fbest)
+        return self._make_fit(theta, fbest, reml, bool(ok and conv), message, grad_max, count[0])
+
+    def _leave_bounds(
+        self, theta: np.ndarray, fbest: float, message: str, f: Any, fg: Any, bounds: list[Any]
+    ) -> tuple[np.ndarray, float, str]:
+        """Move off a spurious stationary point on the boundary (up to three restarts).
+
+        A diagonal element of a relative covariance factor at its bound 0 is always a
+        stationary point (the deviance is even in it), so a gradient method can stop there
+        although the deviance decreases away from it. Probe each such element and restart.
+        """
+        lb = self.lower_bounds
+        for _ in range(3):
+            at = np.flatnonzero(np.isfinite(lb) & (theta <= lb + 1e-6))
+            moved = False
+            for j in at:
+                for delta in (0.01, 0.05, 0.2, 0.5):
+                    trial = theta.copy()
+                    trial[j] = lb[j] + delta
+                    if f(trial) < fbest - 1e-9 * max(1.0, abs(fbest)):
+                        r2 = optimize.minimize(fg, trial, jac=True, method="L-BFGS-B",
+                                               bounds=bounds, options=_LBFGSB)
+                        if r2.fun < fbest:
+                            theta, fbest, message = (np.asarray(r2.x, dtype=float),
+                                                     float(r2.fun), str(r2.message))
+                            moved = True
+                        break
+                if moved:
+                    break
+            if not moved:
+                break
+        return theta, fbest, message
+
+    def _make_fit(self, theta: np.ndarray, fbest: float, reml: bool, converged: bool,
+                  message: str, grad_max: float, n_evals: int) -> LmmFit:
+        """Estimates at the optimum ``theta``: beta, sigma, vcov(beta), lme4's theta."""
         ev = self.evaluate(theta)
         denom = self.n - self.p if reml else self.n
         sigma = math.sqrt(ev.r2 / denom)
         vcov = sigma**2 * np.linalg.inv(ev.xvx)
         theta_o = self.theta_original(theta)
-        singular = bool(np.any(theta_o[np.isfinite(lb)] < 1e-4))
-        converged = bool(ok and conv)
+        singular = bool(np.any(theta_o[np.isfinite(self.lower_bounds)] < 1e-4))
         msg = "" if converged else f"{message}; max scaled |gradient| {grad_max:.2g}"
-        fit = LmmFit(theta, ev.beta + self.beta_shift, sigma, reml, fbest, vcov, converged, singular, msg,
-                     count[0], grad_max)
-        fit.extra["theta_lme4"] = theta_o
-        return fit
+        return LmmFit(theta.copy(), ev.beta + self.beta_shift, sigma, reml, fbest, vcov,
+                      converged, singular, msg, n_evals, grad_max, theta_o)
 
     def _polish(
         self, theta: np.ndarray, fval: float, reml: bool, f: Any
@@ -551,8 +551,11 @@ class LmmProblem:
             if H_prev is not None and np.array_equal(idx, idx_prev):
                 H = H_prev  # quasi-Newton: the Hessian hardly changes near the optimum
             elif self.nested:
-                H = _hessian(lambda t, idx=idx, base=base: f(_put(base, idx, t)), base[idx],
-                             r=2, d=1e-3)
+                def on_free(t: np.ndarray, idx: np.ndarray = idx,
+                            base: np.ndarray = base) -> float:
+                    return f(_put(base, idx, t))
+
+                H = hessian(on_free, base[idx], r=2, d=1e-3)
             else:  # forward differences of the analytic gradient (inward at a bound)
                 H = np.empty((len(idx), len(idx)))
                 for a, j in enumerate(idx):
@@ -607,312 +610,6 @@ class LmmProblem:
         b_orig[self.inner_perm] = b_i
         return b_orig, b_t
 
-    # ------------------------------------------------------------------ Satterthwaite
-    def satterthwaite_setup(self, fit: LmmFit) -> dict[str, Any]:
-        """Hessian-based ``vcov(varpar)`` and the Jacobian of ``vcov(beta)`` (see ``_satt``)."""
-        with single_thread():
-            return self._satt(fit)
-
-    def _satt(self, fit: LmmFit) -> dict[str, Any]:
-        """Hessian-based ``vcov(varpar)`` and the Jacobian of ``vcov(beta)``, as lmerTest.
-
-        lmerTest differentiates ``devfun_vp(varpar)`` and ``vcov(beta)(varpar)`` numerically
-        in ``varpar = (theta, sigma)``. Here the ``sigma`` derivatives are analytic and the
-        ``theta`` derivatives of the three ingredients (``log|L|^2 [+ log|RX|^2]``, the
-        penalised RSS and ``(X'V*^-1X)^-1``) come from one set of Richardson-extrapolated
-        central differences (numDeriv's ``d = 0.1``, ``r = 4``).
-        """
-        theta, sigma = fit.theta, fit.sigma
-        k = len(theta)
-        p = self.p
-        reml = fit.reml
-
-        def ingredients(th: np.ndarray) -> np.ndarray:
-            ev = self.evaluate(th)
-            a = ev.logdet_m + (ev.logdet_x if reml else 0.0)
-            return np.concatenate([[a, ev.r2], np.linalg.inv(ev.xvx).ravel()])
-
-        f0, grad, hess = _derivatives(ingredients, theta, n_second=2)
-        r2 = f0[1]
-        c = self.n - (p if reml else 0)
-        s2 = sigma * sigma
-        H = np.empty((k + 1, k + 1))
-        H[:k, :k] = hess[0] + hess[1] / s2
-        H[:k, k] = H[k, :k] = -2.0 * grad[1] / sigma**3
-        H[k, k] = 6.0 * r2 / s2**2 - 2.0 * c / s2
-        evals, evecs = np.linalg.eigh(H)
-        tol = 1e-8
-        pos = evals > tol
-        notes = []
-        if np.any(evals < -tol):
-            notes.append(
-                f"the Hessian of the deviance has {int(np.sum(evals < -tol))} negative eigenvalue(s): "
-                "the model may not have converged; Satterthwaite df are unreliable"
-            )
-        h_inv = (evecs[:, pos] / evals[pos]) @ evecs[:, pos].T
-        A = 2.0 * h_inv
-        vinv = f0[2:].reshape(p, p)
-        jac = np.empty((k + 1, p, p))
-        jac[:k] = s2 * grad[2:].T.reshape(k, p, p)
-        jac[k] = 2.0 * sigma * vinv
-        jac = 0.5 * (jac + np.transpose(jac, (0, 2, 1)))
-        return {"vcov_varpar": A, "jac": jac, "hessian": H, "notes": notes,
-                "negative": bool(np.any(evals < -tol))}
-
-    @staticmethod
-    def satterthwaite_df(L: np.ndarray, vcov: np.ndarray, setup: dict[str, Any]) -> float:
-        """Satterthwaite df of the contrast ``L beta`` (lmerTest's contest1D)."""
-        var_con = float(L @ vcov @ L)
-        grad = np.einsum("i,kij,j->k", L, setup["jac"], L)
-        denom = float(grad @ setup["vcov_varpar"] @ grad)
-        if denom <= 0:
-            return math.inf
-        return 2.0 * var_con**2 / denom
-
-    # ------------------------------------------------------------------ Kenward-Roger
-    def kenward_roger_setup(self, fit: LmmFit) -> dict[str, Any]:
-        """Pbkrtest's ``vcovAdj``: adjusted ``vcov(beta)`` plus the ``P`` and ``W`` matrices."""
-        Li, Lt = self.factors(fit.theta)
-        s2 = fit.sigma**2
-        Ci = s2 * (self.M @ Li) @ (self.M @ Li).T
-        pairs_i = [(a, b) for b in range(self.q) for a in range(b, self.q)]
-        gam = [Ci[a, b] for a, b in pairs_i]
-        pairs_t: list[tuple[int, int]] = []
-        if self.nested:
-            assert Lt is not None
-            Ct = s2 * Lt @ Lt.T
-            pairs_t = [(a, b) for b in range(self.qt) for a in range(b, self.qt)]
-            gam += [Ct[a, b] for a, b in pairs_t]
-        gam.append(s2)
-        ng = len(gam)
-        p = self.p
-        P = np.zeros((ng, p, p))
-        Q = np.zeros((ng, ng, p, p))
-        K = np.zeros((ng, ng))
-        # Everything is computed in the random-effects space of each independent cluster
-        # (a patient, or a therapist when nested): with Sigma_c = s (I + Z L L'Z') and
-        # M = I + L'Z'Z L, Sigma_c^-1 = (I - Z L M^-1 L'Z') / s, so P, Q and the traces of
-        # pbkrtest need only Z'Z, Z'X and Q x Q algebra (Q = random effects per cluster).
-        Lo = self.M @ Li  # relative factor for the original (unscaled) covariates
-        Zo = self.Z_orig
-        ZZo = self._group_sum(Zo[:, :, None] * Zo[:, None, :])  # (m, q, q)
-        ZXo = self._group_sum(Zo[:, :, None] * self.X[:, None, :])  # (m, q, p)
-        q = self.q
-        acc: dict[str, Any] = {"P": np.zeros((ng - 1, p, p)), "Q": np.zeros((ng - 1, ng - 1, p, p)),
-               "K": np.zeros((ng - 1, ng - 1)), "Qres": np.zeros((ng - 1, p, p)),
-               "Kres": np.zeros(ng - 1), "AA": np.zeros((p, p)), "FLF": np.zeros((p, p)),
-               "tr": 0.0}
-        if not self.nested:
-            self._kr_batch(ZZo, ZXo, Lo, s2, [(np.array([a]), np.array([b])) for a, b in pairs_i], acc)
-        else:
-            assert Lt is not None and self.Zt is not None
-            Zt = self.Zt
-            ZZt = self._group_sum(Zo[:, :, None] * Zt[:, None, :])  # (m, q, qt)
-            tstarts = self._row_top_starts()
-            ZtZt = np.add.reduceat(Zt[:, :, None] * Zt[:, None, :], tstarts, axis=0)
-            ZtX = np.add.reduceat(Zt[:, :, None] * self.X[:, None, :], tstarts, axis=0)
-            qt = self.qt
-            counts = np.diff(np.r_[self.top_starts, self.m])
-            for mt in np.unique(counts):
-                Q_ = q * mt + qt
-                if Q_ > KR_MAX_RE:
-                    raise MemoryError(
-                        f"Kenward-Roger works on one dense block of random effects per "
-                        f"therapist; one has {Q_} (> {KR_MAX_RE})"
-                    )
-                tops = np.flatnonzero(counts == mt)
-                chunk = max(1, int(4_000_000 // (Q_ * Q_)))
-                Lam = np.zeros((Q_, Q_))
-                for i in range(mt):
-                    Lam[i * q : (i + 1) * q, i * q : (i + 1) * q] = Lo
-                Lam[q * mt :, q * mt :] = Lt
-                index = []
-                for a, b in pairs_i:
-                    index.append((np.arange(mt) * q + a, np.arange(mt) * q + b))
-                for a, b in pairs_t:
-                    index.append((np.array([q * mt + a]), np.array([q * mt + b])))
-                for c0 in range(0, len(tops), chunk):
-                    tt = tops[c0 : c0 + chunk]
-                    nb = len(tt)
-                    ZZc = np.zeros((nb, Q_, Q_))
-                    ZXc = np.zeros((nb, Q_, p))
-                    for k, t in enumerate(tt):
-                        g0 = self.top_starts[t]
-                        for i in range(mt):
-                            sl = slice(i * q, (i + 1) * q)
-                            ZZc[k, sl, sl] = ZZo[g0 + i]
-                            ZZc[k, sl, q * mt :] = ZZt[g0 + i]
-                            ZZc[k, q * mt :, sl] = ZZt[g0 + i].T
-                            ZXc[k, sl] = ZXo[g0 + i]
-                        ZZc[k, q * mt :, q * mt :] = ZtZt[t]
-                        ZXc[k, q * mt :] = ZtX[t]
-                    self._kr_batch(ZZc, ZXc, Lam, s2, index, acc)
-        nre = ng - 1
-        P[:nre] = acc["P"]
-        P[nre] = -(self.XX / s2**2 + acc["AA"])
-        AA_total = -P[nre]
-        for r in range(nre):
-            for t in range(r, nre):
-                Q[r, t] = acc["Q"][r, t]
-                K[r, t] = acc["K"][r, t]
-            Q[r, nre] = acc["Qres"][r]
-            K[r, nre] = acc["Kres"][r]
-        Q[nre, nre] = (AA_total - acc["FLF"]) / s2
-        K[nre, nre] = (self.n - 2 * acc["tr"]) / s2**2 + acc["tr2"] / s2**2
-        for r in range(ng):
-            P[r] = 0.5 * (P[r] + P[r].T)
-            for s in range(r):
-                K[r, s] = K[s, r]
-        Phi = fit.vcov
-        IE2 = np.zeros((ng, ng))
-        for i in range(ng):
-            PhiPi = Phi @ P[i]
-            for j in range(i, ng):
-                IE2[i, j] = IE2[j, i] = (
-                    K[i, j] - 2 * np.sum(Phi * Q[i, j]) + np.sum(PhiPi * (P[j] @ Phi))
-                )
-        ev = np.linalg.eigvalsh(IE2)
-        condi = float(np.min(np.abs(ev)))
-        W = 2 * np.linalg.inv(IE2) if condi > 1e-10 else 2 * np.linalg.pinv(IE2)
-        W = 0.5 * (W + W.T)
-        UU = np.zeros((p, p))
-        for i in range(ng - 1):
-            for j in range(i + 1, ng):
-                UU += W[i, j] * (Q[i, j] - P[i] @ Phi @ P[j])
-        UU = UU + UU.T
-        for i in range(ng):
-            UU += W[i, i] * (Q[i, i] - P[i] @ Phi @ P[i])
-        PhiA = Phi + 2 * Phi @ UU @ Phi
-        return {"vcov_adj": PhiA, "P": P, "W": W, "condi": condi}
-
-    @staticmethod
-    def _kr_batch(
-        ZZ: np.ndarray, ZX: np.ndarray, Lam: np.ndarray, s: float,
-        index: list[tuple[np.ndarray, np.ndarray]], acc: dict[str, Any],
-    ) -> None:
-        """Accumulate pbkrtest's P, Q and traces over a batch of clusters (random-effects space).
-
-        ``ZZ`` (b, Q, Q) and ``ZX`` (b, Q, p) are the clusters' cross-products, ``Lam`` the
-        relative covariance factor (Q, Q), ``s`` the residual variance and ``index[r]`` the
-        positions (rows ``a`` and ``b``) selected by the r-th covariance parameter, whose
-        ``G_r = Z E_r Z'`` with ``E_r = sum (e_a e_b' + e_b e_a')`` (or ``e_a e_a'``).
-        """
-        Qn = ZZ.shape[1]
-        eye = np.eye(Qn)
-        N = Lam.T @ ZZ @ Lam
-        Minv = np.linalg.inv(eye + N)
-        LML = Lam @ Minv @ Lam.T  # (b, Q, Q)
-        T = eye - LML @ ZZ
-        Tt = np.transpose(T, (0, 2, 1))
-        C = ZZ @ T / s  # Z' Sigma^-1 Z
-        F = Tt @ ZX / s  # Z' Sigma^-1 X
-        U = LML @ ZX
-        ZZU = ZZ @ U
-        H = Tt @ (ZX - ZZU) / s**2  # Z' Sigma^-2 X
-        BB = Tt @ ZZ @ T / s**2  # Z' Sigma^-2 Z
-        ZXt = np.transpose(ZX, (0, 2, 1))
-        Ut = np.transpose(U, (0, 2, 1))
-        acc["AA"] += np.sum(-Ut @ ZX - ZXt @ U + Ut @ ZZU, axis=0) / s**2
-        Ft = np.transpose(F, (0, 2, 1))
-        acc["FLF"] += np.sum(Ft @ LML @ F, axis=0)
-        trMinv = np.trace(Minv, axis1=1, axis2=2)
-        acc["tr"] += float(np.sum(Qn - trMinv))
-        IM = eye - Minv
-        acc["tr2"] = acc.get("tr2", 0.0) + float(np.sum(IM * np.transpose(IM, (0, 2, 1))))
-
-        def apply_e(Y: np.ndarray, ia: np.ndarray, ib: np.ndarray) -> np.ndarray:
-            out = np.zeros_like(Y)
-            out[:, ia] = Y[:, ib]
-            if not np.array_equal(ia, ib):
-                out[:, ib] += Y[:, ia]
-            return out
-
-        EF = [apply_e(F, ia, ib) for ia, ib in index]
-        EC = [apply_e(C, ia, ib) for ia, ib in index]
-        nre = len(index)
-        for r in range(nre):
-            EFt = np.transpose(EF[r], (0, 2, 1))
-            acc["P"][r] -= np.sum(Ft @ EF[r], axis=0)
-            acc["Qres"][r] += np.sum(EFt @ H, axis=0)
-            acc["Kres"][r] += float(np.trace(apply_e(BB, *index[r]), axis1=1, axis2=2).sum())
-            for t in range(r, nre):
-                acc["Q"][r, t] += np.sum(EFt @ C @ EF[t], axis=0)
-                acc["K"][r, t] += float(np.sum(EC[r] * np.transpose(EC[t], (0, 2, 1))))
-
-    @staticmethod
-    def _kr_ddf(L: np.ndarray, vcov: np.ndarray, setup: dict[str, Any]) -> tuple[float, float, float]:
-        """Pbkrtest's ``Lb_ddf`` moments for ``L``: (q, denominator df, A2)."""
-        L2 = np.atleast_2d(L)
-        Theta = L2.T @ np.linalg.solve(L2 @ vcov @ L2.T, L2)
-        P, W = setup["P"], setup["W"]
-        ThetaV = Theta @ vcov
-        ng = len(P)
-        us = [ThetaV @ P[i] @ vcov for i in range(ng)]
-        A1 = A2 = 0.0
-        for i in range(ng):
-            for j in range(i, ng):
-                e = 1.0 if i == j else 2.0
-                A1 += e * W[i, j] * (np.trace(us[i]) * np.trace(us[j]))
-                A2 += e * W[i, j] * np.sum(us[i] * us[j].T)
-        q = float(np.linalg.matrix_rank(L2))
-        B = (1 / (2 * q)) * (A1 + 6 * A2)
-        g = ((q + 1) * A1 - (q + 4) * A2) / ((q + 2) * A2)
-        c1 = g / (3 * q + 2 * (1 - g))
-        c2 = (q - g) / (3 * q + 2 * (1 - g))
-        c3 = (q + 2 - g) / (3 * q + 2 * (1 - g))
-        V0 = 1 + c1 * B
-        V1 = 1 - c2 * B
-        V2 = 1 - c3 * B
-        V0 = 0.0 if abs(V0) < 1e-10 else V0
-        x, y = 1 - A2 / q, V1
-        ratio = 1.0 if (abs(x) < 1e-14 and abs(y) < 1e-14) else x / y
-        rho = 1 / q * ratio**2 * V0 / V2
-        return q, float(4 + (q + 2) / (q * rho - 1)), float(A2)
-
-    @staticmethod
-    def kenward_roger_ftest(
-        L: np.ndarray, beta: np.ndarray, vcov: np.ndarray, setup: dict[str, Any]
-    ) -> tuple[float, float, float]:
-        """F test of ``L beta = 0`` as pbkrtest's ``KRmodcomp``: (scaled F, q, denominator df)."""
-        L2 = np.atleast_2d(L)
-        q, df2, A2 = LmmProblem._kr_ddf(L2, vcov, setup)
-        scaling = 1.0 if abs(df2 - 2) < 1e-2 else df2 * (1 - A2 / q) / (df2 - 2)
-        Lb = L2 @ beta
-        wald = float(Lb @ np.linalg.solve(L2 @ setup["vcov_adj"] @ L2.T, Lb))
-        return scaling * wald / q, q, float(df2)
-
-    @staticmethod
-    def satterthwaite_ftest(
-        L: np.ndarray, beta: np.ndarray, vcov: np.ndarray, setup: dict[str, Any]
-    ) -> tuple[float, float, float]:
-        """F test of ``L beta = 0`` as lmerTest's ``contestMD``: (F, q, denominator df)."""
-        L2 = np.atleast_2d(L)
-        VL = L2 @ vcov @ L2.T
-        d, Pm = np.linalg.eigh(VL)
-        order = np.argsort(d)[::-1]
-        d, Pm = d[order], Pm[:, order]
-        tol = max(np.sqrt(np.finfo(float).eps) * d[0], 0.0)
-        q = int(np.sum(d > tol))
-        PtL = (Pm.T @ L2)[:q]
-        t2 = (PtL @ beta) ** 2 / d[:q]
-        F = float(np.sum(t2) / q)
-        nu = np.array([
-            LmmProblem.satterthwaite_df(PtL[m], vcov, setup) for m in range(q)
-        ])
-        if q == 1 or np.all(np.abs(np.diff(nu)) < 1e-8):
-            ddf = float(np.mean(nu))
-        elif np.any(nu <= 2):
-            ddf = 2.0
-        else:
-            E = float(np.sum(nu / (nu - 2)))
-            ddf = 2 * E / (E - q)
-        return F, float(q), ddf
-
-    @staticmethod
-    def kenward_roger_df(L: np.ndarray, vcov: np.ndarray, setup: dict[str, Any]) -> float:
-        """Pbkrtest's ``Lb_ddf`` for one contrast ``L``."""
-        return LmmProblem._kr_ddf(L, vcov, setup)[1]
-
 
 # ---------------------------------------------------------------------- helpers
 def _put(x: np.ndarray, idx: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -954,103 +651,3 @@ def _lower_params(L: np.ndarray) -> np.ndarray:
     return L[rows[order], cols[order]]
 
 
-# ---------------------------------------------------------------------- numerical derivatives
-def _steps(x: np.ndarray, d: float) -> np.ndarray:
-    """NumDeriv's initial steps: ``d |x|``, or ``eps = 1e-4`` near zero."""
-    zero_tol = math.sqrt(np.finfo(float).eps / 7e-7)
-    return np.where(np.abs(x) < zero_tol, 1e-4, d * np.abs(x))
-
-
-def _richardson(values: list[np.ndarray]) -> np.ndarray:
-    """Richardson extrapolation of central differences at steps h, h/2, h/4, ..."""
-    a = [np.asarray(v, dtype=float) for v in values]
-    for k in range(1, len(a)):
-        f = 4.0**k
-        a = [(f * a[j + 1] - a[j]) / (f - 1) for j in range(len(a) - 1)]
-    return a[0]
-
-
-def _jacobian(fun: Any, x: np.ndarray, r: int = 4, d: float = 1e-4) -> np.ndarray:
-    """NumDeriv's Richardson Jacobian (defaults ``d = 1e-4``, ``r = 4``)."""
-    h0 = _steps(x, d)
-    cols = []
-    for k in range(len(x)):
-        ests = []
-        for j in range(r):
-            h = h0[k] / 2**j
-            e = np.zeros_like(x)
-            e[k] = h
-            ests.append((np.asarray(fun(x + e)) - np.asarray(fun(x - e))) / (2 * h))
-        cols.append(_richardson(ests))
-    return np.column_stack(cols)
-
-
-def _derivatives(
-    fun: Any, x: np.ndarray, n_second: int, r: int = 4, d: float = 0.1
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Value, Jacobian (m, k) and Hessians (n_second, k, k) of a vector function.
-
-    Richardson-extrapolated central differences sharing the evaluation points.
-    """
-    k = len(x)
-    h0 = _steps(x, d)
-    f0 = np.asarray(fun(x), dtype=float)
-    m = f0.shape[0]
-    grad = np.zeros((m, k))
-    hess = np.zeros((n_second, k, k))
-    for i in range(k):
-        g_est, h_est = [], []
-        for j in range(r):
-            h = h0[i] / 2**j
-            e = np.zeros(k)
-            e[i] = h
-            fp, fm = np.asarray(fun(x + e)), np.asarray(fun(x - e))
-            g_est.append((fp - fm) / (2 * h))
-            h_est.append((fp[:n_second] - 2 * f0[:n_second] + fm[:n_second]) / h**2)
-        grad[:, i] = _richardson(g_est)
-        hess[:, i, i] = _richardson(h_est)
-    for i in range(k):
-        for jj in range(i + 1, k):
-            ests = []
-            for j in range(r):
-                hi, hj = h0[i] / 2**j, h0[jj] / 2**j
-                ei = np.zeros(k)
-                ei[i] = hi
-                ej = np.zeros(k)
-                ej[jj] = hj
-                vals = [np.asarray(fun(x + sgn_i * ei + sgn_j * ej))[:n_second]
-                        for sgn_i, sgn_j in ((1, 1), (1, -1), (-1, 1), (-1, -1))]
-                ests.append((vals[0] - vals[1] - vals[2] + vals[3]) / (4 * hi * hj))
-            hess[:, i, jj] = hess[:, jj, i] = _richardson(ests)
-    return f0, grad, hess
-
-
-def _hessian(fun: Any, x: np.ndarray, r: int = 4, d: float = 0.1) -> np.ndarray:
-    """Richardson-extrapolated Hessian with numDeriv's defaults for ``hessian`` (``d = 0.1``)."""
-    k = len(x)
-    h0 = _steps(x, d)
-    f0 = fun(x)
-    H = np.zeros((k, k))
-    for i in range(k):
-        ests = []
-        for j in range(r):
-            h = h0[i] / 2**j
-            e = np.zeros(k)
-            e[i] = h
-            ests.append((fun(x + e) - 2 * f0 + fun(x - e)) / h**2)
-        H[i, i] = _richardson(ests)
-    for i in range(k):
-        for jj in range(i + 1, k):
-            ests = []
-            for j in range(r):
-                hi, hj = h0[i] / 2**j, h0[jj] / 2**j
-                ei = np.zeros(k)
-                ei[i] = hi
-                ej = np.zeros(k)
-                ej[jj] = hj
-                val = (fun(x + ei + ej) - fun(x + ei - ej) - fun(x - ei + ej) + fun(x - ei - ej)) / (
-                    4 * hi * hj
-                )
-                ests.append(val)
-            H[i, jj] = H[jj, i] = _richardson(ests)
-    return H
