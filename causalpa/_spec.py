@@ -416,12 +416,7 @@ class Spec:
         elif enc.plan is not None and _signature(self.rhs, data) == enc.signature:
             X = _run_plan(enc.plan, data)
         else:
-            try:
-                X = np.asarray(enc.model_spec.get_model_matrix(data, na_action="raise"),
-                               dtype=float)
-            except Exception as exc:
-                raise DataError(f"could not build the model matrix of {self.rhs!r} for this "
-                                f"data: {exc}") from exc
+            X = _materialise(enc.model_spec, self.rhs, data)
         names = list(enc.columns)
         if not intercept and "Intercept" in names:
             keep = [i for i, c in enumerate(names) if c != "Intercept"]
@@ -469,6 +464,27 @@ class Spec:
                 for j, (k, v) in enumerate(full.items()):
                     frame.insert(min(pos + j, frame.shape[1]), k, v)
         return frame
+
+
+def _materialise(model_spec: Any, rhs: str, data: pd.DataFrame) -> np.ndarray:
+    """Model matrix of new data with a fitted encoding; unseen factor levels are refused.
+
+    (formulaic codes a level it has not seen as the reference level and only warns.)
+    """
+    import warnings
+
+    from formulaic.errors import DataMismatchWarning
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", DataMismatchWarning)
+            return np.asarray(model_spec.get_model_matrix(data, na_action="raise"), dtype=float)
+    except DataMismatchWarning as exc:
+        raise DataError(f"`data` has a factor level that the model of {rhs!r} was not fitted "
+                        f"with: {exc}") from None
+    except Exception as exc:
+        raise DataError(f"could not build the model matrix of {rhs!r} for this data: "
+                        f"{exc}") from exc
 
 
 # =========================================================================== constructors
@@ -619,10 +635,11 @@ def model_spec(
     if isinstance(formula, Spec):
         template, formula = formula._encoding, formula.formula
     parsed = parse_formula(formula, argument, example=example)
-    if lhs == "column" and len(parsed.lhs_variables) != 1:
+    if lhs == "column" and (len(parsed.lhs_variables) != 1
+                            or parsed.lhs.strip("` ") != parsed.lhs_variables[0]):
         raise SpecificationError(
             f"the left-hand side of `{argument}` must be one outcome column; got "
-            f"{list(parsed.lhs_variables)}")
+            f"{parsed.lhs!r} (transform the column in the data first)")
     unknown = sorted((set(parsed.rhs_variables) | set(parsed.lhs_variables)) - set(data.columns))
     if unknown:
         check_columns(data, unknown, argument)

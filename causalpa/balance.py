@@ -24,31 +24,49 @@ Every level of a factor is its own row (``Spec.covariate_frame``).
 
 Examples
 --------
->>> import numpy as np, pandas as pd
 >>> import causalpa as cpa
->>> rng = np.random.default_rng(0)
->>> df = pd.DataFrame({"age": rng.normal(40, 10, 200), "sex": rng.choice(["f", "m"], 200)})
->>> df["pa"] = rng.binomial(1, 1 / (1 + np.exp(-(df["age"] - 40) / 10)))
->>> tab = cpa.balance(df, "pa ~ age + C(sex)")
+>>> pilot = cpa.datasets.load_pilot()
+>>> tab = cpa.balance(pilot, treatment="pa", covariates=["age", "sex", "ltc"], estimand="ATT")
 >>> list(tab.unadjusted.index)
-['age', 'sex_f', 'sex_m']
->>> bool(abs(tab.unadjusted.loc["age", "smd"]) > 0.1)
-True
+['age', 'sex_female', 'sex_male', 'ltc']
+>>> tab.flags
+['age', 'sex_female', 'sex_male', 'ltc']
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import InitVar, dataclass, field
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from causalpa._callable_module import make_callable
 from causalpa._spec import make_spec
-from causalpa._validation import check_number, check_option, check_weights
+from causalpa._validation import (
+    NONE,
+    Boolean,
+    Column,
+    Columns,
+    Instance,
+    Number,
+    check_columns,
+    check_no_missing,
+    check_weights,
+    validate_params,
+)
+from causalpa.errors import SpecificationError
+from causalpa.propensity import FORMULA
+from causalpa.results import Result
 
-__all__ = ["BalanceTable", "balance", "balance_statistics"]
+__all__ = ["BalanceTable", "balance", "balance_statistics", "sample_sizes"]
+
+#: Target populations; the estimand chooses the standardising SD.
+Estimand = Literal["ATE", "ATT", "ATC", "ATO"]
+#: Which sample of a balance table to show.
+Sample = Literal["adjusted", "unadjusted"]
+#: Weights: a column name or one weight per row.
+WEIGHTS = (Column(), Instance((np.ndarray, pd.Series, list, tuple), "one weight per row"), NONE)
 
 _EPS = float(np.sqrt(np.finfo(float).eps))
 _COLS = ["type", "mean_treated", "mean_control", "smd", "var_ratio", "ecdf_mean", "ecdf_max",
@@ -145,12 +163,13 @@ def _bal1var(
     return ("binary" if binary else "continuous"), out
 
 
+@validate_params()
 def balance_statistics(
     X: pd.DataFrame,
     t: np.ndarray,
     weights: np.ndarray | None = None,
     *,
-    estimand: str = "ATE",
+    estimand: Estimand = "ATE",
     pairs: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """Balance statistics for every column of ``X`` (array core of :func:`balance`).
@@ -214,11 +233,40 @@ def sample_sizes(t: np.ndarray, weights: np.ndarray | None) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index", columns=["Control", "Treated"])
 
 
-@dataclass(frozen=True)
-class BalanceTable:
+# =========================================================================== the table
+class _BalanceViews(Result):
+    """Copies of a balance table's parts (the constructor of :class:`BalanceTable` takes them)."""
+
+    _unadjusted: pd.DataFrame
+    _adjusted: pd.DataFrame | None
+    _n: pd.DataFrame
+
+    @property
+    def unadjusted(self) -> pd.DataFrame:
+        """Statistics in the full, unweighted sample (a new DataFrame)."""
+        return self._unadjusted.copy()
+
+    @property
+    def adjusted(self) -> pd.DataFrame | None:
+        """Statistics with the matching or balancing weights (a new DataFrame, or None)."""
+        return None if self._adjusted is None else self._adjusted.copy()
+
+    @property
+    def n(self) -> pd.DataFrame:
+        """Sample sizes by arm: all, effective (ESS), matched / weighted (a new DataFrame)."""
+        return self._n.copy()
+
+
+@dataclass(frozen=True, repr=False, eq=False)
+class BalanceTable(_BalanceViews):
     """Balance before (``unadjusted``) and after (``adjusted``) matching or weighting.
 
-    Attributes
+    ``tidy()`` is the long table: one row per covariate (or factor level) and sample,
+    with the statistics of :func:`balance_statistics` and ``imbalanced``
+    (|SMD| > ``threshold``). ``summary()`` shows SMD, variance ratio and eCDF max
+    before and after side by side; :meth:`plot` draws the love plot.
+
+    Parameters
     ----------
     unadjusted : pandas.DataFrame
         Statistics in the full, unweighted sample (one row per covariate / factor level).
@@ -233,35 +281,52 @@ class BalanceTable:
     method : str
         How the adjusted sample was made.
 
+    Attributes
+    ----------
+    unadjusted, adjusted, n : pandas.DataFrame
+        Copies of the tables given (``adjusted`` may be None).
+    flags : list of str
+        Covariates with |SMD| above ``threshold`` after adjustment.
+
     Examples
     --------
     >>> import causalpa as cpa
     >>> df = cpa.datasets.load_pilot()
-    >>> tab = cpa.match(df, "pa ~ age + phq9_first").balance()
+    >>> tab = cpa.balance(df, "pa ~ age + phq9_first", estimand="ATT")
     >>> tab.estimand, list(tab.unadjusted.index)
-    ('ATT', ['distance', 'age', 'phq9_first'])
-    >>> list(tab.adjusted.columns[:4])
+    ('ATT', ['age', 'phq9_first'])
+    >>> list(tab.unadjusted.columns[:4])
     ['type', 'mean_treated', 'mean_control', 'smd']
     >>> list(tab.n.index)
-    ['All (ESS)', 'All', 'Matched (ESS)', 'Matched', 'Unmatched', 'Discarded']
-    >>> tab.tidy().shape[0]  # 3 covariates x (unadjusted, adjusted)
-    6
+    ['All (ESS)', 'All']
+    >>> tab.tidy()[["covariate", "sample", "smd"]].round(3)
+        covariate      sample    smd
+    0         age  unadjusted -0.852
+    1  phq9_first  unadjusted -0.105
     """
 
-    unadjusted: pd.DataFrame
-    adjusted: pd.DataFrame | None
-    n: pd.DataFrame
-    estimand: str
+    # the tables are taken by the constructor and kept as private copies; the
+    # properties of _BalanceViews return copies of them (field() keeps them required)
+    unadjusted: InitVar[pd.DataFrame] = field()
+    adjusted: InitVar[pd.DataFrame | None] = field()
+    n: InitVar[pd.DataFrame] = field()
+    estimand: str = field()
     threshold: float = 0.1
     method: str = ""
+    _unadjusted: pd.DataFrame = field(init=False, repr=False)
+    _adjusted: pd.DataFrame | None = field(init=False, repr=False)
+    _n: pd.DataFrame = field(init=False, repr=False)
 
-    def tidy(self) -> pd.DataFrame:
-        """Long table: one row per covariate and sample ("unadjusted" / "adjusted").
+    def __post_init__(self, unadjusted: pd.DataFrame, adjusted: pd.DataFrame | None,
+                      n: pd.DataFrame) -> None:
+        object.__setattr__(self, "_unadjusted", unadjusted.copy())
+        object.__setattr__(self, "_adjusted", None if adjusted is None else adjusted.copy())
+        object.__setattr__(self, "_n", n.copy())
 
-        Includes a boolean ``imbalanced`` column (|SMD| > threshold).
-        """
+    # ------------------------------------------------------------------ protocol
+    def _tidy(self) -> pd.DataFrame:
         parts = []
-        for name, tab in (("unadjusted", self.unadjusted), ("adjusted", self.adjusted)):
+        for name, tab in (("unadjusted", self._unadjusted), ("adjusted", self._adjusted)):
             if tab is None:
                 continue
             part = tab.reset_index()
@@ -271,54 +336,64 @@ class BalanceTable:
         out["imbalanced"] = out["smd"].abs() > self.threshold
         return out
 
+    def _title(self) -> str:
+        how = f", {self.method}" if self.method else ""
+        return (f"Balance ({self.estimand}{how}); SMD = standardised mean difference, "
+                f"threshold |SMD| > {self.threshold:g}")
+
+    def _display(self, table: pd.DataFrame) -> pd.DataFrame:
+        """SMD, variance ratio and eCDF max before and after, side by side."""
+        cols = ["smd", "var_ratio", "ecdf_max"]
+        parts = []
+        for sample, label in (("unadjusted", "before"), ("adjusted", "after")):
+            rows = table[table["sample"] == sample]
+            if len(rows):
+                parts.append(rows.set_index("covariate")[cols].add_suffix(f" ({label})"))
+                flagged = rows.set_index("covariate")["imbalanced"]
+        if not parts:
+            return table
+        return pd.concat(parts, axis=1).assign(imbalanced=flagged).reset_index()
+
+    def _meta(self) -> dict[str, Any]:
+        sizes = {str(row): {str(arm): float(v) for arm, v in values.items()}
+                 for row, values in self._n.iterrows()}
+        return {"estimand": self.estimand, "method": self.method or None,
+                "threshold": float(self.threshold), "sample_sizes": sizes,
+                "imbalanced": self.flags}
+
+    # ------------------------------------------------------------------ views
     @property
     def flags(self) -> list[str]:
         """Covariates with |SMD| above the threshold in the adjusted (else unadjusted) sample."""
-        tab = self.adjusted if self.adjusted is not None else self.unadjusted
+        tab = self._adjusted if self._adjusted is not None else self._unadjusted
         return [str(c) for c in tab.index[tab["smd"].abs() > self.threshold]]
 
-    def to_matchit(self, sample: str = "adjusted") -> pd.DataFrame:
+    @validate_params()
+    def to_matchit(self, sample: Sample = "adjusted") -> pd.DataFrame:
         """Return the table with MatchIt's ``summary()`` column names ("sum.all" / "sum.matched").
 
         Parameters
         ----------
         sample : {"adjusted", "unadjusted"}
+            The sample after adjustment (``summary(m)$sum.matched``) or before
+            (``$sum.all``, without the pair distance).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per covariate, MatchIt's column names.
         """
-        sample = check_option("sample", sample, ["adjusted", "unadjusted"])
-        tab = self.adjusted if sample == "adjusted" else self.unadjusted
+        tab = self._adjusted if sample == "adjusted" else self._unadjusted
         if tab is None:
-            raise ValueError("no adjusted sample: pass `weights=` or use a matching result")
+            raise SpecificationError(
+                "`sample='adjusted'` needs an adjusted sample: pass `weights=` to balance() "
+                "or use the .balance() of a matching or weighting result")
         out = tab.drop(columns="type").rename(columns=_MATCHIT)
         if sample == "unadjusted":
             out = out.drop(columns="Std. Pair Dist.")
         return out
 
-    def summary(self) -> str:
-        """Readable balance report (SMD, variance ratio, eCDF max before/after; flags)."""
-        cols = ["smd", "var_ratio", "ecdf_max"]
-        show = self.unadjusted[cols].add_suffix(" (before)")
-        if self.adjusted is not None:
-            show = show.join(self.adjusted[cols].add_suffix(" (after)"))
-        lines = [
-            f"Balance ({self.estimand}{', ' + self.method if self.method else ''}); "
-            f"SMD = standardised mean difference, threshold |SMD| > {self.threshold:g}",
-            show.to_string(float_format=lambda v: f"{v:.3f}", na_rep=""),
-            "",
-            "Sample sizes:",
-            self.n.to_string(float_format=lambda v: f"{v:.1f}"),
-        ]
-        flagged = self.flags
-        lines.append(
-            f"Imbalanced (|SMD| > {self.threshold:g}): " + (", ".join(flagged) if flagged else "none")
-        )
-        return "\n".join(lines)
-
-    def __repr__(self) -> str:
-        return f"<BalanceTable\n{self.summary()}\n>"
-
-    def _repr_html_(self) -> str:
-        return self.tidy().to_html(index=False, float_format=lambda v: f"{v:.3f}", na_rep="")
-
+    @validate_params({"absolute": Boolean()})
     def plot(self, ax: Any = None, *, absolute: bool = True) -> Any:
         """Love plot: |SMD| per covariate before and after, with threshold lines.
 
@@ -336,19 +411,16 @@ class BalanceTable:
         import matplotlib.pyplot as plt
 
         if ax is None:
-            _, ax = plt.subplots(figsize=(6, 0.35 * len(self.unadjusted) + 1.5))
-        names = list(self.unadjusted.index)[::-1]
+            _, ax = plt.subplots(figsize=(6, 0.35 * len(self._unadjusted) + 1.5))
+        names = list(self._unadjusted.index)[::-1]
         y = np.arange(len(names))
-        before = self.unadjusted["smd"].reindex(names).to_numpy(dtype=float)
-        if absolute:
-            before = np.abs(before)
-        ax.scatter(before, y, marker="o", facecolors="none", edgecolors="tab:red",
-                   label="unadjusted")
-        if self.adjusted is not None:
-            after = self.adjusted["smd"].reindex(names).to_numpy(dtype=float)
-            if absolute:
-                after = np.abs(after)
-            ax.scatter(after, y, marker="o", color="tab:blue", label="adjusted")
+        samples = [("unadjusted", self._unadjusted, {"marker": "o", "facecolors": "none",
+                                                     "edgecolors": "tab:red"})]
+        if self._adjusted is not None:
+            samples.append(("adjusted", self._adjusted, {"marker": "o", "color": "tab:blue"}))
+        for label, tab, style in samples:
+            smd = tab["smd"].reindex(names).to_numpy(dtype=float)
+            ax.scatter(np.abs(smd) if absolute else smd, y, label=label, **style)
         ax.axvline(self.threshold, color="grey", linestyle="--", linewidth=1)
         if not absolute:
             ax.axvline(-self.threshold, color="grey", linestyle="--", linewidth=1)
@@ -360,14 +432,27 @@ class BalanceTable:
         return ax
 
 
+# =========================================================================== public API
+def _weight_vector(data: pd.DataFrame, weights: Any) -> np.ndarray:
+    """Return the weights as an array: a column of ``data`` or one weight per row."""
+    if isinstance(weights, str):
+        check_columns(data, [weights], "weights")
+        check_no_missing(data, [weights])
+        weights = data[weights].to_numpy()
+    return check_weights(weights, len(data))
+
+
+@validate_params({"formula": FORMULA, "treatment": [Column(), NONE],
+                  "covariates": [Columns(), NONE], "weights": WEIGHTS,
+                  "threshold": Number(low=0)})
 def balance(
     data: pd.DataFrame,
     formula: str | None = None,
     *,
     treatment: str | None = None,
     covariates: list[str] | None = None,
-    weights: Any = None,
-    estimand: str = "ATE",
+    weights: str | np.ndarray | pd.Series | None = None,
+    estimand: Estimand = "ATE",
     threshold: float = 0.1,
     treated: Any = None,
 ) -> BalanceTable:
@@ -377,7 +462,7 @@ def balance(
     ----------
     data : pandas.DataFrame
         Analysis data (not modified).
-    formula : str, optional
+    formula : str or Spec, optional
         ``"treatment ~ covariates"``; factor terms show every level.
     treatment, covariates : str, list of str, optional
         Column names instead of a formula.
@@ -394,6 +479,13 @@ def balance(
     -------
     BalanceTable
 
+    Raises
+    ------
+    SpecificationError
+        An option outside its declared values (``estimand``, ``threshold``, ...).
+    DataError
+        Missing values, a non-binary treatment, or weights of the wrong length or sign.
+
     Examples
     --------
     >>> import pandas as pd
@@ -402,21 +494,15 @@ def balance(
     >>> tab = balance(df, treatment="pa", covariates=["age"], weights="w", estimand="ATT")
     >>> float(round(tab.adjusted.loc["age", "mean_control"], 2))
     45.0
+    >>> tab.tidy()[["covariate", "sample", "mean_control"]]
+      covariate      sample  mean_control
+    0       age  unadjusted     48.333333
+    1       age    adjusted     45.000000
     """
     spec = make_spec(data, formula, treatment=treatment, covariates=covariates, treated=treated)
-    estimand = check_option("estimand", estimand, ["ATE", "ATT", "ATC", "ATO"])
-    threshold = check_number("threshold", threshold, low=0)
     t = spec.treatment_array(data)
     X = spec.covariate_frame(data)
-    w = None
-    if weights is not None:
-        if isinstance(weights, str):
-            from causalpa._validation import check_columns, check_no_missing
-
-            check_columns(data, [weights], "weights")
-            check_no_missing(data, [weights])
-            weights = data[weights].to_numpy()
-        w = check_weights(weights, len(data))
+    w = None if weights is None else _weight_vector(data, weights)
     return BalanceTable(
         unadjusted=balance_statistics(X, t, None, estimand=estimand).drop(columns="pair_dist")
         .assign(pair_dist=np.nan),

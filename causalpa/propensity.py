@@ -2,12 +2,12 @@ r"""Propensity-score models: logistic (as R's ``glm``), Firth-penalised, or any 
 
 The propensity score :math:`e(x) = P(T = 1 \mid X = x)` is the probability of
 choosing the treatment (e.g. physical activity) given the covariates. Three
-models are available:
+models are available (``ps_model=``):
 
 ``"logistic"``
-    Unpenalised maximum-likelihood logistic regression fitted by Newton-Raphson
-    on the model matrix of the :class:`~causalpa._spec.Spec`; matches R's
-    ``glm(family = binomial)`` to about 1e-8. Perfect or quasi-complete
+    Unpenalised maximum-likelihood logistic regression fitted by R's ``glm.fit``
+    algorithm on the model matrix of the :class:`~causalpa._spec.Spec`; matches R's
+    ``glm(family = binomial)`` to rounding error. Perfect or quasi-complete
     separation is detected (a linear-programming check, as R's
     ``detectseparation``) and raised as a :class:`~causalpa.errors.DataError`
     naming the covariates involved.
@@ -19,6 +19,11 @@ any scikit-learn classifier
     An unfitted estimator with ``fit``/``predict_proba`` (e.g. gradient boosting);
     it is cloned and fitted on the covariate matrix without the intercept column.
 
+The result, :class:`PropensityScore`, follows the result protocol of
+:mod:`causalpa.results`: ``tidy()`` is the coefficient table of the treatment model
+in the shared schema of estimates (Wald standard errors, normal reference), and
+``summary()``, ``to_dict()`` and the notebook view derive from it.
+
 Examples
 --------
 >>> import numpy as np, pandas as pd
@@ -29,55 +34,105 @@ Examples
 >>> ps = cpa.propensity(df, "pa ~ age + C(sex)")
 >>> bool(ps.scores.between(0, 1).all())
 True
->>> list(ps.coef.index)
+>>> list(ps.params.index)
 ['Intercept', 'age', 'C(sex)[T.m]']
 """
 
 from __future__ import annotations
 
+import math
+import typing
 import warnings
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from scipy import special
 
 from causalpa._callable_module import make_callable
-from causalpa._regression import check_full_rank, logistic, separation_direction
+from causalpa._regression import Fit, check_full_rank, logistic, separation_direction
 from causalpa._spec import Spec, make_spec
-from causalpa._validation import check_number, check_option, format_rows
-from causalpa.errors import ConvergenceWarning, DataError, PositivityWarning, SpecificationError
+from causalpa._validation import (
+    NONE,
+    Classifier,
+    Column,
+    Columns,
+    Constraint,
+    Instance,
+    Number,
+    Options,
+    Pair,
+    check_value,
+    format_rows,
+    validate_params,
+)
+from causalpa.errors import ConvergenceWarning, DataError, PositivityWarning
+from causalpa.inference import Moments, coef_table
+from causalpa.results import EstimateResult, estimate_frame
 
-__all__ = ["PropensityScore", "propensity"]
+__all__ = ["PropensityScore", "propensity", "PS_MODEL", "POSITIVITY"]
 
-_MODELS = ("logistic", "firth")
+#: The built-in propensity models (``ps_model=`` also takes a scikit-learn classifier).
+PSModelName = Literal["logistic", "firth"]
+#: The declaration of ``ps_model`` (for every estimator that fits a propensity model).
+PS_MODEL: tuple[Constraint, ...] = (Options(*typing.get_args(PSModelName)), Classifier())
+#: The declaration of ``positivity``: an interval inside [0, 1], or None for no check.
+POSITIVITY: tuple[Constraint, ...] = (Pair(0, 1), NONE)
+#: The declaration of a treatment-model formula (a string or a :class:`Spec`).
+FORMULA: tuple[Constraint, ...] = (Instance((str, Spec), "a formula string or a Spec"), NONE)
+
+_METHODS = {"logistic": "logistic propensity model",
+            "firth": "Firth logistic propensity model"}
 
 
-@dataclass(frozen=True)
-class PropensityScore:
+def _frozen(values: np.ndarray) -> np.ndarray:
+    """Return a read-only array (a copy unless ``values`` is read-only already)."""
+    out = values if not values.flags.writeable else np.array(values, copy=True)
+    out.setflags(write=False)
+    return out
+
+
+@dataclass(frozen=True, repr=False, eq=False)
+class PropensityScore(EstimateResult):
     """A fitted propensity-score model (frozen; built by :func:`propensity`).
+
+    ``tidy()`` is the coefficient table of the logistic or Firth model in the shared
+    schema of estimates: Wald standard errors from the inverse of the information
+    matrix ``X' W X`` at the estimate (``W = diag(e (1 - e))``), as R's
+    ``summary(glm)``; for the Firth model the inverse of the same matrix at the
+    penalised estimate, which is ``logistf``'s Wald variance (``logistf`` reports
+    profile-likelihood intervals by default; they can differ in small samples). The
+    reference distribution is the normal (``df = inf``). A scikit-learn classifier has
+    no coefficients: the table is empty and a note says so.
 
     Attributes
     ----------
     scores : pandas.Series
-        Estimated probability of treatment, indexed like the data.
+        Estimated probability of treatment, indexed like the data (a new Series on
+        every access).
     linear_predictor : pandas.Series
-        The scores on the logit scale, ``log(e / (1 - e))``.
-    treatment : numpy.ndarray
-        The 0/1 treatment indicator.
-    spec : Spec
-        The treatment specification.
+        The scores on the logit scale, ``log(e / (1 - e))`` (a new Series each access).
     coef : pandas.Series or None
         Coefficients of a logistic / Firth model (None for other classifiers).
+    treatment : numpy.ndarray
+        The 0/1 treatment indicator (read-only).
+    spec : Spec
+        The treatment specification.
     design : numpy.ndarray
-        The model matrix used (with intercept for logistic / Firth models).
-    design_names : list of str
+        The model matrix used, with the intercept column (read-only).
+    design_names : tuple of str
         Column names of ``design``.
     model : str
         "logistic", "firth" or the classifier's class name.
     converged : bool
         Whether the iterative fit converged.
+    information : numpy.ndarray or None
+        ``X' W X`` at the estimate (read-only; None for other classifiers).
+    positivity : (float, float) or None
+        The interval the scores were checked against.
+    notes : tuple of str
+        Caveats.
 
     Examples
     --------
@@ -87,24 +142,57 @@ class PropensityScore:
     >>> ps = cpa.propensity(df, "pa ~ age + phq9_first")
     >>> ps.model, ps.n_treated, ps.n_control
     ('logistic', 16, 22)
-    >>> list(ps.coef.index)
-    ['Intercept', 'age', 'phq9_first']
+    >>> ps.tidy()[["term", "estimate", "std_error"]].round(3)
+             term  estimate  std_error
+    0   Intercept     2.099      1.409
+    1         age    -0.048      0.024
+    2  phq9_first    -0.033      0.057
     >>> bool(ps.scores.index.equals(df.index)) and bool(ps.scores.between(0, 1).all())
     True
     >>> bool(np.allclose(ps.linear_predictor, np.log(ps.scores / (1 - ps.scores))))
     True
     """
 
-    scores: pd.Series
-    linear_predictor: pd.Series
-    treatment: np.ndarray
     spec: Spec
-    coef: pd.Series | None
-    design: np.ndarray
-    design_names: list[str]
     model: str
-    converged: bool = True
+    treatment: np.ndarray
+    design: np.ndarray
+    design_names: tuple[str, ...]
+    _index: pd.Index
+    _scores: np.ndarray = field(repr=False)
+    _linear_predictor: np.ndarray = field(repr=False)
+    _coef: np.ndarray | None = field(default=None, repr=False)
     information: np.ndarray | None = field(default=None, repr=False)
+    _std_errors: np.ndarray | None = field(default=None, repr=False)
+    converged: bool = True
+    positivity: tuple[float, float] | None = None
+    notes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in ("treatment", "design", "_scores", "_linear_predictor", "_coef",
+                     "information", "_std_errors"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, _frozen(np.asarray(value)))
+        object.__setattr__(self, "design_names", tuple(self.design_names))
+
+    # ------------------------------------------------------------------ copies
+    @property
+    def scores(self) -> pd.Series:
+        """Estimated probabilities of treatment, indexed like the data (a new Series)."""
+        return pd.Series(self._scores.copy(), index=self._index.copy(), name="propensity")
+
+    @property
+    def linear_predictor(self) -> pd.Series:
+        """The scores on the logit scale (a new Series)."""
+        return pd.Series(self._linear_predictor.copy(), index=self._index.copy(), name="linear_predictor")
+
+    @property
+    def coef(self) -> pd.Series | None:
+        """Coefficients of a logistic / Firth model (a new Series; None for classifiers)."""
+        if self._coef is None:
+            return None
+        return pd.Series(self._coef.copy(), index=list(self.design_names), name="coef")
 
     @property
     def n_treated(self) -> int:
@@ -116,14 +204,41 @@ class PropensityScore:
         """Number of control units."""
         return int(len(self.treatment) - self.treatment.sum())
 
-    def __repr__(self) -> str:
-        e = self.scores.to_numpy()
-        return (
-            f"<PropensityScore model={self.model!r} formula={self.spec.formula!r} "
-            f"n_treated={self.n_treated} n_control={self.n_control} "
-            f"range=[{e.min():.3g}, {e.max():.3g}] converged={self.converged}>"
-        )
+    @property
+    def method(self) -> str:
+        """What was fitted (the ``method`` column of the tidy table)."""
+        return _METHODS.get(self.model, f"{self.model} propensity model")
 
+    # ------------------------------------------------------------------ protocol
+    def _tidy(self) -> pd.DataFrame:
+        if self._coef is None or self._std_errors is None:
+            table = coef_table([], [], term=[])
+        else:
+            table = coef_table(self._coef, self._std_errors, math.inf, 0.95,
+                               term=list(self.design_names))
+        return estimate_frame(table, outcome=self.spec.treatment, estimand=None,
+                              method=self.method, n=len(self.treatment))
+
+    def _title(self) -> str:
+        return (f"Propensity score: {self.method}, {self.spec.formula} "
+                f"({self.n_treated} treated, {self.n_control} control)")
+
+    def _display(self, table: pd.DataFrame) -> pd.DataFrame:
+        return table[["term", "estimate", "std_error", "statistic", "p_value", "conf_low",
+                      "conf_high"]]
+
+    def _meta(self) -> dict[str, Any]:
+        e = self._scores
+        outside = None
+        if self.positivity is not None:
+            lo, hi = self.positivity
+            outside = int(np.sum((e < lo) | (e > hi)))
+        return {"converged": bool(self.converged), "score_min": float(e.min()),
+                "score_max": float(e.max()),
+                "positivity": None if self.positivity is None else list(self.positivity),
+                "n_outside_positivity": outside}
+
+    # ------------------------------------------------------------------ diagnostics
     def overlap(self) -> pd.DataFrame:
         """Summarise overlap of the score distributions by arm.
 
@@ -142,7 +257,7 @@ class PropensityScore:
         >>> int(ps.overlap().loc["treated", "n"])
         10
         """
-        e = self.scores.to_numpy()
+        e = self._scores
         t = self.treatment.astype(bool)
         lo = max(e[t].min(), e[~t].min())
         hi = min(e[t].max(), e[~t].max())
@@ -163,7 +278,9 @@ class PropensityScore:
             }
         return pd.DataFrame.from_dict(rows, orient="index")
 
-    def plot(self, ax: Any = None, *, scale: str = "probability", bins: int = 30) -> Any:
+    @validate_params({"bins": Number(low=1, integer=True)})
+    def plot(self, ax: Any = None, *, scale: Literal["probability", "logit"] = "probability",
+             bins: int = 30) -> Any:
         """Plot the score distributions of both arms (mirrored histograms).
 
         Parameters
@@ -181,8 +298,7 @@ class PropensityScore:
         """
         import matplotlib.pyplot as plt
 
-        scale = check_option("scale", scale, ["probability", "logit"])
-        values = (self.scores if scale == "probability" else self.linear_predictor).to_numpy()
+        values = self._scores if scale == "probability" else self._linear_predictor
         t = self.treatment.astype(bool)
         if ax is None:
             _, ax = plt.subplots(figsize=(6, 4))
@@ -199,10 +315,7 @@ class PropensityScore:
         return ax
 
 
-def _is_classifier(model: Any) -> bool:
-    return hasattr(model, "fit") and hasattr(model, "predict_proba")
-
-
+# =========================================================================== fitting
 def _separation_error(X: np.ndarray, names: list[str], y: np.ndarray, direction: np.ndarray) -> DataError:
     involved = [names[j] for j in np.flatnonzero(direction) if names[j] != "Intercept"]
     if not involved:
@@ -219,13 +332,76 @@ def _separation_error(X: np.ndarray, names: list[str], y: np.ndarray, direction:
     )
 
 
+def _fit_logistic(y: np.ndarray, X: np.ndarray, names: list[str], model: str,
+                  max_iter: int) -> Fit:
+    """Fit the logistic or Firth model; refuse separation; warn on non-convergence."""
+    firth = model == "firth"
+    fit = logistic(y, X, firth=firth, maxit=max_iter)
+    if not firth and (np.abs(fit.eta).max() > 15 or not fit.converged):
+        direction = separation_direction(X, y)
+        if direction is not None:
+            raise _separation_error(X, names, y, direction)
+    if not fit.converged:
+        warnings.warn(
+            f"the {model} propensity model did not converge in {max_iter} iterations; "
+            "increase `max_iter` or simplify the model",
+            ConvergenceWarning,
+            stacklevel=6,  # the caller of propensity() (through the validating wrapper)
+        )
+    return fit
+
+
+def _fit_classifier(estimator: Any, y: np.ndarray, X: np.ndarray,
+                    names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Clone and fit a scikit-learn classifier on the covariates; return scores and logits."""
+    from sklearn.base import clone
+
+    keep = [j for j, nm in enumerate(names) if nm != "Intercept"]
+    Xc = X[:, keep]
+    est = clone(estimator)
+    est.fit(Xc, y)
+    classes = list(est.classes_)
+    e = np.asarray(est.predict_proba(Xc))[:, classes.index(1)].astype(float)
+    with np.errstate(divide="ignore"):
+        lp = special.logit(e)
+    return e, lp
+
+
+def _warn_positivity(e: np.ndarray, y: np.ndarray, index: pd.Index,
+                     positivity: tuple[float, float]) -> None:
+    lo, hi = positivity
+    bad = (e < lo) | (e > hi)
+    if bad.any():
+        nt = int(np.sum(bad & (y == 1)))
+        warnings.warn(
+            f"{int(bad.sum())} propensity score(s) outside [{lo:g}, {hi:g}] "
+            f"({nt} treated, {int(bad.sum()) - nt} control); rows {format_rows(index[bad])}. "
+            "These units have almost no comparable units in the other arm: check "
+            "overlap with .overlap()/.plot(), restrict to common support, trim the "
+            "weights, or target the ATT/ATO instead of the ATE.",
+            PositivityWarning,
+            stacklevel=5,  # the caller of propensity() (through the validating wrapper)
+        )
+
+
+def _both_arms(y: np.ndarray, treatment: str) -> None:
+    n1 = int(y.sum())
+    if n1 == 0 or n1 == len(y):
+        arm = "treated" if n1 == 0 else "control"
+        raise DataError(f"treatment column {treatment!r} has no {arm} units; both arms are needed")
+
+
+# =========================================================================== public API
+@validate_params({"formula": FORMULA, "treatment": [Column(), NONE],
+                  "covariates": [Columns(), NONE], "ps_model": PS_MODEL,
+                  "positivity": POSITIVITY, "max_iter": Number(low=1, integer=True)})
 def propensity(
     data: pd.DataFrame,
-    formula: str | None = None,
+    formula: str | Spec | None = None,
     *,
     treatment: str | None = None,
     covariates: list[str] | None = None,
-    ps_model: Any = "logistic",
+    ps_model: PSModelName | Any = "logistic",
     treated: Any = None,
     positivity: tuple[float, float] | None = (0.01, 0.99),
     max_iter: int = 100,
@@ -236,12 +412,12 @@ def propensity(
     ----------
     data : pandas.DataFrame
         Analysis data (not modified).
-    formula : str, optional
+    formula : str or Spec, optional
         ``"treatment ~ covariates"`` (formulaic syntax; ``C()``, ``I()``, interactions).
     treatment : str, optional
         Treatment column (alternative to ``formula``).
     covariates : list of str, optional
-        Covariate columns (alternative to ``formula``).
+        Covariate columns (alternative to ``formula``); text columns are factors.
     ps_model : {"logistic", "firth"} or scikit-learn classifier
         ``"logistic"``: maximum likelihood, as R's ``glm(family = binomial)``.
         ``"firth"``: Firth's penalised likelihood (as R's ``logistf``), finite under
@@ -253,14 +429,17 @@ def propensity(
         Scores outside this interval trigger a :class:`PositivityWarning` naming
         the rows; ``None`` disables the check.
     max_iter : int
-        Maximum Newton iterations for the logistic / Firth fits.
+        Maximum iterations of the logistic / Firth fits.
 
     Returns
     -------
     PropensityScore
+        ``tidy()`` holds the model's coefficients with Wald standard errors.
 
     Raises
     ------
+    SpecificationError
+        An option outside its declared values (``ps_model``, ``positivity``, ...).
     DataError
         Missing values, non-binary treatment, an empty arm, or (``ps_model="logistic"``)
         perfect / quasi-complete separation, naming the covariates involved.
@@ -270,7 +449,7 @@ def propensity(
     PositivityWarning
         Scores outside ``positivity``.
     ConvergenceWarning
-        The Newton iterations did not converge.
+        The iterations did not converge.
 
     Examples
     --------
@@ -281,6 +460,8 @@ def propensity(
     >>> ps = propensity(df, treatment="t", covariates=["x"])
     >>> bool(ps.converged), len(ps.scores)
     (True, 100)
+    >>> ps.conf_int().round(2).loc["x"].tolist()
+    [0.35, 1.47]
     """
     spec = make_spec(data, formula, treatment=treatment, covariates=covariates, treated=treated)
     return _propensity_from_spec(data, spec, ps_model=ps_model, positivity=positivity,
@@ -295,100 +476,52 @@ def _propensity_from_spec(
     positivity: tuple[float, float] | None = (0.01, 0.99),
     max_iter: int = 100,
 ) -> PropensityScore:
-    """:func:`propensity` for a :class:`Spec` already validated on ``data`` (no second pass)."""
-    max_iter = check_number("max_iter", max_iter, low=1, integer=True)
-    if positivity is not None:
-        try:
-            lo_b, hi_b = (float(v) for v in positivity)
-        except (TypeError, ValueError) as exc:
-            raise SpecificationError(
-                f"`positivity` must be a pair (low, high) or None; got {positivity!r}"
-            ) from exc
-        if not 0 <= lo_b < hi_b <= 1:
-            raise SpecificationError(
-                f"`positivity` must satisfy 0 <= low < high <= 1; got {positivity!r}"
-            )
+    """:func:`propensity` for a :class:`Spec` already validated on ``data`` (no second pass).
+
+    ``ps_model`` and ``positivity`` are checked against :data:`PS_MODEL` and
+    :data:`POSITIVITY` (the declarations of :func:`propensity`), since estimators that
+    fit a propensity model pass their own arguments on.
+    """
+    ps_model = check_value("ps_model", ps_model, PS_MODEL)
+    positivity = check_value("positivity", positivity, POSITIVITY)
     y = spec.treatment_array(data)
-    n1 = int(y.sum())
-    n0 = len(y) - n1
-    if n1 == 0 or n0 == 0:
-        arm = "treated" if n1 == 0 else "control"
-        raise DataError(
-            f"treatment column {spec.treatment!r} has no {arm} units; both arms are needed"
-        )
-    if isinstance(ps_model, str):
-        model_name = check_option("ps_model", ps_model, _MODELS)
-    elif _is_classifier(ps_model):
-        model_name = type(ps_model).__name__
-    else:
-        raise SpecificationError(
-            "`ps_model` must be 'logistic', 'firth' or a scikit-learn classifier with "
-            f"fit/predict_proba; got {ps_model!r}"
-        )
+    _both_arms(y, spec.treatment)
     X, names = spec.design()
     check_full_rank(X, names, "the propensity model")
-    coef = None
-    info = None
-    converged = True
-    if model_name in _MODELS:
-        firth = model_name == "firth"
-        fit = logistic(y, X, firth=firth, maxit=max_iter)
-        if not firth:
-            extreme = np.abs(fit.eta).max() > 15 or not fit.converged
-            if extreme:
-                direction = separation_direction(X, y)
-                if direction is not None:
-                    raise _separation_error(X, names, y, direction)
-        if not fit.converged:
-            warnings.warn(
-                f"the {model_name} propensity model did not converge in {max_iter} iterations; "
-                "increase `max_iter` or simplify the model",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
-        converged = fit.converged
-        e = fit.fitted
-        lp = fit.eta
-        coef = pd.Series(fit.coef, index=names, name="coef")
-        info = fit.xs.T @ fit.xs
+    if isinstance(ps_model, str):
+        fitted = _logistic_fields(y, X, names, ps_model, max_iter)
     else:
-        from sklearn.base import clone
-
-        keep = [j for j, nm in enumerate(names) if nm != "Intercept"]
-        Xc = X[:, keep]
-        est = clone(ps_model)
-        est.fit(Xc, y)
-        classes = list(est.classes_)
-        e = np.asarray(est.predict_proba(Xc))[:, classes.index(1)].astype(float)
-        with np.errstate(divide="ignore"):
-            lp = special.logit(e)
-    scores = pd.Series(e, index=data.index, name="propensity")
+        fitted = _classifier_fields(ps_model, y, X, names)
     if positivity is not None:
-        bad = (e < lo_b) | (e > hi_b)
-        if bad.any():
-            rows = data.index[bad]
-            nt = int(np.sum(bad & (y == 1)))
-            warnings.warn(
-                f"{int(bad.sum())} propensity score(s) outside [{lo_b:g}, {hi_b:g}] "
-                f"({nt} treated, {int(bad.sum()) - nt} control); rows {format_rows(rows)}. "
-                "These units have almost no comparable units in the other arm: check "
-                "overlap with .overlap()/.plot(), restrict to common support, trim the "
-                "weights, or target the ATT/ATO instead of the ATE.",
-                PositivityWarning,
-                stacklevel=3,
-            )
-    return PropensityScore(
-        scores=scores,
-        linear_predictor=pd.Series(lp, index=data.index, name="linear_predictor"),
-        treatment=y,
-        spec=spec,
-        coef=coef,
-        design=X,
-        design_names=names,
-        model=model_name,
-        converged=converged,
-        information=info,
-    )
+        _warn_positivity(fitted["_scores"], y, data.index, positivity)
+    return PropensityScore(spec=spec, treatment=y, design=X, design_names=tuple(names),
+                           _index=data.index.copy(), positivity=positivity, **fitted)
+
+
+def _logistic_fields(y: np.ndarray, X: np.ndarray, names: list[str], model: str,
+                     max_iter: int) -> dict[str, Any]:
+    """Fields of a :class:`PropensityScore` from a logistic or Firth fit."""
+    fit = _fit_logistic(y, X, names, model, max_iter)
+    notes = []
+    if model == "firth":
+        notes.append("Wald standard errors and intervals at the penalised estimate; "
+                     "logistf's default profile-likelihood intervals can differ in "
+                     "small samples")
+    if not fit.converged:
+        notes.append(f"the {model} model did not converge in {max_iter} iterations")
+    return {"model": model, "_scores": fit.fitted, "_linear_predictor": fit.eta,
+            "_coef": fit.coef, "information": fit.xs.T @ fit.xs,
+            "_std_errors": np.sqrt(np.diag(Moments.from_fit(fit).bread)),
+            "converged": fit.converged, "notes": tuple(notes)}
+
+
+def _classifier_fields(estimator: Any, y: np.ndarray, X: np.ndarray,
+                       names: list[str]) -> dict[str, Any]:
+    """Fields of a :class:`PropensityScore` from a scikit-learn classifier."""
+    model = type(estimator).__name__
+    e, lp = _fit_classifier(estimator, y, X, names)
+    return {"model": model, "_scores": e, "_linear_predictor": lp,
+            "notes": (f"ps_model is a {model}: it has no coefficients, so the table is empty",)}
 
 
 make_callable(__name__, "propensity")

@@ -41,12 +41,12 @@ ps = cpa.propensity(nhefs, ps_formula)
 print("\nPropensity-score overlap by arm:")
 print(ps.overlap()[["n", "min", "median", "max"]].round(3))
 
-w = cpa.weight(nhefs, ps_formula, estimand="ATE", stabilize=True)
+w = cpa.weight(nhefs, ps_formula, outcome="wt82_71", estimand="ATE", stabilize=True)
 print("\nStabilised weights:")
-print(w.summary()[["n", "ess", "min", "mean", "max"]].round(2))
+print(w.tidy()[["arm", "n", "ess", "min", "mean", "max"]].round(2).to_string(index=False))
 
 # What If's analysis: weights treated as known, robust (HC0, as GEE) SE -> 3.4 (2.4, 4.5)
-robust = w.estimate("wt82_71", se="robust")
+robust = w.estimate(se="robust")
 print("\nWhat If ch. 12 (robust SE, weights treated as known):")
 print(robust.summary())
 assert round(robust.estimate, 1) == 3.4
@@ -54,7 +54,7 @@ assert round(robust.conf_low, 1) == 2.4 and round(robust.conf_high, 1) == 4.5
 
 # causalpa's default: M-estimation sandwich that accounts for the estimated propensity
 # score (as WeightIt's vcov = "asympt"); a little narrower for the ATE
-sandwich = w.estimate("wt82_71")
+sandwich = w.estimate()
 print("\nDefault (M-estimation sandwich):")
 print(sandwich.summary())
 

@@ -87,7 +87,10 @@ def test_table_is_frozen_and_views(lalonde):
     tidy = tab.tidy()
     assert set(tidy["sample"]) == {"unadjusted"}
     assert tidy["imbalanced"].sum() == len(tab.flags)
-    assert "Imbalanced" in tab.summary() and "race_black" in tab.summary()
+    text = tab.summary()
+    assert text.splitlines()[0].startswith("Balance (ATE)")
+    assert "imbalanced: " + ", ".join(tab.flags) in text and "race_black" in text
+    assert "smd (before)" in text and "smd (after)" not in text
     assert "<table" in tab._repr_html_()
     ax = tab.plot()
     assert ax.get_xlabel().startswith("|standardised")
@@ -106,3 +109,72 @@ def test_bad_input(lalonde):
     with pytest.raises(DataError, match="missing"):
         balance(lalonde.assign(age=np.nan), F)
     pd.testing.assert_frame_equal(lalonde, before)
+
+
+def test_declared_options(lalonde):
+    bad = [({"estimand": "ATX"}, "`estimand` must be one of 'ATE', 'ATT', 'ATC', 'ATO'"),
+           ({"threshold": -1}, "`threshold` must be a number >= 0"),
+           ({"threshold": "0.1"}, "`threshold`"),
+           ({"weights": 3}, "`weights` must be a column name or one weight per row or None"),
+           ({"formula": 3}, "`formula`")]
+    for kwargs, message in bad:
+        with pytest.raises(SpecificationError, match=message):
+            balance(lalonde, **{"formula": F, **kwargs})
+    tab = balance(lalonde, F, estimand="att", weights=pd.Series(np.ones(len(lalonde))))
+    assert tab.estimand == "ATT"
+    with pytest.raises(SpecificationError, match="`sample`"):
+        tab.to_matchit("both")
+    with pytest.raises(SpecificationError, match="`absolute`"):
+        tab.plot(absolute="yes")
+    with pytest.raises(SpecificationError, match="needs an adjusted sample"):
+        balance(lalonde, F).to_matchit()
+
+
+def test_side_by_side_view_and_dict(lalonde):
+    w = np.array(WREF["ATT"]["weights"], dtype=float)
+    tab = balance(lalonde, F, weights=w, estimand="ATT")
+    tidy = tab.tidy()
+    assert list(tidy.columns[:3]) == ["covariate", "sample", "type"]
+    assert list(tidy["sample"].unique()) == ["unadjusted", "adjusted"]
+    shown = tab._display(tidy)
+    assert list(shown.columns) == ["covariate", "smd (before)", "var_ratio (before)",
+                                   "ecdf_max (before)", "smd (after)", "var_ratio (after)",
+                                   "ecdf_max (after)", "imbalanced"]
+    np.testing.assert_array_equal(shown["smd (after)"], tab.adjusted["smd"])
+    np.testing.assert_array_equal(shown["imbalanced"], tab.adjusted["smd"].abs() > 0.1)
+    d = tab.to_dict()
+    json.dumps(d)
+    assert d["estimand"] == "ATT" and d["method"] == "weighted" and d["threshold"] == 0.1
+    assert d["sample_sizes"]["All"] == {"Control": 429.0, "Treated": 185.0}
+    assert d["imbalanced"] == tab.flags and len(d["table"]) == len(tidy)
+    assert tab.to_matchit().columns[0] == "Means Treated"
+
+
+def test_holds_copies(lalonde):
+    tab = balance(lalonde, F, weights=np.ones(len(lalonde)), estimand="ATT")
+    before = tab.tidy()
+    for frame in (tab.unadjusted, tab.adjusted, tab.tidy()):
+        frame.loc[frame.index[0], "smd"] = -1.0
+    sizes = tab.n
+    sizes.iloc[0, 0] = -1.0
+    assert tab.n.iloc[0, 0] != -1.0
+    pd.testing.assert_frame_equal(tab.tidy(), before)
+    un, adj, n = tab.unadjusted, tab.adjusted, tab.n
+    direct = BalanceTable(unadjusted=un, adjusted=adj, n=n, estimand="ATT")
+    un.iloc[:, 1] = 0.0  # the frames given to the constructor change afterwards
+    n.iloc[:, :] = 0.0
+    pd.testing.assert_frame_equal(direct.tidy(), before)
+    assert direct.n.loc["All", "Treated"] == 185
+    with pytest.raises(AttributeError):
+        direct.estimand = "ATE"
+
+
+def test_module_answers_for_the_function():
+    import inspect
+
+    import causalpa.balance as module
+    from causalpa._validation import declared_params
+
+    assert callable(module) and module is not balance
+    assert inspect.signature(module) == inspect.signature(balance)
+    assert declared_params(module) == declared_params(balance)

@@ -1,5 +1,11 @@
 """Tests for causalpa.propensity (reference: R glm and a hand-built Firth fit, see
-tests/reference/propensity/lalonde_glm_firth.R)."""
+tests/reference/propensity/lalonde_glm_firth.R).
+
+The reference file holds glm's coefficients and fitted values but no standard errors, so
+the Wald standard errors of the coefficient table are compared with statsmodels' ``Logit``
+(the same maximum-likelihood fit, inverse observed information) at 1e-8, and the Firth
+standard errors with the inverse information at the R (optim) estimate.
+"""
 
 from __future__ import annotations
 
@@ -14,8 +20,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import causalpa as cpa
 from causalpa.errors import DataError, PositivityWarning, SpecificationError
-from causalpa.propensity import propensity
+from causalpa.propensity import PropensityScore, propensity
+from causalpa.results import ESTIMATE_COLUMNS
 
 REF = Path(__file__).parent / "reference" / "propensity"
 FORMULA = "treat ~ age + educ + C(race) + married + nodegree + re74 + re75"
@@ -142,8 +150,6 @@ def test_overlap_and_plot(lalonde):
 
 def test_bad_input_messages(lalonde):
     before = lalonde.copy()
-    with pytest.raises(SpecificationError, match="`ps_model`"):
-        propensity(lalonde, FORMULA, ps_model="probit")
     bad = lalonde.assign(treat=lalonde.treat + (lalonde.index == 0) * 5)
     with pytest.raises(DataError, match="binary"):
         propensity(bad, FORMULA)
@@ -158,3 +164,132 @@ def test_bad_input_messages(lalonde):
     with pytest.raises(DataError, match="rank-deficient.*'age2'"):
         _quiet(lalonde.assign(age2=lalonde.age * 2), "treat ~ age + educ + age2")
     pd.testing.assert_frame_equal(lalonde, before)
+
+
+# ----------------------------------------------------------------------------- the result
+def test_tidy_is_the_coefficient_table_in_the_shared_schema(lalonde, ref):
+    ps = _quiet(lalonde, FORMULA)
+    t = ps.tidy()
+    assert list(t.columns[: len(ESTIMATE_COLUMNS)]) == list(ESTIMATE_COLUMNS)
+    assert list(t["term"]) == list(ps.design_names) and len(t) == len(ref["glm_names"])
+    assert list(t["term"]) == list(ps.coef.index)
+    np.testing.assert_array_equal(t["estimate"].to_numpy(), ps.coef.to_numpy())
+    assert set(t["outcome"]) == {"treat"} and set(t["n"]) == {614}
+    assert set(t["method"]) == {"logistic propensity model"}
+    assert np.isinf(t["df"]).all() and t["estimand"].isna().all()
+    z = t["estimate"] / t["std_error"]
+    np.testing.assert_allclose(t["statistic"], z, rtol=1e-14)
+    from scipy import stats
+
+    np.testing.assert_allclose(t["p_value"], 2 * stats.norm.sf(np.abs(z)), rtol=1e-12)
+    q = stats.norm.ppf(0.975)
+    np.testing.assert_allclose(t["conf_low"], t["estimate"] - q * t["std_error"], rtol=1e-12)
+    np.testing.assert_allclose(ps.conf_int(0.9)["conf_high"],
+                               t["estimate"].to_numpy() + stats.norm.ppf(0.95) * t["std_error"].to_numpy(),
+                               rtol=1e-12)
+    text = ps.summary()
+    assert text.splitlines()[0] == ("Propensity score: logistic propensity model, "
+                                   f"{ps.spec.formula} (185 treated, 429 control)")
+    assert "n_outside_positivity: 1" in text  # row 480 (see the positivity warning test)
+    assert ps.to_dict()["table"][1]["term"] == "age"
+
+
+def test_logistic_standard_errors_match_statsmodels(lalonde):
+    # glm's standard errors, sqrt(diag((X' W X)^-1)) at the estimate; the reference file
+    # has none, so statsmodels' Logit (Newton, inverse of the observed information) is used
+    sm = pytest.importorskip("statsmodels.api")
+    ps = _quiet(lalonde, FORMULA)
+    fit = sm.Logit(ps.treatment.astype(float), ps.design).fit(disp=0, tol=1e-12, maxiter=100)
+    np.testing.assert_allclose(ps.params.to_numpy(), fit.params, rtol=1e-7)
+    np.testing.assert_allclose(ps.bse.to_numpy(), fit.bse, rtol=1e-8)
+    np.testing.assert_allclose(ps.pvalues.to_numpy(), fit.pvalues, rtol=1e-6)
+
+
+def test_firth_standard_errors_are_the_inverse_information_at_the_penalised_estimate(lalonde, ref):
+    ps = _quiet(lalonde, FORMULA, ps_model="firth")
+    X = ps.design
+    p = 1 / (1 + np.exp(-X @ np.asarray(ref["firth_coef"])))  # R's (optim) estimate
+    info = X.T @ (X * (p * (1 - p))[:, None])
+    np.testing.assert_allclose(ps.bse.to_numpy(), np.sqrt(np.diag(np.linalg.inv(info))),
+                               rtol=1e-5)
+    assert set(ps.tidy()["method"]) == {"Firth logistic propensity model"}
+    assert any("profile-likelihood" in n for n in ps.notes)
+
+
+def test_classifier_gives_an_empty_table_and_a_note():
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    df = cpa.datasets.load_pilot()
+    ps = _quiet(df, "pa ~ age + phq9_first", ps_model=GradientBoostingClassifier(n_estimators=10))
+    t = ps.tidy()
+    assert t.empty and list(t.columns) == list(ESTIMATE_COLUMNS)
+    assert ps.coef is None and ps.information is None and ps.params.empty
+    assert any("no coefficients" in n for n in ps.notes)
+    assert ps.summary().splitlines()[0].startswith(
+        "Propensity score: GradientBoostingClassifier propensity model")
+    assert ps.to_dict()["table"] == []
+
+
+def test_result_is_frozen_and_returns_copies(lalonde):
+    data = lalonde.copy()
+    ps = _quiet(data, FORMULA)
+    assert isinstance(ps, PropensityScore)
+    scores, lp, coef, table = ps.scores, ps.linear_predictor, ps.coef, ps.tidy()
+    for series in (ps.scores, ps.linear_predictor, ps.coef):
+        series.iloc[:] = 0.0
+        series.index.name = "scribbled"
+    scribbled = ps.tidy()
+    scribbled.iloc[0, 1] = 99.0
+    data["age"] = 0.0  # the caller changes their data afterwards
+    data.index = data.index + 1000
+    pd.testing.assert_series_equal(ps.scores, scores)
+    pd.testing.assert_series_equal(ps.linear_predictor, lp)
+    pd.testing.assert_series_equal(ps.coef, coef)
+    pd.testing.assert_frame_equal(ps.tidy(), table)
+    assert ps.scores is not ps.scores
+    for array in (ps.design, ps.treatment, ps.information):
+        with pytest.raises(ValueError, match="read-only"):
+            array[0] = 1
+    with pytest.raises(AttributeError):
+        ps.model = "firth"
+
+
+def test_declared_options_are_checked(lalonde):
+    sub = lalonde.iloc[:200]
+    bad = [({"ps_model": "probit"}, "`ps_model` must be one of 'logistic', 'firth' or a "
+            "scikit-learn classifier"),
+           ({"ps_model": object()}, "`ps_model`"),
+           ({"positivity": (0.9, 0.1)}, r"`positivity` must be a pair \(low, high\) with 0 <= "
+            "low < high <= 1 or None"),
+           ({"positivity": 0.5}, "`positivity`"),
+           ({"positivity": (0.0, 2.0)}, "`positivity`"),
+           ({"max_iter": 0}, "`max_iter` must be an integer >= 1"),
+           ({"max_iter": 2.5}, "`max_iter`"),
+           ({"treatment": 3, "formula": None}, "`treatment`"),
+           ({"formula": 3}, "`formula`")]
+    for kwargs, message in bad:
+        with pytest.raises(SpecificationError, match=message):
+            propensity(sub, **{"formula": FORMULA, **kwargs})
+    ps = _quiet(sub, FORMULA, ps_model="FIRTH", max_iter=50.0)  # canonical spellings
+    assert ps.model == "firth"
+    with pytest.raises(SpecificationError, match="`scale`"):
+        ps.plot(scale="odds")
+    with pytest.raises(SpecificationError, match="`bins`"):
+        ps.plot(bins=0)
+
+
+def test_a_spec_is_accepted_as_formula(lalonde):
+    ps = _quiet(lalonde, FORMULA)
+    again = _quiet(lalonde, ps.spec)
+    pd.testing.assert_frame_equal(ps.tidy(), again.tidy(), check_exact=True)
+
+
+def test_module_answers_for_the_function():
+    import inspect
+
+    import causalpa.propensity as module
+    from causalpa._validation import declared_params
+
+    assert callable(module)
+    assert inspect.signature(module) == inspect.signature(module.propensity)
+    assert "ps_model" in declared_params(module)

@@ -239,3 +239,14 @@ def test_spec_design_matrix_is_read_only_and_shared_by_binding():
         X[0, 0] = 5.0
     other = df.assign(age=df["age"] + 1)
     assert spec.bind(other).design()[0][0, 1] == 31.0
+
+
+def test_new_data_with_an_unseen_level_is_refused_everywhere():
+    from causalpa._spec import model_spec
+
+    d = pd.DataFrame({"y": [1.0, 2, 3, 4], "g": ["a", "b", "a", "b"]})
+    s = model_spec(d, "y ~ C(g)")
+    with pytest.raises(DataError, match="factor level"):
+        s.design(pd.DataFrame({"g": ["c"]}))
+    with pytest.raises(SpecificationError, match="one outcome column"):
+        model_spec(d, "np.log(y) ~ C(g)", lhs="column")

@@ -147,8 +147,10 @@ def test_weights_formulas_and_ess(nhefs):
     wc = w.weights.to_numpy()[t == 0]
     assert ess["control"] == pytest.approx(wc.sum() ** 2 / (wc**2).sum())
     assert ess["treated"] == pytest.approx(t.sum())
-    s = w.summary()
+    s = w.tidy().set_index("arm")
+    assert list(s.index) == ["treated", "control"]
     assert s.loc["control", "max"] == wc.max() and s.loc["treated", "n"] == t.sum()
+    assert s.loc["control", "ess"] == ess["control"]
 
 
 def test_formula_and_columns_identical_index_kept_and_input_unchanged(nhefs):
@@ -234,7 +236,10 @@ def test_extreme_weights_warning_names_rows():
     t = rng.binomial(1, 1 / (1 + np.exp(-2 * x)))
     df = pd.DataFrame({"x": x, "t": t}, index=[f"p{i}" for i in range(400)])
     with pytest.warns(ExtremeWeightsWarning, match=r"rows p\d+.*trim"):
-        weight(df, "t ~ x", positivity=None)
+        w = weight(df, "t ~ x", positivity=None)
+    # the warnings issued are kept with the weights
+    assert w.notes and all("extreme weights" in n for n in w.notes)
+    assert "note: extreme weights" in w.summary()
 
 
 def test_small_sample_warning_and_t_reference():
@@ -278,6 +283,149 @@ def test_two_level_treatment_with_treated_level(nhefs):
     assert a.estimate == pytest.approx(b.estimate, rel=1e-10)
     with pytest.raises(DataError, match="treated="):
         weight(labelled, "arm ~ age")
+
+
+# ----------------------------------------------------------------------------- the grammar
+PILOT = "pa ~ age + phq9_first + ltc"
+
+
+def _pilot() -> pd.DataFrame:
+    from causalpa.datasets import load_pilot
+
+    return load_pilot()
+
+
+def _quiet(fn):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fn()
+
+
+def test_result_is_frozen_and_holds_copies():
+    import dataclasses
+
+    df = _pilot()
+    w = weight(df, PILOT, outcome="phq9_change")
+    weights, table = w.weights, w.tidy()
+    effect = _quiet(w.estimate)
+    # the caller changes their data, the returned series and tables afterwards
+    df["phq9_change"] = 0.0
+    df["age"] = 1.0
+    df["pa"] = 1 - df["pa"]
+    returned, ess, tidy = w.weights, w.ess, w.tidy()
+    returned.iloc[:] = 0
+    ess.iloc[:] = 0
+    tidy.iloc[0, 1] = -1
+    pd.testing.assert_series_equal(w.weights, weights)
+    pd.testing.assert_frame_equal(w.tidy(), table)
+    assert w.weights is not w.weights
+    again = _quiet(w.estimate)
+    pd.testing.assert_frame_equal(again.tidy(), effect.tidy(), check_exact=True)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        w.estimand = "ATT"
+    with pytest.raises(ValueError, match="read-only"):
+        w._weights[0] = 0.0
+
+
+def test_tidy_summary_and_to_dict_follow_the_protocol():
+    w = weight(_pilot(), PILOT, stabilize=True, trim=0.95)
+    t = w.tidy()
+    assert list(t.columns) == ["arm", "n", "ess", "min", "q25", "median", "q75", "max", "mean",
+                               "sd", "cv", "sum"]
+    assert t["n"].tolist() == [16, 22]
+    text = w.summary()
+    assert text.splitlines()[0] == "ATE weights: inverse probability weighting"
+    assert "stabilised: True" in text and f"trimmed: {len(w.trimmed)}" in text
+    d = w.to_dict()
+    assert d["method"] == "ps" and d["trimmed"] == len(w.trimmed) > 0
+    assert [r["arm"] for r in d["table"]] == ["treated", "control"]
+
+
+def test_registering_a_method_is_one_function_and_one_line():
+    from causalpa.weighting import METHODS, MethodFit, WeightProblem, register_method
+
+    @register_method("uniform")
+    def uniform(problem: WeightProblem) -> MethodFit:
+        return MethodFit(weights=np.ones(problem.n), label="no weighting")
+
+    df = _pilot()
+    try:
+        w = weight(df, PILOT, method="Uniform", outcome="phq9_change")
+        assert w.method == "uniform" and w.ps is None
+        e, robust = _quiet(w.estimate), _quiet(lambda: w.estimate(se="robust"))
+        boot = _quiet(lambda: w.estimate(se="bootstrap", n_boot=30, rng=1))
+    finally:
+        METHODS.pop("uniform")
+    y, t = df["phq9_change"], df["pa"]
+    naive = y[t == 1].mean() - y[t == 0].mean()
+    assert e.estimate == pytest.approx(naive, rel=1e-12) and e.method == "no weighting"
+    # no estimating equations: the sandwich treats the weights as known, and says so
+    assert e.std_error == robust.std_error
+    assert any("no estimating equations" in n for n in e.notes)
+    # the bootstrap re-runs the method on each resample
+    assert boot.estimate == e.estimate and "re-estimating" in boot.inference
+    with pytest.raises(SpecificationError, match="`method` must be one of 'ps', 'entropy'"):
+        weight(df, PILOT, method="uniform")
+
+
+def test_outcome_given_to_weight_is_the_default_of_estimate():
+    df = _pilot()
+    w = weight(df, PILOT, outcome="phq9_change")
+    a, b = _quiet(w.estimate), _quiet(lambda: w.estimate("phq9_change"))
+    assert a.outcome == "phq9_change"
+    pd.testing.assert_frame_equal(a.tidy(), b.tidy(), check_exact=True)
+    assert _quiet(lambda: w.estimate("recovered")).measure == "risk difference"
+    with pytest.raises(SpecificationError, match="`outcome`"):
+        weight(df, PILOT).estimate()
+    with pytest.raises(DataError, match="'nope'"):
+        weight(df, PILOT, outcome="nope")
+
+
+@pytest.mark.parametrize("name, value", [
+    ("method", "cbps"), ("estimand", "ATX"), ("stabilize", "yes"), ("trim", 0), ("trim", 1.5),
+    ("trim_lower", 1), ("trim_drop", "no"), ("ps_model", "probit"), ("positivity", (0.9, 0.1)),
+    ("outcome", 3), ("treatment", 3), ("covariates", [1, 2]), ("formula", 3),
+])
+def test_declared_options_of_weight_name_the_argument(name, value):
+    columns = {"treatment": "pa", "covariates": ["age"]}
+    base = columns if name in ("treatment", "covariates") else {"formula": PILOT}
+    with pytest.raises(SpecificationError, match=f"`{name}` must be"):
+        weight(_pilot(), **{**base, name: value})
+
+
+@pytest.mark.parametrize("name, value", [
+    ("se", "jackknife"), ("measure", "ratio"), ("conf_level", 1.0), ("n_boot", 5),
+    ("rng", "seed"), ("adjust", 3), ("outcome", ["phq9_change"]),
+])
+def test_declared_options_of_estimate_name_the_argument(name, value):
+    w = weight(_pilot(), PILOT, outcome="phq9_change")
+    with pytest.raises(SpecificationError, match=f"`{name}` must be"):
+        w.estimate(**{name: value})
+
+
+def test_options_are_read_case_insensitively():
+    df = _pilot()
+    w = _quiet(lambda: weight(df, PILOT, estimand="att", method="PS", ps_model="Firth"))
+    assert (w.estimand, w.method, w.ps.model) == ("ATT", "ps", "firth")
+    e = _quiet(lambda: w.estimate("phq9_change", se="hc3"))
+    assert "HC3" in e.inference
+
+
+def test_plot_draws_the_weights_by_arm_on_a_log_axis():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    w = _quiet(lambda: weight(_pilot(), PILOT, estimand="ATT"))  # treated weights are all 1
+    ax = w.plot(bins=20)
+    assert ax.get_xscale() == "log"
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels[0] == "treated: ESS 16.0 of 16" and labels[1].startswith("control: ESS")
+    assert ax.get_title() == w.summary().splitlines()[0]
+    with pytest.raises(SpecificationError, match="`bins`"):
+        w.plot(bins=0)
+    plt.close("all")
 
 
 def test_malformed_input_only_raises_causalpa_errors():
@@ -326,13 +474,14 @@ def _ipw_replicate(n, seed, estimand, firth=False):
     from scipy import special
 
     from causalpa._regression import logistic
-    from causalpa.weighting import _ps_from_arrays, stacked_sandwich
+    from causalpa.weighting import stacked_sandwich
+    from causalpa.weighting.ps import weights_from_scores
 
     a, t, X = arrays(n, seed)
     y = a["phq9_change"].astype(float)
     fit = logistic(t, X, firth=firth, maxit=100)
-    mf = _ps_from_arrays(fit.fitted, t, estimand, True, None, X=X,
-                         q=special.expit(-fit.eta))
+    mf = weights_from_scores(fit.fitted, t, estimand, stabilize=True, X=X,
+                             q=special.expit(-fit.eta))
     focal = np.ones(n) if estimand == "ATE" else t.astype(float)
     Z = np.zeros((n, 0))
     est, se, _ = stacked_sandwich(y, t, mf.weights, Z, focal, "difference", logit=False,
@@ -426,7 +575,8 @@ def test_calibration_binary_outcome_rd_and_rr():
 
     from causalpa._regression import logistic
     from causalpa.simulate import patient_arrays
-    from causalpa.weighting import _ps_from_arrays, stacked_sandwich
+    from causalpa.weighting import stacked_sandwich
+    from causalpa.weighting.ps import weights_from_scores
 
     big = patient_arrays(200_000, 987654)
     true_rd = float(np.mean(big["recovered_1"] - big["recovered_0"]))
@@ -437,8 +587,8 @@ def test_calibration_binary_outcome_rd_and_rr():
         a, t, X = arrays(n, 40_000 + s)
         y = a["recovered"].astype(float)
         fit = logistic(t, X, maxit=100)
-        mf = _ps_from_arrays(fit.fitted, t, "ATE", True, None, X=X,
-                             q=special.expit(-fit.eta))
+        mf = weights_from_scores(fit.fitted, t, "ATE", stabilize=True, X=X,
+                                 q=special.expit(-fit.eta))
         Z, ones = np.zeros((n, 0)), np.ones(n)
         e, s_, _ = stacked_sandwich(y, t, mf.weights, Z, ones, "risk difference", logit=False,
                                     nuisance=mf.nuisance)

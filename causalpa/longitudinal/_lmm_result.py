@@ -585,16 +585,9 @@ class MixedModelResult(EstimateResult):
 def _design_on(spec: Spec, data: pd.DataFrame | None) -> np.ndarray:
     """Return the model matrix of the fitted data or of new data coded with the fit's levels.
 
-    A factor level the fit has not seen is refused (formulaic would code it as the reference
-    level, with a warning only).
+    A factor level the fit has not seen is refused by the front end (``Spec.design``).
     """
-    if data is None:
-        return spec.design()[0]
-    from formulaic.errors import DataMismatchWarning
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", DataMismatchWarning)
-        return spec.design(data)[0]
+    return spec.design()[0] if data is None else spec.design(data)[0]
 
 
 def check_reml(method: str, reml: bool) -> None:

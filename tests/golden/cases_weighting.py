@@ -30,7 +30,7 @@ def weighting_nhefs() -> dict[str, Any]:
                       "trim10_"))
     out.update(effect(ws.estimate("wt82_71", se="bootstrap", n_boot=60, rng=2),
                       "boot_"))
-    out["summary"] = plain(ws.summary())
+    out["summary"] = plain(ws.tidy().drop(columns="arm"))
     out["ess"] = plain(ws.ess)
     return out
 
