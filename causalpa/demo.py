@@ -146,9 +146,9 @@ def run(out: str | Path | None = "causalpa_report.html", *, quick: bool = False)
     report.figure(_fig(balance.plot()), "Love plot: standardised mean differences")
 
     # 3. effects --------------------------------------------------------------
-    effect_table = pd.concat(
-        [e.tidy().assign(analysis=name) for name, e in effects.items()], ignore_index=True
-    )
+    comparison = cpa.compare(list(effects.values()), names=list(effects))
+    results["comparison"] = comparison
+    effect_table = comparison.tidy().rename(columns={"model": "analysis"})
     cols = ["analysis", "outcome", "measure", "estimate", "conf_low", "conf_high", "p_value",
             "df", "inference", "n_treated", "n_control"]
     print("\nEffects corrected for self-selection (negative = larger PHQ-9 fall with PA):")
@@ -158,11 +158,18 @@ def run(out: str | Path | None = "causalpa_report.html", *, quick: bool = False)
         print(f"  {name}: {e.inference}")
     report.heading("3. Effects corrected for self-selection")
     report.table(effect_table[[c for c in cols if c != "inference"]])
+    report.figure(_fig(comparison.plot()),
+                  "Estimates with 95% intervals: a negative PHQ-9 change is a larger fall in "
+                  "symptoms with PA; a positive recovery difference is more recovery with PA")
     for name, e in effects.items():
         report.text(f"{name}: {e.inference}.")
     evalue = cpa.sensitivity.evalue(effects["IPW (ATE)"], sd=float(patients["phq9_change"].std()))
     results["evalue"] = evalue
-    report.code(f"E-value for the IPW estimate: {evalue.summary()}")
+    report.text("Sensitivity to an unmeasured confounder (E-values of the IPW estimate of PHQ-9 "
+                "change, standardised by the SD of the change):")
+    report.table(evalue)
+    for note in evalue.notes:
+        report.text(note)
     for msg in messages:
         report.note(msg)
 
@@ -176,7 +183,8 @@ def run(out: str | Path | None = "causalpa_report.html", *, quick: bool = False)
                     "phq9 ~ np.log1p(session) * pa + age + ltc", groups="patient",
                     re_formula="~np.log1p(session)")
     results["mixed"] = fit
-    tidy = fit.tidy()
+    tidy = fit.tidy()[["term", "estimate", "std_error", "statistic", "df", "p_value",
+                        "conf_low", "conf_high"]]
     print("\nPHQ-9 trajectories, mixed model with log(1 + session) time (Satterthwaite df):")
     print(tidy.round(3).to_string(index=False))
     report.heading("4. Session-by-session trajectories")
@@ -202,9 +210,9 @@ def run(out: str | Path | None = "causalpa_report.html", *, quick: bool = False)
     # trial with a realised SMD of 0.43, analysed by t-test and by ANCOVA on baseline
     design = cpa.power.RandomisedTrial.from_smd(0.43, analyses=("t-test", "ancova"))
     power_curve = cpa.power.curve(design, ns=[40, 60, 86, 120], n_sims=300 if quick else 2000,
-                                  seed=2026, progress=False)
+                                  rng=2026, progress=False)
     results["power_curve"] = power_curve
-    curve_table = power_curve.to_frame()[["analysis", "n", "power", "power_low", "power_high"]]
+    curve_table = power_curve.tidy()[["analysis", "n", "power", "power_low", "power_high"]]
     print("\nSimulated power, randomised trial, PHQ-9 change SMD 0.43 (per-arm n):")
     print(curve_table.round(3).to_string(index=False))
     report.text("Simulated power of a randomised trial (calibrated cohort simulator, realised "

@@ -55,7 +55,6 @@ from causalpa._validation import (
     Columns,
     Constraint,
     Estimator,
-    Instance,
     Number,
     Options,
     RandomState,
@@ -64,7 +63,7 @@ from causalpa._validation import (
     validate_params,
 )
 from causalpa.errors import ConvergenceWarning, DataError, SpecificationError
-from causalpa.estimation import adjustment_matrix, contrast
+from causalpa.estimation import COVARIATE_TERMS, adjustment_matrix, contrast
 from causalpa.inference import (
     SMALL_ARM,
     Moments,
@@ -324,8 +323,7 @@ def _model_name(model: Any) -> str:
 
 _AIPW_OPTIONS: dict[str, Any] = {
     "outcome": Column(), "treatment": [Column(), NONE], "covariates": [Columns(), NONE],
-    "outcome_covariates": [Instance(str, "a right-hand side such as 'age + C(sex)'"), Columns(),
-                           NONE],
+    "outcome_covariates": COVARIATE_TERMS,
     "outcome_model": [*_OUTCOME_MODEL, NONE], "ps_model": _PS_MODEL, "cross_fit": _CROSS_FIT,
     "rng": RandomState(),
     "conf_level": Number(low=0, high=1, low_inclusive=False, high_inclusive=False),

@@ -53,6 +53,7 @@ Examples
 from __future__ import annotations
 
 import math
+import typing
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -63,6 +64,8 @@ import pandas as pd
 from causalpa._regression import Fit, logistic, wls
 from causalpa._spec import terms_spec
 from causalpa._validation import (
+    NONE,
+    Columns,
     Instance,
     Options,
     Registered,
@@ -88,12 +91,17 @@ from causalpa.inference import (
 from causalpa.results import Effect, effect_from_bootstrap, effect_from_estimate
 
 __all__ = ["estimate_effect", "gcomp", "GComp", "adjustment_matrix", "contrast", "SE_CHOICES",
-           "SE_OPTIONS"]
+           "SE_OPTIONS", "MatchedSE", "COVARIATE_TERMS"]
 
 Measure = Literal["difference", "risk difference", "risk ratio", "odds ratio"]
-#: Values of ``se`` for matched data when the package is imported: the aliases and the
-#: built-in registry names (for ``Literal`` annotations and documentation).
-SE_CHOICES: tuple[str, ...] = ("cluster", "robust", *VARIANCES)
+#: ``se=`` for matched data: the aliases and the built-in names of the variance registry
+#: (registered variances are accepted too, see :data:`SE_OPTIONS`).
+MatchedSE = Literal["cluster", "robust", "HC0", "HC1", "HC2", "HC3", "CR0", "CR1", "CR2",
+                    "sandwich", "influence", "bootstrap", "permutation"]
+SE_CHOICES: tuple[str, ...] = typing.get_args(MatchedSE)
+#: The declaration of a right-hand side given on its own (``adjust=``, ``outcome_covariates=``).
+COVARIATE_TERMS: list[Any] = [Instance(str, "a right-hand side such as 'age + C(sex)'"),
+                              Columns(), NONE]
 
 
 class _SENames:

@@ -20,7 +20,7 @@ def test_demo_reproduces_the_pilot_and_writes_the_report(tmp_path, capsys):
                     "trajectories", "How many patients"):
         assert section in html
     assert html.count("data:image/png;base64,") >= 4
-    curve = results["power_curve"].to_frame().set_index(["analysis", "n"])["power"]
+    curve = results["power_curve"].tidy().set_index(["analysis", "n"])["power"]
     assert (curve.loc["ancova"] > curve.loc["t-test"]).all()  # baseline adjustment gains power
     assert "SYNTHETIC" in html
     printed = capsys.readouterr().out

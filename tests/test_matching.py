@@ -617,10 +617,11 @@ def test_estimate_options_name_the_argument(lalonde, kwargs, argument):
 def test_options_are_canonical_and_se_lists_the_registry(lalonde):
     from typing import get_args
 
-    from causalpa.estimation import SE_CHOICES
-    from causalpa.matching.result import SE
+    from causalpa.estimation import MatchedSE
+    from causalpa.inference import VARIANCES
 
-    assert set(get_args(SE)) == set(SE_CHOICES)
+    # the Literal shown in the signature lists the aliases and every built-in variance
+    assert set(get_args(MatchedSE)) == {"cluster", "robust", *VARIANCES}
     a = M.match(lalonde, F, caliper=0.2, estimand="att", method="Nearest", ratio=1.0)
     assert (a.estimand, a.method, a.info.ratio) == ("ATT", "nearest", 1)
     assert a.estimate("re78", se="cr2").inference.startswith("cluster-robust (CR2)")

@@ -9,7 +9,7 @@ new pandas objects at every access, so changing them changes nothing in the resu
 """
 
 from dataclasses import InitVar, dataclass, field
-from typing import Any, Literal, get_args
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,17 +19,20 @@ from causalpa._validation import (
     NONE,
     Boolean,
     Column,
-    Columns,
-    Instance,
     Number,
-    Options,
     RandomState,
     check_columns,
     validate_params,
 )
 from causalpa.balance import BalanceTable, balance_statistics, sample_sizes
 from causalpa.errors import DataError, SpecificationError
-from causalpa.estimation import Measure, estimate_effect
+from causalpa.estimation import (
+    COVARIATE_TERMS,
+    SE_OPTIONS,
+    MatchedSE,
+    Measure,
+    estimate_effect,
+)
 from causalpa.inference import Variance
 from causalpa.matching.distance import Distance
 from causalpa.matching.info import Estimand, MatchInfo
@@ -38,9 +41,6 @@ from causalpa.results import Effect, Result
 
 __all__ = ["MatchResult", "matchit_weights", "matchit_subclass"]
 
-#: ``se=`` of :meth:`MatchResult.estimate`: the aliases and the variance registry's names.
-SE = Literal["cluster", "robust", "HC0", "HC1", "HC2", "HC3", "CR0", "CR1", "CR2", "sandwich",
-             "influence", "bootstrap", "permutation"]
 
 
 def matchit_weights(mm: np.ndarray, focal: np.ndarray) -> np.ndarray:
@@ -374,8 +374,8 @@ class MatchResult(Result):
     # ------------------------------------------------------------------ effects
     @validate_params({
         "outcome": [Column(), NONE],
-        "adjust": [Instance(str, "a right-hand side such as 'age + C(sex)'"), Columns(), NONE],
-        "se": [Options(*get_args(SE)), Instance(Variance, "a causalpa.inference.Variance"), NONE],
+        "adjust": COVARIATE_TERMS,
+        "se": [*SE_OPTIONS, NONE],
         "conf_level": Number(low=0, high=1, low_inclusive=False, high_inclusive=False),
         "n_boot": Number(low=2, integer=True),
         "n_perm": Number(low=2, integer=True),
@@ -386,7 +386,7 @@ class MatchResult(Result):
         outcome: str | None = None,
         *,
         adjust: str | list[str] | None = None,
-        se: SE | Variance | None = None,
+        se: MatchedSE | Variance | None = None,
         measure: Measure | None = None,
         conf_level: float = 0.95,
         n_boot: int = 999,

@@ -19,15 +19,13 @@ from causalpa._spec import Spec
 from causalpa._validation import (
     NONE,
     Column,
-    Columns,
-    Instance,
     Number,
     RandomState,
     check_outcome,
     validate_params,
 )
 from causalpa.errors import DataError, SpecificationError
-from causalpa.estimation import adjustment_matrix, gcomp
+from causalpa.estimation import COVARIATE_TERMS, adjustment_matrix, gcomp
 from causalpa.inference import SMALL_ARM, bootstrap, is_small, warn_small_sample
 from causalpa.propensity import PropensityScore
 from causalpa.results import Effect, Result, effect_from_bootstrap
@@ -43,7 +41,6 @@ SE = Literal["sandwich", "robust", "bootstrap", "HC0", "HC1", "HC2", "HC3"]
 SE_CHOICES: tuple[str, ...] = typing.get_args(SE)
 Measure = Literal["difference", "risk difference", "risk ratio", "odds ratio"]
 #: ``adjust=``: a right-hand side such as "age + C(sex)" or a list of columns.
-ADJUST = [Instance(str, "a right-hand side such as 'age + C(sex)'"), Columns(), NONE]
 ARMS = (("treated", 1), ("control", 0))
 
 
@@ -210,7 +207,7 @@ class WeightResult(Result):
                        estimand=self.estimand, treated=self.spec.treated, **kwargs)
 
     # ------------------------------------------------------------------ effects
-    @validate_params({"outcome": [Column(), NONE], "adjust": ADJUST,
+    @validate_params({"outcome": [Column(), NONE], "adjust": COVARIATE_TERMS,
                       "conf_level": Number(low=0, high=1, low_inclusive=False,
                                            high_inclusive=False),
                       "n_boot": Number(low=10, integer=True), "rng": RandomState()})
