@@ -14,8 +14,8 @@ Examples
 True
 """
 
-from causalpa.longitudinal.gee import GEEResult, gee
 from causalpa.longitudinal._lmm_result import FTest
+from causalpa.longitudinal.gee import GEEResult, gee
 from causalpa.longitudinal.glmm import GLMMResult, glmm
 from causalpa.longitudinal.mixed import MixedModelResult, mixed
 from causalpa.longitudinal.panel import PanelResult, panel

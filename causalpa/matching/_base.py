@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from causalpa._registry import register_into
+
 __all__ = ["MatchProblem", "register_method", "METHODS"]
 
 
@@ -79,9 +81,4 @@ def register_method(name: str) -> Callable[[MatchFunction], MatchFunction]:
     >>> sorted(METHODS)
     ['nearest', 'optimal']
     """
-
-    def deco(fn: MatchFunction) -> MatchFunction:
-        METHODS[name] = fn
-        return fn
-
-    return deco
+    return register_into(METHODS, name)

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from causalpa._registry import register_into
 from causalpa._spec import Spec
 from causalpa.errors import DataError, SpecificationError
 from causalpa.propensity import PropensityScore, _propensity_from_spec
@@ -129,12 +130,7 @@ def register_distance(name: str) -> Callable[[DistanceFunction], DistanceFunctio
     >>> sorted(DISTANCES)
     ['logit', 'mahalanobis', 'ps']
     """
-
-    def deco(fn: DistanceFunction) -> DistanceFunction:
-        DISTANCES[name] = fn
-        return fn
-
-    return deco
+    return register_into(DISTANCES, name)
 
 
 def _fit_propensity(data: pd.DataFrame, spec: Spec, ps_model: Any) -> PropensityScore:

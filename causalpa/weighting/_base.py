@@ -25,6 +25,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from causalpa._registry import register_into
 from causalpa._regression import check_full_rank
 from causalpa._spec import Spec, make_spec
 
@@ -181,12 +182,7 @@ def register_method(name: str) -> Callable[[WeightingMethod], WeightingMethod]:
     >>> list(METHODS)
     ['ps', 'entropy']
     """
-
-    def deco(fn: WeightingMethod) -> WeightingMethod:
-        METHODS[name] = fn
-        return fn
-
-    return deco
+    return register_into(METHODS, name)
 
 
 def arm_constants(t: np.ndarray, stabilize: bool) -> np.ndarray:
