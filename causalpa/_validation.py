@@ -69,6 +69,7 @@ __all__ = [
     "check_no_missing",
     "binary_treatment",
     "check_weights",
+    "check_arm_sizes",
     "check_outcome",
     "format_rows",
     "as_generator",
@@ -847,6 +848,50 @@ def binary_treatment(values: pd.Series, name: str, treated: Any = None) -> np.nd
         f"treatment column {name!r} must be coded 0/1 or bool, or give the treated level "
         f"with `treated=`; its values are {_quote(levels)}"
     )
+
+
+def check_arm_sizes(t: np.ndarray, treatment: str, what: str, *, minimum: int = 2,
+                    weights: np.ndarray | None = None) -> tuple[int, int]:
+    """Count the units of each arm and refuse an arm with fewer than ``minimum``.
+
+    Parameters
+    ----------
+    t : ndarray
+        0/1 treatment.
+    treatment : str
+        Treatment column (for the message).
+    what : str
+        What needs the units ("weighting", "an effect estimate"), for the message.
+    minimum : int
+        Units needed in each arm.
+    weights : ndarray, optional
+        Count only units with positive weight.
+
+    Returns
+    -------
+    (int, int)
+        Units in the treated and the control arm.
+
+    Examples
+    --------
+    >>> check_arm_sizes(np.array([1, 1, 0, 0, 0]), "pa", "weighting")
+    (2, 3)
+    >>> check_arm_sizes(np.array([1, 0, 0]), "pa", "AIPW")
+    Traceback (most recent call last):
+    ...
+    causalpa.errors.DataError: the treated arm of 'pa' has 1 unit; AIPW needs at least 2 units per arm (and far more for trustworthy inference)
+    """
+    t = np.asarray(t)
+    keep = np.ones(len(t), dtype=bool) if weights is None else np.asarray(weights) > 0
+    n1, n0 = int(np.sum((t == 1) & keep)), int(np.sum((t == 0) & keep))
+    if min(n1, n0) < minimum:
+        arm, k = ("treated", n1) if n1 < minimum else ("control", n0)
+        units = f"{k} unit{'' if k == 1 else 's'}" + ("" if weights is None
+                                                        else " with positive weight")
+        raise DataError(
+            f"the {arm} arm of {treatment!r} has {units}; {what} needs at least {minimum} "
+            "units per arm (and far more for trustworthy inference)")
+    return n1, n0
 
 
 def check_weights(weights: Any, n: int, name: str = "weights") -> np.ndarray:

@@ -59,6 +59,7 @@ from causalpa._validation import (
     Options,
     RandomState,
     as_generator,
+    check_arm_sizes,
     check_outcome,
     validate_params,
 )
@@ -273,17 +274,6 @@ def _outcome_model_for(outcome_model: Any, binary: bool) -> Any:
     return outcome_model
 
 
-def _arm_sizes(t: np.ndarray, treatment: str) -> tuple[int, int]:
-    n1, n0 = int(t.sum()), int(len(t) - t.sum())
-    if min(n1, n0) < 2:
-        arm = "treated" if n1 < 2 else "control"
-        raise DataError(
-            f"the {arm} arm of {treatment!r} has {min(n1, n0)} unit(s); AIPW needs at least "
-            "2 per arm (and far more for trustworthy inference)"
-        )
-    return n1, n0
-
-
 def _on_measure_scale(res: dict[str, Any], measure: str) -> tuple[float, np.ndarray]:
     """Return the effect (log scale for ratios) and its influence function (delta method)."""
     mu1, mu0 = res["mu1"], res["mu0"]
@@ -424,7 +414,7 @@ def aipw(
         raise SpecificationError(f"`outcome` {outcome!r} is also the treatment or a covariate")
     outcome_model = _outcome_model_for(outcome_model, binary)
     t = spec.treatment_array(data)
-    n1, n0 = _arm_sizes(t, spec.treatment)
+    n1, n0 = check_arm_sizes(t, spec.treatment, "AIPW")
     # the full-data propensity fit gives validation (separation, positivity warning)
     ps = _propensity_from_spec(data, spec, ps_model=ps_model)
     X = ps.design

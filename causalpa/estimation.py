@@ -70,6 +70,7 @@ from causalpa._validation import (
     Options,
     Registered,
     binary_treatment,
+    check_arm_sizes,
     check_columns,
     check_frame,
     check_no_missing,
@@ -366,16 +367,7 @@ def estimate_effect(
     keep = w_all > 0
     y, t, w, Z = y_all[keep], t_all[keep], w_all[keep], Z_all[keep]
     cl = None if cl_all is None else cl_all[keep]
-    n1, n0 = int(t.sum()), int((1 - t).sum())
-    if n1 == 0 or n0 == 0:
-        arm = "treated" if n1 == 0 else "control"
-        raise DataError(f"no {arm} units with positive weight in column {treatment!r}")
-    if min(n1, n0) < 2:
-        arm = "treated" if n1 < 2 else "control"
-        raise DataError(
-            f"the {arm} arm has a single unit: no variance can be estimated; an effect "
-            "estimate needs at least 2 units per arm"
-        )
+    n1, n0 = check_arm_sizes(t, treatment, "an effect estimate", weights=w)
     focal = {"ATT": t == 1, "ATC": t == 0}.get(estimand, np.ones(len(t), dtype=bool)).astype(float)
     linear = measure == "difference"
     link: Literal["identity", "logit"] = "identity" if linear else "logit"

@@ -126,7 +126,7 @@ def test_inputs_not_mutated_and_errors(lalonde, ref):
     with pytest.raises(DataError, match="binary"):
         estimate_effect(bad, "re78", "treat", cluster="subclass")
     one = md[(md["treat"] == 0) | (md.index == md.index[md["treat"] == 1][0])]
-    with pytest.raises(DataError, match="single unit"):
+    with pytest.raises(DataError, match="has 1 unit"):
         estimate_effect(one, "re78", "treat", se="robust")
 
 

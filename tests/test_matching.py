@@ -321,7 +321,7 @@ def test_single_patient_arm_warns_and_estimate_refuses():
         m = M.match(df, "pa ~ x", distance=df["x"].to_numpy())
     df.loc[:, "y"] = 0.0  # the result holds its own copy of the data
     assert m.matched_data()["y"].ne(0).all()
-    with pytest.raises(DataError, match="single unit"):
+    with pytest.raises(DataError, match="has 1 unit"):
         m.estimate("y")
 
 

@@ -85,12 +85,13 @@ from causalpa._validation import (
     Columns,
     Number,
     Registered,
+    check_arm_sizes,
     check_frame,
     check_outcome,
     format_rows,
     validate_params,
 )
-from causalpa.errors import CausalpaWarning, DataError, ExtremeWeightsWarning
+from causalpa.errors import CausalpaWarning, ExtremeWeightsWarning
 from causalpa.propensity import FORMULA, POSITIVITY, PS_MODEL, PSModelName
 from causalpa.weighting import ps as _ps  # noqa: F401  (registers "ps", the default, first)
 
@@ -218,7 +219,7 @@ def weight(
         check_outcome(data, outcome)
     t = spec.treatment_array(data)
     t.setflags(write=False)
-    _check_arms(t, spec.treatment)
+    check_arm_sizes(t, spec.treatment, "weighting")
     problem = WeightProblem(data=data, spec=spec, treatment=t, estimand=estimand,
                             stabilize=stabilize, ps_model=ps_model, positivity=positivity)
     trimming = None if trim is None else Trim(trim, lower=trim_lower, drop=trim_drop)
@@ -253,16 +254,6 @@ def _recorded(fn: Callable[[], _T]) -> tuple[_T, tuple[str, ...]]:
     for c in caught:
         warnings.warn(c.message, stacklevel=4)  # weight's caller (through validate_params)
     return out, tuple(str(c.message) for c in caught if issubclass(c.category, CausalpaWarning))
-
-
-def _check_arms(t: np.ndarray, treatment: str) -> None:
-    n1, n0 = int(t.sum()), int(len(t) - t.sum())
-    if min(n1, n0) < 2:
-        arm = "treated" if n1 < 2 else "control"
-        raise DataError(
-            f"the {arm} arm of {treatment!r} has {min(n1, n0)} unit(s); weighting needs at "
-            "least 2 units per arm (and far more for trustworthy inference)"
-        )
 
 
 def _warn_extreme(w: np.ndarray, t: np.ndarray, index: pd.Index) -> None:

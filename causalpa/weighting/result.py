@@ -21,10 +21,11 @@ from causalpa._validation import (
     Column,
     Number,
     RandomState,
+    check_arm_sizes,
     check_outcome,
     validate_params,
 )
-from causalpa.errors import DataError, SpecificationError
+from causalpa.errors import SpecificationError
 from causalpa.estimation import COVARIATE_TERMS, adjustment_matrix, gcomp
 from causalpa.inference import SMALL_ARM, bootstrap, is_small, warn_small_sample
 from causalpa.propensity import PropensityScore
@@ -313,15 +314,8 @@ class WeightResult(Result):
 
     def _positive_arms(self) -> tuple[int, int]:
         """Units with positive weight per arm; at least 2 each are needed for a variance."""
-        t, w = self._problem.treatment, self._weights
-        n1, n0 = int(np.sum((t == 1) & (w > 0))), int(np.sum((t == 0) & (w > 0)))
-        if min(n1, n0) < 2:
-            arm = "treated" if n1 < 2 else "control"
-            raise DataError(
-                f"the {arm} arm has fewer than 2 units with positive weight: no variance can be "
-                "estimated"
-            )
-        return n1, n0
+        return check_arm_sizes(self._problem.treatment, self.spec.treatment,
+                               "an effect estimate", weights=self._weights)
 
     def _bootstrap(self, y: np.ndarray, Z: np.ndarray, *, measure: str, logit: bool,
                    n_boot: int, rng: Any, fields: dict[str, Any]) -> Effect:
