@@ -2,7 +2,7 @@
 
 * :func:`satterthwaite` -- as lmerTest: ``varpar = c(theta, sigma)``, the Hessian of the
   unprofiled deviance and the Jacobian of ``vcov(beta)`` in ``varpar`` by
-  Richardson-extrapolated central differences (numDeriv's, :mod:`._numdiff`); the df of a
+  Richardson-extrapolated central differences (numDeriv's, :mod:`causalpa._numdiff`); the df of a
   contrast (``contest1D``) and the F test of several (``contestMD``).
 * :func:`kenward_roger` -- as pbkrtest: the adjusted covariance ``vcovAdj``, the df of a
   contrast (``Lb_ddf``) and the scaled F test (``KRmodcomp``), computed cluster by cluster
@@ -35,8 +35,8 @@ from typing import Any
 
 import numpy as np
 
+from causalpa._numdiff import derivatives
 from causalpa.longitudinal._lmm_fit import LmmFit, LmmProblem, single_thread
-from causalpa.longitudinal._numdiff import derivatives
 
 __all__ = ["Satterthwaite", "KenwardRoger", "satterthwaite", "kenward_roger", "KR_MAX_RE"]
 

@@ -12,7 +12,7 @@ a Schur complement per therapist.
 
 This module holds the deviance, its optimisation and the random effects;
 :mod:`causalpa.longitudinal._lmm_ddf` the small-sample degrees of freedom (Satterthwaite as
-lmerTest, Kenward-Roger as pbkrtest) and :mod:`causalpa.longitudinal._numdiff` the
+lmerTest, Kenward-Roger as pbkrtest) and :mod:`causalpa._numdiff` the
 numerical derivatives. It is private; :func:`causalpa.longitudinal.mixed` is the public
 interface and :class:`LmmProblem` the fast path for repeated fits (see
 :meth:`LmmProblem.refit`).
@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from scipy import optimize
 
-from causalpa.longitudinal._numdiff import gradient, hessian
+from causalpa._numdiff import gradient, hessian
 
 __all__ = ["LmmProblem", "LmmFit", "n_theta", "single_thread"]
 

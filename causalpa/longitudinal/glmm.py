@@ -55,6 +55,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special
 
+from causalpa._numdiff import central_jacobian
 from causalpa._spec import Spec
 from causalpa._validation import (
     NONE,
@@ -204,17 +205,9 @@ def _glm_start(y: np.ndarray, m: np.ndarray, X: np.ndarray) -> np.ndarray:
 
 def _fd_hessian(f_grad: Any, par: np.ndarray, lower_theta: float = 0.0) -> np.ndarray:
     """Symmetrised central-difference Jacobian of the gradient (one-sided at ``theta = 0``)."""
-    k = len(par)
-    H = np.zeros((k, k))
-    for i in range(k):
-        h = 1e-5 * max(1.0, abs(par[i]))
-        up, dn = par.copy(), par.copy()
-        up[i] += h
-        dn[i] -= h
-        if i == 0 and dn[0] < lower_theta:  # one-sided at the boundary
-            H[i] = (f_grad(up) - f_grad(par)) / h
-        else:
-            H[i] = (f_grad(up) - f_grad(dn)) / (2 * h)
+    lower = np.full(len(par), -np.inf)
+    lower[0] = lower_theta
+    H = central_jacobian(f_grad, par, rel_step=1e-5, floor=1.0, lower=lower).T
     return (H + H.T) / 2
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from scipy import special
 
+from causalpa._numdiff import central_jacobian
 from causalpa.errors import DataError, SpecificationError
 from causalpa.weighting._base import (
     MethodFit,
@@ -187,19 +188,13 @@ def entropy_nuisance(C: np.ndarray, t: np.ndarray, estimand: str, info: dict[str
 
 def _central_differences(parts: Any, theta0: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Jacobian of ``sum(psi)`` and derivative of the weights by central differences."""
+    def stacked(theta: np.ndarray) -> np.ndarray:
+        psi, w = parts(theta)
+        return np.concatenate([psi.sum(axis=0), w])
+
+    J = central_jacobian(stacked, theta0, rel_step=1e-6, floor=1.0)
     p = len(theta0)
-    jac = np.empty((p, p))
-    dw = np.empty((n, p))
-    for j in range(p):
-        h = 1e-6 * max(1.0, abs(theta0[j]))
-        tp, tm = theta0.copy(), theta0.copy()
-        tp[j] += h
-        tm[j] -= h
-        sp, wp = parts(tp)
-        sm, wm = parts(tm)
-        jac[:, j] = (sp.sum(axis=0) - sm.sum(axis=0)) / (2 * h)
-        dw[:, j] = (wp - wm) / (2 * h)
-    return jac, dw
+    return J[:p], J[p:]
 
 
 def _weights(C: np.ndarray, t: np.ndarray, estimand: str, stabilize: bool) -> np.ndarray:

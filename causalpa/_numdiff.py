@@ -9,11 +9,12 @@ numDeriv's ``method = "Richardson"``: central differences at steps ``h, h/2, h/4
 * :func:`derivatives` -- value, Jacobian and Hessians of a vector function from one set of
   evaluation points (what lmerTest needs);
 * :func:`jacobian` and :func:`hessian` -- the numDeriv functions of the same names;
-* :func:`gradient` -- plain central differences (one-sided at a lower bound), the cheap
-  gradient of an optimiser.
+* :func:`central_jacobian` -- plain central differences (one-sided at a lower bound) with a
+  chosen step rule; :func:`gradient` is its use as the cheap gradient of an optimiser.
 
 The module is private and has no model in it, so that every model of the package (the
-linear mixed model, the GLMM) differentiates the same way.
+linear mixed model, the GLMM, the estimating equations of entropy balancing) differentiates
+the same way.
 
 Examples
 --------
@@ -34,7 +35,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["steps", "richardson", "derivatives", "jacobian", "hessian", "gradient"]
+__all__ = ["steps", "richardson", "derivatives", "jacobian", "hessian", "gradient",
+           "central_jacobian"]
 
 Function = Callable[[np.ndarray], Any]
 
@@ -151,6 +153,33 @@ def hessian(fun: Callable[[np.ndarray], float], x: np.ndarray, r: int = 4,
     return derivatives(lambda t: np.atleast_1d(fun(t)), x, n_second=1, r=r, d=d)[2][0]
 
 
+def central_jacobian(fun: Function, x: np.ndarray, *, rel_step: float, floor: float,
+                     lower: np.ndarray | None = None, f0: Any = None) -> np.ndarray:
+    """Jacobian ``(m, k)`` by plain central differences; one-sided at a lower bound.
+
+    Coordinate ``j`` is stepped by ``h_j = rel_step * max(|x_j|, floor)``; a coordinate whose
+    backward step would cross ``lower_j`` is differenced forwards from ``f0 = fun(x)``
+    (evaluated if not given). ``fun`` returns a number or a 1-D array.
+
+    Examples
+    --------
+    >>> f = lambda x: np.array([x[0] * x[1], x[1] ** 2])
+    >>> np.round(central_jacobian(f, np.array([2.0, 3.0]), rel_step=1e-6, floor=1.0), 6).tolist()
+    [[3.0, 2.0], [0.0, 6.0]]
+    """
+    h = rel_step * np.maximum(np.abs(x), floor)
+    cols = []
+    for k in range(len(x)):
+        e = np.zeros_like(x)
+        e[k] = h[k]
+        if lower is not None and x[k] - h[k] < lower[k]:  # one-sided at the boundary
+            base = np.atleast_1d(fun(x) if f0 is None else f0)
+            cols.append((np.atleast_1d(fun(x + e)) - base) / h[k])
+        else:
+            cols.append((np.atleast_1d(fun(x + e)) - np.atleast_1d(fun(x - e))) / (2 * h[k]))
+    return np.column_stack(cols)
+
+
 def gradient(fun: Callable[[np.ndarray], float], x: np.ndarray, lower: np.ndarray,
              f0: float | None = None) -> np.ndarray:
     """Central-difference gradient with steps ``1e-5 max(|x|, 0.1)``; one-sided at ``lower``.
@@ -164,14 +193,4 @@ def gradient(fun: Callable[[np.ndarray], float], x: np.ndarray, lower: np.ndarra
     >>> np.round(g, 6).tolist()
     [1e-06, 2.0]
     """
-    h = 1e-5 * np.maximum(np.abs(x), 0.1)
-    g = np.empty_like(x)
-    for k in range(len(x)):
-        e = np.zeros_like(x)
-        e[k] = h[k]
-        if x[k] - h[k] < lower[k]:  # one-sided at the boundary
-            base = fun(x) if f0 is None else f0
-            g[k] = (fun(x + e) - base) / h[k]
-        else:
-            g[k] = (fun(x + e) - fun(x - e)) / (2 * h[k])
-    return g
+    return central_jacobian(fun, x, rel_step=1e-5, floor=0.1, lower=lower, f0=f0)[0]
