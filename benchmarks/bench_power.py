@@ -7,7 +7,8 @@
    alone (the harness's generator blocks: one vectorised
    `cpa.simulate.patient_arrays` call per block) and the analysis kernel alone.
 3. PSM, IPW and AIPW power, 2,000 replicates at n = 200 (observational design),
-   on one and on two workers.
+   on one and on two workers; and the per-replicate time with and without the
+   treatment-model spec template that the analyses reuse (same numbers).
 4. Mixed-model power per replicate: cpa.mixed vs statsmodels MixedLM (and lme4 /
    lmerTest through Rscript when available) on the same simulated data sets.
 
@@ -36,9 +37,9 @@ from causalpa.power.analyses import ancova_kernel, riskdiff_kernel, ttest_kernel
 OUT = Path(__file__).parent / "results"
 
 
-def stacked_replicates(design, n, n_sims, seed):
+def stacked_replicates(design, n, n_sims, rng):
     """The harness's own replicate generation (same generator blocks and seeds as simulate())."""
-    seeds = np.random.SeedSequence(seed).spawn(n_sims)
+    seeds = np.random.SeedSequence(rng).spawn(n_sims)
     keys = ["phq9_change", "phq9_first", "recovered"]
     wanted = [*keys, "phq9_change_0", "phq9_change_1"]
     out: dict = {}
@@ -57,7 +58,7 @@ def bench_batched_vs_statsmodels(n_per_arm: int, n_sims: int, n_loop: int) -> di
 
     design = cpa.power.RandomisedTrial(effect=0.43, analyses=("ancova",))
     t0 = time.perf_counter()
-    arr = stacked_replicates(design, n_per_arm, n_sims, seed=1)
+    arr = stacked_replicates(design, n_per_arm, n_sims, rng=1)
     gen = time.perf_counter() - t0
     y, a, x, rec = arr["phq9_change"], arr["pa"], arr["phq9_first"], arr["recovered"]
 
@@ -110,7 +111,7 @@ def bench_batched_vs_statsmodels(n_per_arm: int, n_sims: int, n_loop: int) -> di
 def bench_simulate_end_to_end(n_per_arm: int, n_sims: int) -> dict:
     """Whole ``cpa.power.simulate`` call, with its data generation timed on its own."""
     design = cpa.power.RandomisedTrial(effect=0.43, analyses=("ancova",))
-    cpa.power.simulate(design, n=n_per_arm, n_sims=50, seed=2, progress=False)  # warm-up
+    cpa.power.simulate(design, n=n_per_arm, n_sims=50, rng=2, progress=False)  # warm-up
     # data generation as the harness does it (generator blocks, nothing kept)
     seeds = np.random.SeedSequence(1).spawn(n_sims)
     keys = ["phq9_change", "phq9_first"]
@@ -119,7 +120,7 @@ def bench_simulate_end_to_end(n_per_arm: int, n_sims: int) -> dict:
                                              [*keys, "phq9_change_0", "phq9_change_1"]):
         design.select_arrays(arrays, lost, rows, keys, ("phq9_change",))
     generation = time.perf_counter() - t
-    arr = stacked_replicates(design, n_per_arm, n_sims, seed=1)
+    arr = stacked_replicates(design, n_per_arm, n_sims, rng=1)
     kernel = np.inf
     for _ in range(3):  # best of 3 (the first pass also pays for touching fresh memory)
         t = time.perf_counter()
@@ -131,7 +132,7 @@ def bench_simulate_end_to_end(n_per_arm: int, n_sims: int) -> dict:
                  "ancova_kernel_seconds": kernel}
     for jobs in (1, 2):
         t = time.perf_counter()
-        res = cpa.power.simulate(design, n=n_per_arm, n_sims=n_sims, seed=1, n_jobs=jobs,
+        res = cpa.power.simulate(design, n=n_per_arm, n_sims=n_sims, rng=1, n_jobs=jobs,
                                  progress=False)
         out[f"n_jobs={jobs}"] = {"end_to_end_seconds": time.perf_counter() - t,
                                  "power": res.power}
@@ -145,7 +146,7 @@ def bench_observational(n: int, n_sims: int, n_jobs: int) -> dict:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             t = time.perf_counter()
-            res = cpa.power.simulate(design, n=n, n_sims=n_sims, seed=1, n_jobs=n_jobs,
+            res = cpa.power.simulate(design, n=n, n_sims=n_sims, rng=1, n_jobs=n_jobs,
                                      progress=False)
         sec = time.perf_counter() - t
         row = res.tidy().iloc[0]
@@ -153,6 +154,37 @@ def bench_observational(n: int, n_sims: int, n_jobs: int) -> dict:
                          "n_jobs": n_jobs, "power": float(row["power"]),
                          "n_failed": int(row["n_failed"]), "bias": float(row["bias"]),
                          "coverage": float(row["coverage"])}
+    return out
+
+
+def bench_spec_template(n: int, n_sims: int) -> dict:
+    """Per-replicate time of PSM / IPW / AIPW with the spec template and with the formula.
+
+    Without the template every replicate parses the formula and builds the model matrix
+    with formulaic; with it the template's numpy plan is re-bound to each replicate.
+    """
+    from causalpa.power import analyses
+
+    template = analyses.AnalysisContext.treatment_spec
+    out = {}
+    try:
+        for analysis in ("psm", "ipw", "aipw"):
+            design = cpa.power.ObservationalStudy(effect=0.43, selection=1.0, analyses=(analysis,))
+            row, tables = {}, {}
+            for mode in ("formula", "template"):
+                analyses.AnalysisContext.treatment_spec = (
+                    template if mode == "template" else (lambda self, data: self.formula))
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    cpa.power.simulate(design, n=n, n_sims=10, rng=1, progress=False)
+                    t = time.perf_counter()
+                    res = cpa.power.simulate(design, n=n, n_sims=n_sims, rng=1, progress=False)
+                row[f"{mode}_ms_per_replicate"] = 1e3 * (time.perf_counter() - t) / n_sims
+                tables[mode] = res.replicates
+            row["identical"] = bool(tables["formula"].equals(tables["template"]))
+            out[analysis] = row
+    finally:
+        analyses.AnalysisContext.treatment_spec = template
     return out
 
 
@@ -238,6 +270,9 @@ def main() -> None:
     for jobs in (1, 2):
         results["observational"].update(bench_observational(200, 200 if q else 2000, jobs))
     print(json.dumps(results["observational"], indent=2))
+    print("== spec template: per-replicate time with and without it, n = 200")
+    results["spec_template"] = bench_spec_template(200, 100 if q else 500)
+    print(json.dumps(results["spec_template"], indent=2))
     print("== mixed model per replicate")
     results["mixed"] = bench_mixed(20, 20 if q else 40)
     print(json.dumps(results["mixed"], indent=2))

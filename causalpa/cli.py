@@ -14,15 +14,19 @@ Subcommands::
 
 Design options can also come from a TOML file (``--config``; YAML too when
 PyYAML is installed) whose keys are the long option names with underscores
-(``n_sims = 2000``); options given on the command line win.
+(``n_sims = 2000``); options given on the command line win. ``--seed`` is passed to
+the power functions as ``rng``.
+
+Every command prints the result's ``summary()``; ``--csv`` writes its ``tidy()``
+table, ``--json`` its ``to_dict()`` and ``--plot`` its figure.
 
 Examples
 --------
 >>> from causalpa.cli import main
 >>> main(["power", "analytic", "t", "--d", "0.43", "--power", "0.8"])  # doctest: +ELLIPSIS
 two-sample t power calculation (solved for n)
-  n = 85.8694 (group 1), 85.8694 (group 2) -> 86 + 86 = 172 participants
 ...
+participants: 86 + 86 = 172
 0
 """
 
@@ -141,7 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # --------------------------------------------------------------------------- analytic
-def _run_analytic(args: argparse.Namespace) -> tuple[str, Any]:
+def _run_analytic(args: argparse.Namespace) -> Any:
+    """Run an analytic calculation: a result, or a plain row for the design effect / MDE."""
     from causalpa.power import analytic
 
     f = args.formula
@@ -155,7 +160,7 @@ def _run_analytic(args: argparse.Namespace) -> tuple[str, Any]:
                                                  attrition=args.attrition)
             text += (f"\nn per group {args.n:g} -> {row['n_inflated']} after clustering"
                      + (f" and {args.attrition:g} attrition" if args.attrition else ""))
-        return text, row
+        return _Plain(text, row)
     if f == "mde":
         if args.n is None:
             raise _usage("`--n` is required for the minimum detectable effect")
@@ -163,16 +168,32 @@ def _run_analytic(args: argparse.Namespace) -> tuple[str, Any]:
             args.n, args.n2, power=0.8 if args.power is None else args.power, alpha=args.alpha,
             alternative=args.alternative, rho=args.rho, design_effect=args.design_effect,
             attrition=args.attrition)
-        return f"minimum detectable effect d = {d:.4f}", {"n": args.n, "mde": d}
+        return _Plain(f"minimum detectable effect d = {d:.4f}", {"n": args.n, "mde": d})
     common = {"n": args.n, "n2": args.n2, "power": args.power, "alpha": args.alpha,
               "alternative": args.alternative}
     if f == "t":
-        res = analytic.two_sample_t(d=args.d, **common)
-    elif f == "ancova":
-        res = analytic.ancova(d=args.d, rho=args.rho, **common)
-    else:
-        res = analytic.two_proportions(p1=args.p1, p2=args.p2, h=args.h, **common)
-    return res.summary(), {k: v for k, v in res.tidy().iloc[0].items()}
+        return analytic.two_sample_t(d=args.d, **common)
+    if f == "ancova":
+        return analytic.ancova(d=args.d, rho=args.rho, **common)
+    return analytic.two_proportions(p1=args.p1, p2=args.p2, h=args.h, **common)
+
+
+class _Plain:
+    """A printed line with its one-row table (commands without a result class)."""
+
+    def __init__(self, text: str, row: dict[str, Any]) -> None:
+        self.text, self.row = text, row
+
+    def summary(self) -> str:
+        return self.text
+
+    def tidy(self) -> Any:
+        import pandas as pd
+
+        return pd.DataFrame([self.row])
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.row)
 
 
 class _UsageError(Exception):
@@ -250,17 +271,14 @@ def _build_design(opts: dict[str, Any]) -> Any:
     if "smd" in opts and "effect" in opts:
         raise _usage("give `effect` or `smd`, not both")
     if "smd" in opts:
-        probe = cls(**kw)
-        sim_kw = probe.simulator_kwargs(1000)
-        for k in ("effect", "effect_gad7", "n_therapists"):
-            sim_kw.pop(k, None)
-        kw["effect"] = power.calibrate_effect(float(opts["smd"]), **sim_kw)
-    elif "effect" in opts:
+        return cls.from_smd(float(opts["smd"]), **kw)
+    if "effect" in opts:
         kw["effect"] = float(opts["effect"])
     return cls(**kw)
 
 
-def _run_simulate(args: argparse.Namespace) -> tuple[str, Any, Any]:
+def _run_simulate(args: argparse.Namespace) -> tuple[str, Any]:
+    """Run ``power simulate``: the text to print and the result."""
     from causalpa import power
 
     opts = _sim_options(args)
@@ -268,7 +286,7 @@ def _run_simulate(args: argparse.Namespace) -> tuple[str, Any, Any]:
     run_kw: dict[str, Any] = {
         "n_sims": int(opts.get("n_sims", 1000)),
         "alpha": float(opts.get("alpha", 0.05)),
-        "seed": opts.get("seed"),
+        "rng": opts.get("seed"),
         "n_jobs": int(opts.get("n_jobs", 1)),
         "backend": opts.get("backend"),
         "progress": not args.no_progress,
@@ -283,32 +301,44 @@ def _run_simulate(args: argparse.Namespace) -> tuple[str, Any, Any]:
         run_kw.update(backend="dask", client=client)
     try:
         if "target" in opts:
-            run_kw.pop("progress")
-            ss = power.sample_size(design, target=float(opts["target"]),
-                                   progress=not args.no_progress, **run_kw)
+            ss = power.sample_size(design, target=float(opts["target"]), **run_kw)
             table = ss.evaluations.assign(selected=lambda f: f["n"] == ss.n)
-            text = f"{design.describe()}\n{ss.summary()}\n" + table.to_string(index=False)
-            return text, ss.result, power.PowerCurve((ss.result,))
+            return f"{ss.summary()}\nevaluated:\n{table.to_string(index=False)}", ss
         if "ns" in opts:
             c = power.curve(design, ns=opts["ns"], **run_kw)
-            return f"{design.describe()}\n{c.summary()}", c, c
+            return c.summary(), c
         if "n" not in opts:
             raise _usage("give `--n`, `--ns` or `--target`")
         res = power.simulate(design, n=int(opts["n"]), **run_kw)
-        return res.summary(), res, power.PowerCurve((res,))
+        return res.summary(), res
     finally:
         if client is not None:
             client.close()
 
 
-def _write_outputs(args: argparse.Namespace, table: Any, payload: Any) -> None:
-    import pandas as pd
-
+def _write_outputs(args: argparse.Namespace, result: Any) -> None:
+    """``--csv``: the result's ``tidy()``; ``--json``: its ``to_dict()``."""
     if getattr(args, "csv", None):
-        frame = table if isinstance(table, pd.DataFrame) else pd.DataFrame([table])
-        frame.to_csv(args.csv, index=False)
+        result.tidy().to_csv(args.csv, index=False)
     if getattr(args, "json", None):
-        Path(args.json).write_text(json.dumps(payload, indent=2, default=_json_default))
+        Path(args.json).write_text(json.dumps(result.to_dict(), indent=2,
+                                              default=_json_default))
+
+
+def _write_plot(path: str, result: Any) -> None:
+    """``--plot``: the result's figure (a one-point curve for a single n)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from causalpa import power
+
+    if isinstance(result, power.PowerResult):
+        result = power.PowerCurve((result,))
+    ax = result.plot()
+    ax.figure.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(ax.figure)
 
 
 def _json_default(o: Any) -> Any:
@@ -344,25 +374,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return int(demo.main(args.demo_args) or 0)
         if args.power_command == "analytic":
-            text, row = _run_analytic(args)
-            print(text)
-            _write_outputs(args, row, row)
+            result = _run_analytic(args)
+            print(result.summary())
+            _write_outputs(args, result)
             return 0
-        text, result, curve = _run_simulate(args)
+        text, result = _run_simulate(args)
         print(text)
-        table = result.to_frame() if hasattr(result, "to_frame") else result.tidy()
-        payload = ({"curve": [r.to_dict() for r in result.results]}
-                   if hasattr(result, "results") else result.to_dict())
-        _write_outputs(args, table, payload)
+        _write_outputs(args, result)
         if args.plot:
-            import matplotlib
-
-            matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
-
-            ax = curve.plot()
-            ax.figure.savefig(args.plot, dpi=120, bbox_inches="tight")
-            plt.close(ax.figure)
+            _write_plot(args.plot, result)
         return 0
     except (CausalpaError, _UsageError) as exc:
         print(f"causalpa: error: {exc}", file=sys.stderr)

@@ -39,5 +39,5 @@ print(f"what the pilot could detect (16 vs 22): d >= "
 
 # 3. plan conservatively: the literature SMD, checked by simulation
 design = est.design("randomised", effect="literature", analyses=("ancova", "t-test"))
-res = cpa.power.simulate(design, n=anc.n_ceil, n_sims=500, seed=1, progress=False)
+res = cpa.power.simulate(design, n=anc.n_ceil, n_sims=500, rng=1, progress=False)
 print(res.summary())

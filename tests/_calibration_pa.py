@@ -11,8 +11,9 @@ from causalpa.simulate import patient_arrays
 COVARIATES = ("age", "female", "employed", "ltc", "imd_decile", "phq9_first", "gad7_first")
 
 
-def arrays(n: int, seed: int, **kw):
-    a = patient_arrays(n, seed, **kw)
+def arrays(n: int, rng: int, **params):
+    """One simulated cohort as arrays: the arrays, the 0/1 treatment and the design matrix."""
+    a = patient_arrays(n, rng, **params)
     X = np.column_stack([np.ones(n)] + [a[c] for c in COVARIATES]).astype(float)
     return a, a["pa"].astype(int), X
 

@@ -20,7 +20,8 @@ def test_analytic_t_prints_and_writes_json(tmp_path, capsys) -> None:
     text = capsys.readouterr().out
     assert "86 + 86 = 172" in text
     data = json.loads(out.read_text())
-    assert data["n"] == pytest.approx(analytic.two_sample_t(d=0.43, power=0.8).n, rel=1e-12)
+    assert data["result"] == "AnalyticResult"
+    assert data["table"][0]["n"] == analytic.two_sample_t(d=0.43, power=0.8).n
 
 
 def test_analytic_proportions_csv(tmp_path) -> None:
@@ -58,7 +59,9 @@ def test_simulate_curve_with_config_csv_json_plot(tmp_path, capsys) -> None:
     frame = pd.read_csv(csv)
     assert sorted(frame["n"].unique()) == [20, 40]
     assert (frame["n_sims"] == 80).all()  # the flag overrides the config file
-    assert len(json.loads(js.read_text())["curve"]) == 2
+    data = json.loads(js.read_text())
+    assert data["result"] == "PowerCurve" and data["ns"] == [20, 40] and data["seed"] == 3
+    assert len(data["table"]) == 4  # two analyses at two sizes
     assert png.stat().st_size > 1000
     assert "ancova" in capsys.readouterr().out
 
@@ -70,7 +73,7 @@ def test_simulate_matches_python_api(tmp_path) -> None:
     assert main(["power", "simulate", "--effect", "0.6", "--analyses", "t-test", "--n", "30",
                  "--n-sims", "200", "--seed", "9", "--no-progress", "--csv", str(csv)]) == 0
     direct = power.simulate(power.RandomisedTrial(effect=0.6, analyses=("t-test",)), n=30,
-                            n_sims=200, seed=9, progress=False)
+                            n_sims=200, rng=9, progress=False)
     assert pd.read_csv(csv)["power"].iloc[0] == pytest.approx(direct.power)
 
 

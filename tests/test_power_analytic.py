@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import sys
@@ -12,7 +13,7 @@ import pandas as pd
 import pytest
 
 from causalpa.errors import CausalpaWarning, ConvergenceWarning, SpecificationError
-from causalpa.power import analytic
+from causalpa.power import _solvers, analytic
 from causalpa.power._uniroot import R_TOL, _r_value, uniroot
 
 REF = Path(__file__).parent / "reference" / "pwr"
@@ -75,16 +76,16 @@ def _compute(row: pd.Series, exact: bool = False) -> float:
 
 @pytest.fixture
 def uniroot_calls(monkeypatch):
-    """Record every root search analytic.py makes (results of the uniroot port)."""
+    """Record every root search the analytic solvers make (results of the uniroot port)."""
     calls: list = []
-    real = analytic.uniroot
+    real = _solvers.uniroot
 
     def spy(*args, **kwargs):
         res = real(*args, **kwargs)
         calls.append(res)
         return res
 
-    monkeypatch.setattr(analytic, "uniroot", spy)
+    monkeypatch.setattr(_solvers, "uniroot", spy)
     return calls
 
 
@@ -275,10 +276,38 @@ def test_errors_name_the_argument(kwargs, match) -> None:
 def test_alternative_spellings_and_result_views() -> None:
     a = analytic.two_sample_t(d=0.5, n=30, alternative="two.sided")
     assert a.alternative == "two-sided"
+    assert analytic.two_sample_t(d=0.5, n=30, alternative="GREATER").alternative == "greater"
     frame = a.tidy()
     assert frame.loc[0, "power"] == a.power and "df" in frame
-    assert "solved for power" in repr(a)
-    assert a.to_dict()["n_total"] == 60
+    assert frame.loc[0, "n_total"] == 60 and frame.loc[0, "ncp"] == a.details["ncp"]
+    assert "solved for power" in repr(a) and "30 + 30 = 60" in a.summary()
+    d = a.to_dict()
+    assert d["result"] == "AnalyticResult" and d["table"][0]["n_total"] == 60
+    assert d["participants"] == "30 + 30 = 60"
+    details = a.details
+    details["df"] = -1.0  # a copy: the result is unchanged
+    assert a.details["df"] == 58.0
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        a.power = 0.0  # type: ignore[misc]
+
+
+def test_every_alternative_is_declared_once() -> None:
+    from typing import get_args, get_type_hints
+
+    from causalpa._validation import declared_params
+
+    for fn in (analytic.two_sample_t, analytic.ancova, analytic.two_proportions,
+               analytic.minimum_detectable_effect):
+        assert get_args(get_type_hints(fn)["alternative"]) == get_args(analytic.Alternative)
+        assert declared_params(fn)["alternative"][0].values == get_args(analytic.Alternative)
+    with pytest.raises(SpecificationError, match="`alternative` must be one of 'two-sided'"):
+        analytic.ancova(d=0.4, n=30, alternative="sideways")
+    with pytest.raises(SpecificationError, match="`rho`"):
+        analytic.ancova(d=0.4, n=30, rho=1.0)
+    with pytest.raises(SpecificationError, match="`icc`"):
+        analytic.design_effect(1.5, 10)
+    with pytest.raises(SpecificationError, match="`p1`"):
+        analytic.cohens_h(1.2, 0.3)
 
 
 def test_effect_beyond_pwr_interval_is_still_solved() -> None:

@@ -45,11 +45,11 @@ def _power(res: power.PowerResult, analysis: str) -> str:
 def test_block_contains_the_calls_rerun_here(block: str) -> None:
     for call in (
         'power.RandomisedTrial.from_smd(0.43, analyses=("t-test", "ancova"))',
-        "power.simulate(trial, n=n, n_sims=4000, seed=31, n_jobs=2) for n in (86, 54)}",
-        "power.simulate(trial, n=90, n_sims=2000, seed=13, n_jobs=2)",
-        'attrition=a), n=n, n_sims=4000,\n                          seed=14, n_jobs=2)',
+        "power.simulate(trial, n=n, n_sims=4000, rng=31, n_jobs=2) for n in (86, 54)}",
+        "power.simulate(trial, n=90, n_sims=2000, rng=13, n_jobs=2)",
+        'attrition=a), n=n, n_sims=4000,\n                          rng=14, n_jobs=2)',
         "for a, n in ((0.2, 68), (0.3, 78))}",
-        "power.sample_size(cluster, target=0.8, n_sims=1000, seed=12, n_min=40, n_jobs=2)",
+        "power.sample_size(cluster, target=0.8, n_sims=1000, rng=12, n_min=40, n_jobs=2)",
     ):
         assert call in block, call
 
@@ -83,20 +83,20 @@ def test_exact_recovery_powers(block: str, page: str) -> None:
 
 
 def test_trial_figures(trial: power.RandomisedTrial, page: str) -> None:
-    at86 = power.simulate(trial, n=86, n_sims=4000, seed=31, progress=False)
-    at54 = power.simulate(trial, n=54, n_sims=4000, seed=31, progress=False)
+    at86 = power.simulate(trial, n=86, n_sims=4000, rng=31, progress=False)
+    at54 = power.simulate(trial, n=54, n_sims=4000, rng=31, progress=False)
     assert f"{_power(at86, 't-test')} for the t test at 86" in page
     assert f"{_power(at54, 'ancova')} for ANCOVA at 54" in page
-    both = power.simulate(trial, n=90, n_sims=2000, seed=13, progress=False)
+    both = power.simulate(trial, n=90, n_sims=2000, rng=13, progress=False)
     assert f"power at 90 per arm | {_power(both, 't-test')}" in page
     for a, n in ((0.2, 68), (0.3, 78)):
         lost = power.simulate(trial.with_(analyses=("ancova",), attrition=a), n=n, n_sims=4000,
-                              seed=14, progress=False)
+                              rng=14, progress=False)
         assert f"{n} per arm: power {_power(lost, 'ancova')}" in page
 
 
 def test_cluster_search_result_at_141(page: str) -> None:
     # sample_size() reports the simulation at the n it found: same seed, same replicates
     cluster = power.ClusterTrial.from_smd(0.43, cluster_size=10, analyses=("cluster-t",))
-    res = power.simulate(cluster, n=141, n_sims=1000, seed=12, progress=False)
+    res = power.simulate(cluster, n=141, n_sims=1000, rng=12, progress=False)
     assert f"**141** (power {_power(res, 'cluster-t')})" in page

@@ -13,7 +13,7 @@ import causalpa as cpa
 from causalpa.errors import CausalpaWarning, SmallSampleWarning, SpecificationError
 from causalpa.power import analytic
 from causalpa.power.analyses import adjust_pvalues, ancova_kernel, riskdiff_kernel, ttest_kernel
-from causalpa.power.designs import _smd
+from causalpa.power.calibration import _smd
 from causalpa.simulate import patient_arrays
 
 power = cpa.power
@@ -24,9 +24,7 @@ def _mc_tol(p: float, n_sims: int, z: float = 3.5) -> float:
 
 
 def _big(design, n=200_000, seed=99):
-    kw = design.simulator_kwargs(1000)
-    kw.pop("n_therapists", None)
-    return patient_arrays(n, np.random.default_rng(seed), **kw)
+    return patient_arrays(n, np.random.default_rng(seed), params=design.params)
 
 
 # ----------------------------------------------------------------------------- kernels
@@ -78,8 +76,8 @@ def test_holm_and_bonferroni_match_statsmodels() -> None:
 def test_batched_and_general_paths_give_identical_results() -> None:
     d = power.RandomisedTrial(effect=0.6, analyses=("t-test", "ancova"),
                               outcomes=("phq9_change", "gad7_change"), attrition=0.2)
-    a = power.simulate(d, n=30, n_sims=60, seed=11, progress=False, path="batched")
-    b = power.simulate(d, n=30, n_sims=60, seed=11, progress=False, path="general")
+    a = power.simulate(d, n=30, n_sims=60, rng=11, progress=False, path="batched")
+    b = power.simulate(d, n=30, n_sims=60, rng=11, progress=False, path="general")
     assert a.path == "batched" and b.path == "general"
     cols = ["estimate", "std_error", "conf_low", "conf_high", "p_value", "truth"]
     np.testing.assert_allclose(a.replicates[cols].to_numpy(), b.replicates[cols].to_numpy(),
@@ -89,8 +87,8 @@ def test_batched_and_general_paths_give_identical_results() -> None:
 
 def test_results_do_not_depend_on_block_size() -> None:
     d = power.RandomisedTrial(effect=0.5, analyses=("ancova",))
-    a = power.simulate(d, n=25, n_sims=45, seed=5, progress=False, block_size=7)
-    b = power.simulate(d, n=25, n_sims=45, seed=5, progress=False, block_size=45)
+    a = power.simulate(d, n=25, n_sims=45, rng=5, progress=False, block_size=7)
+    b = power.simulate(d, n=25, n_sims=45, rng=5, progress=False, block_size=45)
     pd.testing.assert_frame_equal(a.replicates, b.replicates)
 
 
@@ -98,7 +96,7 @@ def test_same_seed_identical_across_n_jobs_and_dask() -> None:
     distributed = pytest.importorskip("distributed")
     d = power.RandomisedTrial(effect=0.5, analyses=("t-test", "risk-difference"),
                               outcomes=("recovered",))
-    kw = dict(n=20, n_sims=24, seed=2024, progress=False, path="general")
+    kw = dict(n=20, n_sims=24, rng=2024, progress=False, path="general")
     one = power.simulate(d, n_jobs=1, **kw)
     two = power.simulate(d, n_jobs=2, **kw)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
@@ -117,7 +115,7 @@ def test_dask_without_client_is_a_clear_error() -> None:
     pytest.importorskip("distributed")
     d = power.RandomisedTrial(effect=0.5, analyses=("t-test",))
     with pytest.raises(SpecificationError, match="Client"):
-        power.simulate(d, n=10, n_sims=4, seed=1, progress=False, backend="dask")
+        power.simulate(d, n=10, n_sims=4, rng=1, progress=False, backend="dask")
 
 
 # ----------------------------------------------------------------------------- calibration
@@ -136,7 +134,7 @@ def test_simulated_power_matches_analytic_t_and_ancova() -> None:
         total.append(np.var(y))
     rho = math.sqrt(1 - np.mean(resid) / np.mean(total))
     n, n_sims = 60, 2000
-    res = power.simulate(design, n=n, n_sims=n_sims, seed=7, progress=False)
+    res = power.simulate(design, n=n, n_sims=n_sims, rng=7, progress=False)
     t = res.tidy().set_index("analysis")
     p_t = analytic.two_sample_t(d=d, n=n).power
     p_a = analytic.ancova(d=d, n=n, rho=rho).power
@@ -155,7 +153,7 @@ def test_simulated_power_matches_analytic_proportions() -> None:
     big = _big(design)
     p1, p0 = big["recovered_1"].mean(), big["recovered_0"].mean()
     n, n_sims = 80, 2000
-    res = power.simulate(design, n=n, n_sims=n_sims, seed=8, progress=False)
+    res = power.simulate(design, n=n, n_sims=n_sims, rng=8, progress=False)
     expected = analytic.two_proportions(p1=p1, p2=p0, n=n).power
     assert res.power == pytest.approx(expected, abs=_mc_tol(expected, n_sims) + 0.01)
 
@@ -165,7 +163,7 @@ def test_type_one_error_near_alpha(analysis: str) -> None:
     outcome = "recovered" if analysis == "risk-difference" else "phq9_change"
     design = power.RandomisedTrial(effect=0.0, analyses=(analysis,), outcomes=(outcome,))
     n_sims = 2000
-    res = power.simulate(design, n=30, n_sims=n_sims, seed=13, progress=False)
+    res = power.simulate(design, n=30, n_sims=n_sims, rng=13, progress=False)
     assert res.power == pytest.approx(0.05, abs=_mc_tol(0.05, n_sims))
     assert res.tidy()["truth"].iloc[0] == 0.0
 
@@ -173,12 +171,12 @@ def test_type_one_error_near_alpha(analysis: str) -> None:
 # ----------------------------------------------------------------------------- features
 def test_multiple_outcomes_all_any_and_adjustment() -> None:
     base = dict(effect=0.5, analyses=("ancova",), outcomes=("phq9_change", "gad7_change"))
-    holm = power.simulate(power.RandomisedTrial(**base), n=40, n_sims=300, seed=3,
+    holm = power.simulate(power.RandomisedTrial(**base), n=40, n_sims=300, rng=3,
                           progress=False).tidy().set_index("outcome")
     bonf = power.simulate(power.RandomisedTrial(multiplicity="bonferroni", **base), n=40,
-                          n_sims=300, seed=3, progress=False).tidy().set_index("outcome")
+                          n_sims=300, rng=3, progress=False).tidy().set_index("outcome")
     none = power.simulate(power.RandomisedTrial(multiplicity=None, **base), n=40,
-                          n_sims=300, seed=3, progress=False).tidy().set_index("outcome")
+                          n_sims=300, rng=3, progress=False).tidy().set_index("outcome")
     for o in ("phq9_change", "gad7_change"):
         assert bonf.loc[o, "power"] <= holm.loc[o, "power"] <= none.loc[o, "power"]
     assert holm.loc["all", "power"] <= min(holm.loc["phq9_change", "power"],
@@ -199,7 +197,7 @@ def _flaky(data):
 def test_failed_fits_are_counted_not_non_rejections() -> None:
     design = power.RandomisedTrial(effect=0.3, analyses=(_flaky,))
     with pytest.warns(CausalpaWarning, match="fits failed"):
-        res = power.simulate(design, n=15, n_sims=60, seed=4, progress=False)
+        res = power.simulate(design, n=15, n_sims=60, rng=4, progress=False)
     row = res.tidy().iloc[0]
     reps = res.replicates
     n_fail = int(reps["failed"].sum())
@@ -210,7 +208,7 @@ def test_failed_fits_are_counted_not_non_rejections() -> None:
     assert res.errors.loc[0, "error"] == "LinAlgError"
     assert res.errors["count"].sum() == n_fail
     assert res.warnings.loc[0, "count"] == 60 - n_fail
-    assert "FAILED" in res.summary()
+    assert "fits failed" in res.summary() and "LinAlgError" in res.summary()
 
 
 def test_custom_callable_dict_and_effect_outputs() -> None:
@@ -219,14 +217,14 @@ def test_custom_callable_dict_and_effect_outputs() -> None:
         return {"estimate": float(y.mean()), "p_value": 0.5, "std_error": 1.0}
 
     design = power.RandomisedTrial(effect=0.3, analyses=(as_dict,))
-    res = power.simulate(design, n=10, n_sims=5, seed=1, progress=False)
+    res = power.simulate(design, n=10, n_sims=5, rng=1, progress=False)
     assert res.power == 0.0 and res.tidy()["mean_std_error"].iloc[0] == 1.0
 
     def bad(data):
         return "nonsense"
 
     with pytest.raises(SpecificationError, match="custom analysis"):
-        power.simulate(power.RandomisedTrial(analyses=(bad,)), n=10, n_sims=2, seed=1,
+        power.simulate(power.RandomisedTrial(analyses=(bad,)), n=10, n_sims=2, rng=1,
                        progress=False)
 
 
@@ -235,13 +233,13 @@ def test_curve_and_sample_size() -> None:
 
     matplotlib.use("Agg")
     design = power.RandomisedTrial(effect=1.0, analyses=("ancova",))
-    c = power.curve(design, ns=[30, 10, 20], n_sims=200, seed=2, progress=False)
-    f = c.to_frame()
+    c = power.curve(design, ns=[30, 10, 20], n_sims=200, rng=2, progress=False)
+    f = c.tidy()
     assert f["n"].tolist() == [10, 20, 30]
     assert f["power"].is_monotonic_increasing
     ax = c.plot(analytic=lambda n: 0.5)
     assert ax.get_xlabel() == "n"
-    s = power.sample_size(design, target=0.8, n_sims=200, seed=2, n_max=200)
+    s = power.sample_size(design, target=0.8, n_sims=200, rng=2, n_max=200)
     ev = s.evaluations.set_index("n")
     assert s.power >= 0.8
     below = ev[ev.index < s.n]
@@ -252,26 +250,26 @@ def test_curve_and_sample_size() -> None:
 
 def test_longitudinal_mixed_and_cluster_designs_run() -> None:
     d = power.LongitudinalTrial(effect=0.8, attrition=0.25)
-    res = power.simulate(d, n=20, n_sims=6, seed=1, progress=False)
+    res = power.simulate(d, n=20, n_sims=6, rng=1, progress=False)
     row = res.tidy().iloc[0]
     assert row["analysis"] == "mixed" and row["n_failed"] == 0 and res.path == "general"
-    sim = d.generate(20, seed=3)
+    sim = d.generate(20, rng=3)
     lost = sim.patients["phq9_change"].isna()
     assert lost.any()
     # lost patients keep only their first session
     s = sim.sessions[sim.sessions.patient.isin(sim.patients.loc[lost, "patient"])]
     assert (s["session"] == 0).all()
     c = power.ClusterTrial(effect=0.8, cluster_size=5, analyses=("mixed-cluster", "cluster-t"))
-    res = power.simulate(c, n=20, n_sims=6, seed=1, progress=False)
+    res = power.simulate(c, n=20, n_sims=6, rng=1, progress=False)
     assert set(res.tidy()["analysis"]) == {"mixed-cluster", "cluster-t"}
-    data = c.generate(20, seed=1)
+    data = c.generate(20, rng=1)
     per_ther = data.patients.groupby("therapist")["pa"].nunique()
     assert (per_ther == 1).all()
 
 
 def test_observational_ipw_aipw_power() -> None:
     d = power.ObservationalStudy(effect=0.8, selection=1.0, analyses=("ipw", "aipw", "t-test"))
-    res = power.simulate(d, n=200, n_sims=12, seed=1, progress=False)
+    res = power.simulate(d, n=200, n_sims=12, rng=1, progress=False)
     t = res.tidy().set_index("analysis")
     assert (t["n_failed"] == 0).all()
     assert np.isfinite(t.loc["ipw", "truth"]) and np.isfinite(t.loc["aipw", "bias"])
@@ -279,7 +277,7 @@ def test_observational_ipw_aipw_power() -> None:
 
 def test_observational_psm_power() -> None:
     d = power.ObservationalStudy(effect=0.8, selection=1.0, analyses=("psm",))
-    res = power.simulate(d, n=200, n_sims=8, seed=1, progress=False)
+    res = power.simulate(d, n=200, n_sims=8, rng=1, progress=False)
     row = res.tidy().iloc[0]
     assert row["n_failed"] == 0 and np.isfinite(row["truth"])
 
@@ -308,7 +306,7 @@ def test_from_pilot_warns_and_plans_conservatively() -> None:
 )
 def test_simulate_argument_errors(kwargs, match) -> None:
     d = power.RandomisedTrial(analyses=("t-test",))
-    args = {"n": 10, "n_sims": 2, "seed": 1, "progress": False, **kwargs}
+    args = {"n": 10, "n_sims": 2, "rng": 1, "progress": False, **kwargs}
     with pytest.raises(SpecificationError, match=match):
         power.simulate(d, **args)
 
@@ -330,9 +328,9 @@ def test_design_argument_errors() -> None:
 
 def test_result_views() -> None:
     d = power.RandomisedTrial(effect=0.5, analyses=("t-test",))
-    res = power.simulate(d, n=20, n_sims=50, seed=1, progress=False)
+    res = power.simulate(d, n=20, n_sims=50, rng=1, progress=False)
     js = res.to_dict()
-    assert js["n_total"] == 40 and js["results"][0]["n_sims"] == 50
+    assert js["n_total"] == 40 and js["table"][0]["n_sims"] == 50 and js["seed"] == 1
     lo, hi = res.power_ci
     assert lo <= res.power <= hi
     assert "<table" in res._repr_html_()
@@ -357,12 +355,12 @@ def test_mixed_analysis_accepts_formula_and_term_options() -> None:
                       "re_formula": "~np.log1p(session)",
                       "term": "np.log1p(session):{treatment}"}}
     d = power.LongitudinalTrial(effect=0.8, attrition=0.0, options=opts)
-    res = power.simulate(d, n=15, n_sims=3, seed=2, progress=False)
+    res = power.simulate(d, n=15, n_sims=3, rng=2, progress=False)
     row = res.tidy().iloc[0]
     assert row["n_failed"] == 0 and np.isfinite(row["mean_estimate"])
     bad = power.LongitudinalTrial(effect=0.8, options={"mixed": {"term": "nonexistent"}})
     with pytest.raises(SpecificationError, match="nonexistent"):
-        power.simulate(bad, n=10, n_sims=2, seed=2, progress=False)
+        power.simulate(bad, n=10, n_sims=2, rng=2, progress=False)
 
 
 def test_logistic_analysis_and_analysis_plan() -> None:
@@ -370,7 +368,7 @@ def test_logistic_analysis_and_analysis_plan() -> None:
 
     d = power.RandomisedTrial(effect=0.8, analyses={"recovered": "logistic",
                                                     "phq9_change": "ancova"})
-    res = power.simulate(d, n=40, n_sims=8, seed=3, progress=False)
+    res = power.simulate(d, n=40, n_sims=8, rng=3, progress=False)
     t = res.tidy().set_index("outcome")
     assert set(t.index) == {"recovered", "phq9_change", "all", "any"}
     assert t.loc["all", "analysis"] == "plan"
@@ -385,7 +383,7 @@ def test_logistic_analysis_and_analysis_plan() -> None:
 
 def test_progress_bar_reports_replicates(capsys) -> None:
     d = power.RandomisedTrial(effect=0.5, analyses=("t-test",))
-    power.simulate(d, n=10, n_sims=20, seed=1, progress=True)
+    power.simulate(d, n=10, n_sims=20, rng=1, progress=True)
     err = capsys.readouterr().err
     assert "20/20" in err or "rep" in err
 
@@ -404,7 +402,7 @@ def test_weighting_removes_the_selection_bias_of_the_naive_comparison() -> None:
     d = power.ObservationalStudy(effect=0.43, selection=1.0, analyses=("t-test", "ipw"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = power.simulate(d, n=300, n_sims=60, seed=8, progress=False)
+        res = power.simulate(d, n=300, n_sims=60, rng=8, progress=False)
     t = res.tidy().set_index("analysis")
     se = t["empirical_se"] / math.sqrt(60)
     # self-selection makes the naive difference too small (towards no benefit) ...
@@ -415,8 +413,8 @@ def test_weighting_removes_the_selection_bias_of_the_naive_comparison() -> None:
 
 def test_batched_cluster_t_equals_general_and_the_random_intercept_lmm() -> None:
     c = power.ClusterTrial(effect=0.6, cluster_size=10, analyses=("cluster-t",), attrition=0.2)
-    a = power.simulate(c, n=40, n_sims=30, seed=3, progress=False)
-    b = power.simulate(c, n=40, n_sims=30, seed=3, progress=False, path="general")
+    a = power.simulate(c, n=40, n_sims=30, rng=3, progress=False)
+    b = power.simulate(c, n=40, n_sims=30, rng=3, progress=False, path="general")
     assert a.path == "batched"
     cols = ["estimate", "std_error", "p_value", "truth"]
     np.testing.assert_allclose(a.replicates[cols].to_numpy(), b.replicates[cols].to_numpy(),
@@ -440,3 +438,167 @@ def test_batched_cluster_t_equals_general_and_the_random_intercept_lmm() -> None
             assert row["p_value"] == pytest.approx(est.p_value, rel=1e-5)
             compared += 1
     assert compared >= 2
+
+
+def test_user_guide_blocks_run() -> None:
+    """The Python blocks of docs/user-guide/power.md run as written (Dask ones aside)."""
+    import pathlib
+    import re
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    page = pathlib.Path(__file__).resolve().parents[1] / "docs" / "user-guide" / "power.md"
+    blocks = re.findall(r"```python\n(.*?)```", page.read_text(encoding="utf-8"), re.S)
+    runnable = [b for b in blocks if "dask" not in b and "Client(" not in b]
+    assert len(runnable) >= 5
+    namespace: dict = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for block in runnable:
+            exec(compile(block, str(page), "exec"), namespace)  # noqa: S102
+    assert namespace["res"].seed == 1 and namespace["found"].n >= 5
+    assert isinstance(namespace["design"], power.RandomisedTrial)
+
+
+# ----------------------------------------------------------------------------- the grammar
+def test_results_are_frozen_protocol_results_holding_copies() -> None:
+    import dataclasses
+    import json
+
+    from causalpa.results import Result
+
+    d = power.RandomisedTrial(effect=0.5, analyses=("t-test", "ancova"),
+                              outcomes=("phq9_change", "gad7_change"))
+    res = power.simulate(d, n=20, n_sims=40, rng=3, progress=False)
+    assert isinstance(res, Result) and type(res).summary is Result.summary
+    reps = res.replicates
+    reps.loc[:, "estimate"] = 0.0
+    reps.loc[:, "reject"] = True
+    assert not (res.replicates["estimate"] == 0.0).all()
+    pd.testing.assert_frame_equal(res.tidy(), power.simulate(d, n=20, n_sims=40, rng=3,
+                                                             progress=False).tidy())
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        res.n_sims = 1  # type: ignore[misc]
+    js = json.loads(json.dumps(res.to_dict()))
+    assert js["result"] == "PowerResult" and js["multiplicity"] == "holm"
+    assert {r["outcome"] for r in js["table"]} == {"phq9_change", "gad7_change", "all", "any"}
+    assert res.summary().splitlines()[0] == f"Simulated power: {d.describe()}"
+    c = power.curve(d.with_(outcomes=("phq9_change",)), ns=[10, 20], n_sims=30, rng=3,
+                    progress=False)
+    assert c.to_dict()["ns"] == [10, 20] and len(c.tidy()) == 4
+
+
+def test_sample_size_result_views_and_plot() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    d = power.RandomisedTrial(effect=1.0, analyses=("t-test",))
+    s = power.sample_size(d, target=0.8, n_sims=100, rng=4, n_min=10, n_max=200)
+    t = s.tidy()
+    assert t.columns.tolist() == ["analysis", "outcome", "n", "n_total", "power", "power_low",
+                                  "power_high", "target"]
+    assert t.loc[0, "n"] == s.n and t.loc[0, "analysis"] == "t-test"
+    ev = s.evaluations
+    ev.loc[:, "power"] = -1.0
+    assert (s.evaluations["power"] >= 0).all()
+    assert s.to_dict()["evaluated"] == sorted(s.evaluations["n"].tolist())
+    assert s.power == float(s.result.tidy()["power"].iloc[0])
+    ax = s.plot()
+    assert ax.get_xlabel() == "n" and len(ax.lines) >= 2
+
+
+def test_rng_forms_and_the_recorded_seed() -> None:
+    d = power.RandomisedTrial(effect=0.5, analyses=("t-test",))
+    kw = dict(n=15, n_sims=20, progress=False)
+    a = power.simulate(d, rng=9, **kw)
+    b = power.simulate(d, rng=np.random.SeedSequence(9), **kw)
+    assert a.seed == b.seed == 9
+    pd.testing.assert_frame_equal(a.replicates, b.replicates)
+    g = power.simulate(d, rng=np.random.default_rng(5), **kw)
+    again = power.simulate(d, rng=g.seed, **kw)  # the recorded seed repeats the run
+    pd.testing.assert_frame_equal(g.replicates, again.replicates)
+    fresh = power.simulate(d, **kw)
+    assert isinstance(fresh.seed, int)
+    with pytest.raises(SpecificationError, match="`rng`"):
+        power.simulate(d, rng=-3, **kw)
+    with pytest.raises(SpecificationError, match="`ns`"):
+        power.curve(d, ns=[10, 1], n_sims=5, rng=1, progress=False)
+    with pytest.raises(SpecificationError, match="`n_max`"):
+        power.sample_size(d, n_min=50, n_max=20, n_sims=5, rng=1)
+
+
+def test_designs_hold_one_cohort_params() -> None:
+    from causalpa.simulate import CohortParams
+
+    d = power.ClusterTrial(effect=0.5, icc=0.1, cluster_size=5,
+                           simulator={"mean_sessions": 8, "attrition": 0.0})
+    assert isinstance(d.params, CohortParams)
+    assert (d.params.icc, d.params.mean_sessions, d.params.attrition, d.params.assignment) == (
+        0.1, 8.0, 0.0, "therapist")
+    assert d.params.n_therapists is None and d.cohort_params(20).n_therapists == 8
+    fixed = d.with_(simulator={"n_therapists": 6})
+    assert fixed.cohort_params(20).n_therapists == 6 and fixed.params.mean_sessions == 7.0
+    obs = power.ObservationalStudy(selection=0.7, hidden=0.2, p_treated=0.3)
+    assert (obs.params.selection, obs.params.hidden, obs.params.p_treated) == (0.7, 0.2, 0.3)
+    sim = obs.generate(60, 2)
+    assert sim.params == obs.params.resolve(60) and sim.rng == 2
+    with pytest.raises(SpecificationError, match="sample_size"):
+        power.RandomisedTrial(simulator={"sample_size": 3})
+    with pytest.raises(SpecificationError, match="`icc`"):
+        power.RandomisedTrial(simulator={"icc": 2.0})
+    with pytest.raises(SpecificationError, match="design arguments"):
+        power.RandomisedTrial(simulator={"effect": 0.3})
+    with pytest.raises(SpecificationError, match="`allocation`"):
+        power.RandomisedTrial(allocation=1.0)
+    with pytest.raises(SpecificationError, match="`cluster_size`"):
+        power.ClusterTrial(cluster_size=0)
+
+
+def test_pilot_estimates_are_a_protocol_result() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = power.from_pilot(cpa.datasets.load_pilot())
+    row = est.tidy().iloc[0]
+    assert row["smd"] == est.smd and row["n_treated"] + row["n_control"] == 38
+    assert "imprecise" in est.summary() and est.to_dict()["notes"]
+    with pytest.raises(SpecificationError, match="`kind`"):
+        est.design("crossover")
+    with pytest.raises(SpecificationError, match="`conf_level`"):
+        power.from_pilot(cpa.datasets.load_pilot(), conf_level=1.5)
+
+
+@pytest.mark.parametrize("cls", [power.RandomisedTrial, power.ClusterTrial,
+                                 power.LongitudinalTrial, power.ObservationalStudy])
+def test_design_arguments_are_declared_and_bad_values_named(cls) -> None:
+    from causalpa._validation import declared_params
+
+    declared = declared_params(cls)
+    assert {"effect", "multiplicity", "attrition", "conf_level", "simulator"} <= set(declared)
+    for name, constraints in declared.items():
+        for bad in (v for c in constraints for v in c.invalid_examples()):
+            if any(c.accepts(bad) for c in constraints):
+                continue
+            with pytest.raises(SpecificationError, match=f"`{name}`"):
+                cls(**{name: bad})
+
+
+def test_inline_literals_agree_with_the_declared_options() -> None:
+    from typing import get_args, get_type_hints
+
+    from causalpa.power import backends, calibration, designs, harness, pilot
+    from causalpa.simulate import _params
+
+    def hint(obj, name):
+        return get_args(get_args(get_type_hints(obj)[name])[0]) \
+            if type(None) in get_args(get_type_hints(obj)[name]) \
+            else get_args(get_type_hints(obj)[name])
+
+    assert hint(harness.simulate, "backend") == get_args(backends.Backend)
+    assert hint(harness.curve, "backend") == get_args(backends.Backend)
+    assert hint(backends.run_blocks, "backend") == get_args(backends.Backend)
+    assert hint(designs.Design, "multiplicity") == get_args(designs.Multiplicity)
+    assert hint(_params.CohortParams, "assignment") == get_args(_params.Assignment)
+    assert hint(calibration.calibrate_effect, "outcome") == get_args(
+        calibration.CalibrationOutcome)
+    assert hint(pilot.PilotEstimates.design, "kind") == get_args(pilot.DesignKind)

@@ -117,9 +117,9 @@ def test_generator_block_size_is_fixed_by_the_design_size() -> None:
 def test_replicate_data_do_not_depend_on_n_sims_or_task_size() -> None:
     d = cpa.power.RandomisedTrial(effect=0.4, analyses=("ancova",), attrition=0.1)
     # n = 300 per arm: 54 replicates per generator block, so 130 replicates span 3 blocks
-    big = cpa.power.simulate(d, n=300, n_sims=130, seed=9, progress=False)
-    small = cpa.power.simulate(d, n=300, n_sims=60, seed=9, progress=False, block_size=7)
-    odd = cpa.power.simulate(d, n=300, n_sims=130, seed=9, progress=False, block_size=50)
+    big = cpa.power.simulate(d, n=300, n_sims=130, rng=9, progress=False)
+    small = cpa.power.simulate(d, n=300, n_sims=60, rng=9, progress=False, block_size=7)
+    odd = cpa.power.simulate(d, n=300, n_sims=130, rng=9, progress=False, block_size=50)
     pd.testing.assert_frame_equal(big.replicates, odd.replicates)
     pd.testing.assert_frame_equal(big.replicates.iloc[:60].reset_index(drop=True),
                                   small.replicates)
@@ -127,8 +127,8 @@ def test_replicate_data_do_not_depend_on_n_sims_or_task_size() -> None:
 
 def test_general_path_slices_the_same_blocks_as_the_batched_path() -> None:
     d = cpa.power.RandomisedTrial(effect=0.4, analyses=("t-test",), attrition=0.2)
-    a = cpa.power.simulate(d, n=300, n_sims=60, seed=4, progress=False, path="batched")
-    b = cpa.power.simulate(d, n=300, n_sims=60, seed=4, progress=False, path="general",
+    a = cpa.power.simulate(d, n=300, n_sims=60, rng=4, progress=False, path="batched")
+    b = cpa.power.simulate(d, n=300, n_sims=60, rng=4, progress=False, path="general",
                            block_size=13)
     cols = ["estimate", "std_error", "p_value", "truth"]
     np.testing.assert_allclose(a.replicates[cols].to_numpy(), b.replicates[cols].to_numpy(),
@@ -146,5 +146,58 @@ def test_integer_seed_still_simulates_one_cohort() -> None:
     d = cpa.power.RandomisedTrial(effect=0.4, analyses=("t-test",))
     sim = d.generate(30, 5)
     rng_sim, _ = d._rngs(5)
-    ref = cpa.simulate.cohort(60, rng_sim, sessions=False, **d.simulator_kwargs(30))
+    ref = cpa.simulate.cohort(60, rng_sim, sessions=False, params=d.cohort_params(30))
     pd.testing.assert_frame_equal(sim.patients, ref.patients)
+
+
+# ----------------------------------------------------------------------------- spec template
+@pytest.mark.parametrize("analysis", ["psm", "ipw", "aipw"])
+def test_general_path_identical_with_and_without_the_spec_template(analysis, monkeypatch) -> None:
+    """The analyses reuse one treatment-model Spec per context; numbers are unchanged."""
+    import warnings
+
+    from causalpa.power import analyses
+
+    design = cpa.power.ObservationalStudy(effect=0.6, analyses=(analysis,), attrition=0.1)
+    kw = dict(n=120, n_sims=12, rng=5, progress=False, block_size=6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with_template = cpa.power.simulate(design, **kw)
+        monkeypatch.setattr(analyses.AnalysisContext, "treatment_spec",
+                            lambda self, data: self.formula)
+        with_formula = cpa.power.simulate(design, **kw)
+    pd.testing.assert_frame_equal(with_template.replicates, with_formula.replicates,
+                                  check_exact=True)
+    assert with_template.n_failed == 0
+
+
+def test_the_template_is_made_once_per_context_and_rebound() -> None:
+    d = cpa.power.ObservationalStudy(effect=0.6, analyses=("ipw",))
+    ctx = d.context("phq9_change")
+    a = d.generate(100, 1).patients
+    b = d.generate(100, 2).patients
+    spec = ctx.treatment_spec(a)
+    assert ctx.treatment_spec(b) is spec  # the memo lives in the context
+    assert d.context("phq9_change").treatment_spec(b) is not spec  # not a module global
+    assert spec.formula == "pa ~ " + " + ".join(d.covariates)
+    X_b, _ = make_spec(b, spec).design()
+    X_f, _ = make_spec(b, ctx.formula).design()
+    np.testing.assert_array_equal(X_b, X_f)
+
+
+# ----------------------------------------------------------------------------- inference
+def test_kernel_intervals_and_p_values_are_coef_tables() -> None:
+    """The batched kernels' t_summary is coef_table, vectorised, to the last bit."""
+    from causalpa.inference import coef_table
+    from causalpa.power._kernels import t_summary
+
+    rng = np.random.default_rng(3)
+    est = rng.normal(size=40)
+    se = rng.random(40) + 0.1
+    se[[3, 7]] = [0.0, np.nan]
+    df = rng.choice([np.inf, 12.0, 37.0, 198.0], size=40)
+    for level in (0.95, 0.8):
+        got = t_summary(est, se, df, level)
+        ref = coef_table(est, se, df, level)
+        for col in ("conf_low", "conf_high", "p_value"):
+            np.testing.assert_array_equal(got[col], ref[col].to_numpy(), err_msg=col)

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from causalpa._validation import declared_params
 from causalpa.errors import SpecificationError
 from causalpa.outcomes import from_sessions, nhs_outcomes
-from causalpa.simulate import PATIENT_COLUMNS, SimulatedCohort, cohort, patient_arrays
+from causalpa.simulate import (
+    PATIENT_COLUMNS,
+    CohortParams,
+    SimulatedCohort,
+    cohort,
+    cohort_from_arrays,
+    patient_arrays,
+)
 
 CONTRACT_PATIENTS = [
     "patient", "therapist", "pa", "age", "sex", "employed", "ltc", "imd_decile",
@@ -49,7 +59,8 @@ def test_columns_follow_data_contract(small):
     assert small.patients["patient"].is_unique
     assert set(small.patients["pa"].unique()) <= {0, 1}
     assert set(small.patients["sex"].unique()) <= {"female", "male"}
-    assert small.params["rng"] == 5
+    assert small.rng == 5 and small.n == 300
+    assert isinstance(small.params, CohortParams) and small.params.n_therapists == 30
 
 
 def test_scores_are_integers_in_range(small):
@@ -342,6 +353,110 @@ def test_invalid_arguments_name_the_argument(kwargs, name):
         cohort(**{"n": 20, "rng": 1, **kwargs})
 
 
-def test_repr_mentions_truth():
-    text = repr(cohort(50, rng=1))
-    assert "SimulatedCohort(n=50" in text and "ATE" in text
+def test_unknown_parameter_is_named():
+    with pytest.raises(SpecificationError, match="sample_size"):
+        cohort(20, rng=1, sample_size=3)
+    with pytest.raises(SpecificationError, match="`params`"):
+        cohort(20, rng=1, params={"icc": 0.1})
+
+
+# --------------------------------------------------------------------------- CohortParams
+def test_cohort_params_defaults_are_the_documented_ones():
+    p = CohortParams()
+    assert (p.selection, p.effect, p.effect_gad7, p.heterogeneity, p.n_therapists, p.icc,
+            p.assignment, p.p_treated, p.mean_sessions, p.max_sessions, p.min_sessions,
+            p.attrition, p.hidden, p.cases_only) == (
+        1.0, 0.43, None, 0.0, None, 0.06, "patient", 0.42, 7.0, 12, 2, 0.5, 0.0, True)
+    resolved = p.resolve(38)
+    assert resolved.effect_gad7 == 0.43 and resolved.n_therapists == 4
+    assert CohortParams(n_therapists=7).resolve(38).n_therapists == 7
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        p.icc = 0.1  # type: ignore[misc]
+
+
+def test_cohort_params_replace_is_validated_and_canonical():
+    p = CohortParams(icc=0.1, assignment="Therapist", n_therapists=4.0)
+    assert p.assignment == "therapist" and p.n_therapists == 4 and isinstance(p.n_therapists, int)
+    q = dataclasses.replace(p, effect=1)
+    assert q.effect == 1.0 and isinstance(q.effect, float) and q.icc == 0.1
+    with pytest.raises(SpecificationError, match="`icc` must be a number >= 0 and < 1; got 2"):
+        dataclasses.replace(p, icc=2)
+    with pytest.raises(SpecificationError, match="`n_therapists` must be >= 2 with assignment"):
+        dataclasses.replace(p, n_therapists=1)
+    # a default that depends on n is checked when the cohort's size is known
+    with pytest.raises(SpecificationError, match="`n_therapists` must be >= 2"):
+        CohortParams(assignment="therapist").resolve(12)
+
+
+@pytest.mark.parametrize("name", list(declared_params(CohortParams)))
+def test_cohort_params_bad_values_generated_from_the_declarations(name):
+    constraints = declared_params(CohortParams)[name]
+    for bad in (v for c in constraints for v in c.invalid_examples()):
+        if any(c.accepts(bad) for c in constraints):
+            continue
+        with pytest.raises(SpecificationError, match=f"`{name}`"):
+            CohortParams(**{name: bad})
+
+
+def test_params_argument_and_overrides_give_the_same_cohort():
+    p = CohortParams(selection=0.5, icc=0.1)
+    a = cohort(80, rng=2, params=p)
+    b = cohort(80, rng=2, selection=0.5, icc=0.1)
+    c = cohort(80, rng=2, params=CohortParams(selection=0.5), icc=0.1)
+    for other in (b, c):
+        pd.testing.assert_frame_equal(a.patients, other.patients, check_exact=True)
+    assert a.params == b.params == c.params
+    arr = patient_arrays(80, 2, params=p)
+    np.testing.assert_array_equal(arr["phq9_change"], a.patients["phq9_change"].to_numpy())
+
+
+# --------------------------------------------------------------------------- the result
+def test_protocol_views_and_copies(small):
+    tidy = small.tidy()
+    assert tidy.columns.tolist() == ["outcome", "estimand", "value"]
+    assert len(tidy) == 18
+    wide = small.truth
+    row = tidy[(tidy["outcome"] == "recovered") & (tidy["estimand"] == "ATT")]
+    assert row["value"].iloc[0] == wide.loc["recovered", "ATT"]
+    text = repr(small)
+    assert text.startswith("<SimulatedCohort\nSimulated cohort: 300 patients") and "ATE" in text
+    d = small.to_dict()
+    assert d["n"] == 300 and d["rng"] == 5 and d["icc"] == 0.06 and len(d["table"]) == 18
+    # what the result returns are copies
+    pts = small.patients
+    pts.loc[:, "pa"] = 7
+    assert set(small.patients["pa"].unique()) <= {0, 1}
+    truth = small.truth
+    truth.iloc[:, :] = 0.0
+    assert small.truth.equals(wide)
+    sess = small.sessions
+    sess.loc[:, "phq9"] = -1
+    assert (small.sessions["phq9"] >= 0).all()
+
+
+def test_lost_to_follow_up_keeps_first_sessions_and_the_truth():
+    arr = patient_arrays(40, 8)
+    lost = np.zeros(40, dtype=bool)
+    lost[[3, 17]] = True
+    full = cohort_from_arrays(arr, rng=8)
+    part = cohort_from_arrays(arr, rng=8, lost=lost)
+    assert part.lost_to_follow_up == 2 and part.to_dict()["lost_to_follow_up"] == 2
+    assert part.patients.loc[lost, "phq9_change"].isna().all()
+    assert part.patients.loc[~lost, "phq9_change"].notna().all()
+    s = part.sessions
+    assert (s.loc[s["patient"].isin([4, 18]), "session"] == 0).all()
+    assert len(s) == len(full.sessions) - int(full.patients.loc[lost, "n_sessions"].sum()) + 2
+    pd.testing.assert_frame_equal(part.truth, full.truth)
+
+
+def test_simulator_page_blocks_run():
+    import pathlib
+    import re
+
+    page = pathlib.Path(__file__).resolve().parents[1] / "docs" / "simulator.md"
+    blocks = re.findall(r"```python\n(.*?)```", page.read_text(encoding="utf-8"), re.S)
+    assert len(blocks) >= 2
+    namespace: dict = {}
+    for block in blocks:
+        exec(compile(block, str(page), "exec"), namespace)  # noqa: S102
+    assert namespace["trial"].params.n_therapists == 20

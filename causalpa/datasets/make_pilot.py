@@ -6,7 +6,7 @@ and GAD-7 reductions about twice as large in PA, not statistically significant,
 participants chose their arm. No patient-level data were released, so causalpa
 ships a *synthetic* cohort drawn from :func:`causalpa.simulate.cohort` that
 reproduces those aggregates. The search is deterministic: for seeds 0, 1, 2,
-... a pool of 200 patients is simulated with the fixed parameters
+... a pool of :data:`POOL` (200) patients is simulated with the fixed parameters
 :data:`PARAMS`, and the first 10 recovered and 6 not recovered PA patients and
 the first 8 recovered and 14 not recovered control patients (pool order,
 :data:`COUNTS`) are kept; the first seed whose 38 patients pass
@@ -32,34 +32,32 @@ Examples
 >>> patients, sessions = simulate_pilot(SEED)
 >>> acceptable(patients), len(patients), sessions["patient"].nunique()
 (True, 38, 38)
+>>> PARAMS.effect, PARAMS.mean_sessions
+(0.9, 5.0)
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from causalpa.simulate import cohort, patient_arrays
+from causalpa.simulate import CohortParams, cohort, patient_arrays
 
-__all__ = ["PARAMS", "COUNTS", "SEED", "acceptable", "simulate_pilot", "search", "write", "HEADER"]
+__all__ = ["PARAMS", "POOL", "COUNTS", "SEED", "acceptable", "simulate_pilot", "search", "write",
+           "HEADER"]
 
-#: Simulation parameters of the pool the pilot is drawn from (fixed; only the seed is
-#: searched). Patients choose PA (``selection=1``: younger, employed, less deprived,
-#: without a long-term condition, less severe), a shorter course than nationally
-#: (``mean_sessions=5``) and a large PA effect (``effect=0.9``).
-PARAMS: dict[str, Any] = {
-    "n": 200,
-    "selection": 1.0,
-    "effect": 0.9,
-    "mean_sessions": 5.0,
-    "n_therapists": 4,
-    "icc": 0.06,
-    "p_treated": 0.42,
-}
+#: Patients in the simulated pool the pilot is drawn from.
+POOL = 200
+
+#: Simulation parameters of the pool (fixed; only the seed is searched). Patients
+#: choose PA (``selection=1``: younger, employed, less deprived, without a long-term
+#: condition, less severe), a shorter course than nationally (``mean_sessions=5``) and
+#: a large PA effect (``effect=0.9``).
+PARAMS = CohortParams(selection=1.0, effect=0.9, mean_sessions=5.0, n_therapists=4, icc=0.06,
+                      p_treated=0.42)
 
 #: Patients kept from the pool: (pa, recovered) -> count, taken in pool order.
 COUNTS = {(1, 1): 10, (1, 0): 6, (0, 1): 8, (0, 0): 14}
@@ -138,15 +136,15 @@ def _select(pa: np.ndarray, recovered: np.ndarray) -> np.ndarray | None:
 def simulate_pilot(seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Simulate the pool for ``seed`` and keep the 38 pilot patients.
 
-    From a cohort of :data:`PARAMS` ``["n"]`` patients the first 10 recovered and
-    6 not recovered PA patients and the first 8 recovered and 14 not recovered
+    From a cohort of :data:`POOL` patients simulated with :data:`PARAMS` the first 10
+    recovered and 6 not recovered PA patients and the first 8 recovered and 14 not recovered
     control patients (in pool order) are kept, and renumbered 1..38.
 
     Returns
     -------
     (patients, sessions) : tuple of pandas.DataFrame
     """
-    sim = cohort(rng=seed, **PARAMS)
+    sim = cohort(POOL, rng=seed, params=PARAMS)
     pts = sim.patients
     keep = _select(pts["pa"].to_numpy(), pts["recovered"].to_numpy())
     if keep is None:
@@ -162,10 +160,9 @@ def simulate_pilot(seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def search(start: int = 0, max_tries: int = 100_000) -> int:
     """Return the first seed >= ``start`` whose pilot passes :func:`acceptable`."""
-    params = {k: v for k, v in PARAMS.items() if k != "n"}
     cols = ["pa", "recovered", "phq9_change", "gad7_change", "age", "ltc", "phq9_first"]
     for seed in range(start, start + max_tries):
-        a = patient_arrays(PARAMS["n"], np.random.default_rng(seed), **params)
+        a = patient_arrays(POOL, np.random.default_rng(seed), params=PARAMS)
         keep = _select(a["pa"], a["recovered"])
         if keep is not None and _summary(*(a[c][keep].astype(float) for c in cols)):
             return seed

@@ -2,10 +2,17 @@
 
 - :mod:`causalpa.power.analytic`: closed-form power and sample size (equal to R's ``pwr``);
 - designs (:class:`RandomisedTrial`, :class:`ClusterTrial`, :class:`LongitudinalTrial`,
-  :class:`ObservationalStudy`) built on :func:`causalpa.simulate.cohort`;
+  :class:`ObservationalStudy`) built on the cohort simulator (their simulator
+  parameters are one :class:`causalpa.simulate.CohortParams`);
 - :func:`simulate`, :func:`curve`, :func:`sample_size`: simulated power with exact
-  Monte-Carlo intervals, locally, on joblib workers or on a Dask cluster;
+  Monte-Carlo intervals, locally, on joblib workers or on a Dask cluster (``rng=``
+  as everywhere in causalpa);
 - :func:`from_pilot`: design parameters estimated from pilot data.
+
+Every result (:class:`PowerResult`, :class:`PowerCurve`, :class:`SampleSizeResult`,
+:class:`AnalyticResult`, :class:`PilotEstimates`) follows the result protocol of
+:mod:`causalpa.results`: ``tidy()`` is the table, ``summary()``, ``to_dict()`` and the
+notebook view are derived from it.
 
 Examples
 --------
@@ -13,7 +20,7 @@ Examples
 >>> cpa.power.analytic.two_sample_t(d=0.43, power=0.8).n_ceil
 86
 >>> design = cpa.power.RandomisedTrial(effect=0.6, analyses=("ancova",))
->>> cpa.power.simulate(design, n=50, n_sims=100, seed=1, progress=False).n_total
+>>> cpa.power.simulate(design, n=50, n_sims=100, rng=1, progress=False).n_total
 100
 """
 
@@ -52,17 +59,17 @@ _LAZY = {
     "LongitudinalTrial": "causalpa.power.designs",
     "ObservationalStudy": "causalpa.power.designs",
     "Design": "causalpa.power.designs",
-    "calibrate_effect": "causalpa.power.designs",
-    "realised_smd": "causalpa.power.designs",
+    "calibrate_effect": "causalpa.power.calibration",
+    "realised_smd": "causalpa.power.calibration",
     "simulate": "causalpa.power.harness",
     "curve": "causalpa.power.harness",
     "sample_size": "causalpa.power.harness",
-    "SampleSizeResult": "causalpa.power.harness",
+    "SampleSizeResult": "causalpa.power.results",
     "from_pilot": "causalpa.power.pilot",
     "PilotEstimates": "causalpa.power.pilot",
     "PowerResult": "causalpa.power.results",
     "PowerCurve": "causalpa.power.results",
-    "AnalyticResult": "causalpa.power.analytic",
+    "AnalyticResult": "causalpa.power.results",
     "register_analysis": "causalpa.power.analyses",
     "ANALYSES": "causalpa.power.analyses",
 }

@@ -3,14 +3,17 @@
 Every analysis has one signature, ``func(data, outcome, ctx) -> Estimate``,
 where ``data`` is the simulated cohort (``.patients``, ``.sessions``,
 ``.truth``), ``outcome`` a column name and ``ctx`` an :class:`AnalysisContext`
-(baseline column, covariates, confidence level, grouping). The t test, ANCOVA
-and risk difference also have a *batched* kernel working on stacked replicates
-(arrays of shape ``(replicates, n)``); the general path calls the very same
-kernels with one replicate, so both paths give identical numbers on the same
-data.
+(baseline column, covariates, confidence level, grouping). The t test, ANCOVA,
+risk difference and therapist-means t test also have a *batched* kernel working on
+stacked replicates (arrays of shape ``(replicates, n)``, :mod:`causalpa.power._kernels`);
+the general path calls the very same kernels with one replicate, so both paths give
+identical numbers on the same data.
 
 The estimators themselves are causalpa's (``cpa.match``, ``cpa.weight``,
-``cpa.aipw``, ``cpa.mixed``); this module only calls them.
+``cpa.aipw``, ``cpa.mixed``); this module only calls them. PSM, IPW and AIPW reuse
+one treatment-model :class:`~causalpa._spec.Spec` per analysis context (built from
+the first replicate; its numpy plan rebuilds the model matrix of every later
+replicate without formulaic, with identical numbers).
 
 Adding an analysis is one function plus one :func:`register_analysis` line.
 
@@ -35,9 +38,16 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
 
+from causalpa._spec import Spec, make_spec
 from causalpa.errors import SpecificationError
+from causalpa.power._kernels import (
+    ancova_kernel,
+    cluster_means_kernel,
+    riskdiff_kernel,
+    t_summary,
+    ttest_kernel,
+)
 
 __all__ = [
     "Estimate",
@@ -49,6 +59,8 @@ __all__ = [
     "ttest_kernel",
     "ancova_kernel",
     "riskdiff_kernel",
+    "cluster_means_kernel",
+    "t_summary",
     "adjust_pvalues",
 ]
 
@@ -78,8 +90,9 @@ class AnalysisContext:
         Confidence level of intervals.
     treatment : str
         Treatment column (0/1).
-    cluster : str or None
-        Cluster column (therapist) for cluster-level analyses.
+    groups : str or None
+        Grouping column (therapist) of cluster-level analyses: the random intercept of
+        ``"mixed-cluster"``, the units of ``"cluster-t"``.
     options : dict
         Extra keyword arguments passed to the estimator (e.g. ``{"caliper": 0.2}``).
     """
@@ -88,8 +101,40 @@ class AnalysisContext:
     covariates: tuple[str, ...] = ()
     conf_level: float = 0.95
     treatment: str = "pa"
-    cluster: str | None = None
+    groups: str | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
+    # the treatment-model spec of this context (built once, from the first replicate)
+    _specs: dict[str, Spec] = field(default_factory=dict, init=False, repr=False,
+                                    compare=False)
+
+    @property
+    def formula(self) -> str:
+        """The treatment model ``treatment ~ covariates`` of PSM / IPW / AIPW."""
+        if not self.covariates:
+            raise SpecificationError("PSM / IPW / AIPW need `covariates` (the confounders)")
+        return f"{self.treatment} ~ " + " + ".join(self.covariates)
+
+    def treatment_spec(self, data: pd.DataFrame) -> Spec:
+        """Return the treatment model as a :class:`~causalpa._spec.Spec`, made once per context.
+
+        The first call makes it from ``data``; later calls return the same spec, which
+        the estimators re-bind to their data (its numpy plan is used when the column
+        types and factor levels match, formulaic otherwise; the numbers are the same
+        as with the formula).
+        """
+        spec = self._specs.get("treatment")
+        if spec is None:
+            spec = make_spec(data, self.formula)
+            self._specs["treatment"] = spec
+        return spec
+
+    def covariate_columns(self) -> list[str]:
+        """Return the data columns of :attr:`covariates` (``C(sex)`` -> ``sex``)."""
+        out = []
+        for c in self.covariates:
+            c = c.strip()
+            out.append(c[2:-1] if c.startswith("C(") and c.endswith(")") else c)
+        return out
 
 
 @dataclass(frozen=True)
@@ -214,157 +259,7 @@ def as_estimate(out: Any) -> Estimate:
     )
 
 
-# --------------------------------------------------------------------------- kernels
-def _t_summary(est: np.ndarray, se: np.ndarray, df: np.ndarray | float,
-               conf_level: float) -> dict[str, np.ndarray]:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = est / se
-    df_arr = np.broadcast_to(np.asarray(df, dtype=float), est.shape)
-    p = 2 * special.stdtr(df_arr, -np.abs(t))
-    # t quantiles are costly: compute them once per distinct df (usually one or a few)
-    uniq, inv = np.unique(df_arr, return_inverse=True)
-    q = np.asarray(stats.t.isf((1 - conf_level) / 2, uniq), dtype=float)[inv].reshape(est.shape)
-    return {"estimate": est, "std_error": se, "conf_low": est - q * se,
-            "conf_high": est + q * se, "p_value": p, "df": df_arr}
-
-
-def _masked(y: np.ndarray, *others: np.ndarray) -> tuple[Any, ...]:
-    """Zero out missing outcomes (and the matching entries of ``others``).
-
-    Returns ``(w, n, y0, *others0)``: ``w`` is the float 0/1 observed mask or
-    None when nothing is missing (then no copies are made), ``n`` the number
-    observed per replicate.
-    """
-    y = np.asarray(y, dtype=float)
-    others = tuple(np.asarray(o, dtype=float) for o in others)
-    obs = np.isfinite(y)
-    for o in others:
-        obs &= np.isfinite(o)
-    if obs.all():
-        return (None, np.full(y.shape[0], float(y.shape[1])), y, *others)
-    w = obs.astype(float)
-    return (w, w.sum(axis=1), np.where(obs, y, 0.0), *(np.where(obs, o, 0.0) for o in others))
-
-
-def _rowdot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.einsum("ij,ij->i", a, b)
-
-
-def ttest_kernel(y: np.ndarray, arm: np.ndarray, conf_level: float = 0.95) -> dict[str, np.ndarray]:
-    """Student's two-sample t test (pooled variance) on stacked replicates.
-
-    Computed from per-replicate sums and cross-products (one pass each, no
-    Python loop over replicates).
-
-    Parameters
-    ----------
-    y : ndarray, shape (replicates, n)
-        Outcome.
-    arm : ndarray, shape (replicates, n)
-        0/1 treatment indicator.
-    conf_level : float
-        Level of the confidence interval.
-
-    Returns
-    -------
-    dict of ndarray
-        ``estimate`` (mean treated - mean control), ``std_error``, ``conf_low``,
-        ``conf_high``, ``p_value``, ``df``; one value per replicate. Missing
-        outcomes (NaN) are left out.
-    """
-    _, n, y0, a = _masked(y, arm)
-    n1 = a.sum(axis=1)
-    n0 = n - n1
-    sy = y0.sum(axis=1)
-    s1 = _rowdot(a, y0)
-    s0 = sy - s1
-    yy = _rowdot(y0, y0)
-    yy1 = _rowdot(a, y0 * y0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        m1 = s1 / n1
-        m0 = s0 / n0
-        ss = (yy1 - s1 * m1) + ((yy - yy1) - s0 * m0)
-        df = n - 2
-        s2 = np.maximum(ss, 0.0) / df
-        se = np.sqrt(s2 * (1 / n1 + 1 / n0))
-    return _t_summary(m1 - m0, se, df, conf_level)
-
-
-def ancova_kernel(
-    y: np.ndarray, arm: np.ndarray, x: np.ndarray, conf_level: float = 0.95
-) -> dict[str, np.ndarray]:
-    """OLS ``y ~ 1 + arm + x`` on stacked replicates, closed form; inference on ``arm``.
-
-    The intercept is absorbed by centring the per-replicate cross-products,
-    leaving a 2 x 2 normal-equation system solved explicitly (no loops, no
-    ``lstsq``). Residual df is ``n - 3``. Missing outcomes (NaN) are left out.
-
-    Returns
-    -------
-    dict of ndarray
-        As :func:`ttest_kernel`; ``estimate`` is the adjusted arm difference.
-    """
-    w, n, y0, a, x0 = _masked(y, arm, x)
-    # centre x by its per-replicate mean first (keeps the cross-products well scaled)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        xbar = x0.sum(axis=1) / n
-        ybar = y0.sum(axis=1) / n
-    xc = x0 - xbar[:, None]
-    yc = y0 - ybar[:, None]
-    if w is not None:  # missing values: zero them again after centring
-        xc *= w
-        yc *= w
-    sa = a.sum(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        saa = _rowdot(a, a) - sa * sa / n
-        sax = _rowdot(a, xc)
-        say = _rowdot(a, yc)
-        sxx = _rowdot(xc, xc)
-        sxy = _rowdot(xc, yc)
-        syy = _rowdot(yc, yc)
-        det = saa * sxx - sax**2
-        b_a = (sxx * say - sax * sxy) / det
-        b_x = (saa * sxy - sax * say) / det
-        rss = np.maximum(syy - b_a * say - b_x * sxy, 0.0)
-        df = n - 3
-        s2 = rss / df
-        se = np.sqrt(s2 * sxx / det)
-    return _t_summary(b_a, se, df, conf_level)
-
-
-def riskdiff_kernel(y: np.ndarray, arm: np.ndarray, conf_level: float = 0.95) -> dict[str, np.ndarray]:
-    """Risk difference of a 0/1 outcome on stacked replicates.
-
-    The p-value is the pooled two-proportion z test (equal to Pearson's
-    chi-squared test without continuity correction, R's
-    ``prop.test(correct = FALSE)``); the interval is the Wald interval with the
-    unpooled SE. When both arms have the same all-0 or all-1 outcome the test has
-    no information and ``p_value`` is 1 (no rejection, not a failure).
-
-    Returns
-    -------
-    dict of ndarray
-        As :func:`ttest_kernel` (``df`` is infinite).
-    """
-    _, n, y0, a = _masked(y, arm)
-    n1 = a.sum(axis=1)
-    n0 = n - n1
-    s1 = _rowdot(a, y0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p1 = s1 / n1
-        p0 = (y0.sum(axis=1) - s1) / n0
-        rd = p1 - p0
-        pp = (p1 * n1 + p0 * n0) / (n1 + n0)
-        se_pool = np.sqrt(pp * (1 - pp) * (1 / n1 + 1 / n0))
-        z = rd / se_pool
-        p = np.where(se_pool > 0, 2 * special.ndtr(-np.abs(z)), 1.0)
-        p = np.where(np.isfinite(pp), p, np.nan)
-        se = np.sqrt(p1 * (1 - p1) / n1 + p0 * (1 - p0) / n0)
-    q = stats.norm.isf((1 - conf_level) / 2)
-    return {"estimate": rd, "std_error": se, "conf_low": rd - q * se, "conf_high": rd + q * se,
-            "p_value": p, "df": np.full(rd.shape, np.inf)}
-
-
+# =========================================================================== helpers
 def _first(out: dict[str, np.ndarray]) -> Estimate:
     vals = {k: float(out[k][0]) for k in ("estimate", "p_value", "std_error", "conf_low",
                                           "conf_high")}
@@ -373,28 +268,14 @@ def _first(out: dict[str, np.ndarray]) -> Estimate:
     return Estimate(**vals)
 
 
-def _col(data: Any, outcome: str) -> np.ndarray:
-    pts = data.patients
-    if outcome not in pts.columns:
+def _row(pts: pd.DataFrame, column: str) -> np.ndarray:
+    """One column of the patient table as a float row ``(1, n)`` (one replicate)."""
+    if column not in pts.columns:
         raise SpecificationError(
-            f"outcome {outcome!r} is not a column of the simulated patients; available: "
+            f"outcome {column!r} is not a column of the simulated patients; available: "
             f"{', '.join(map(str, pts.columns))}"
         )
-    return pts[outcome].to_numpy(dtype=float)[None, :]
-
-
-# --------------------------------------------------------------------------- general analyses
-def _ttest(data: Any, outcome: str, ctx: AnalysisContext) -> Estimate:
-    arm = data.patients[ctx.treatment].to_numpy(dtype=float)[None, :]
-    return _first(ttest_kernel(_col(data, outcome), arm, ctx.conf_level))
-
-
-def _ancova(data: Any, outcome: str, ctx: AnalysisContext) -> Estimate:
-    if not ctx.baseline:
-        raise SpecificationError(f"ANCOVA needs a baseline column for outcome {outcome!r}")
-    arm = data.patients[ctx.treatment].to_numpy(dtype=float)[None, :]
-    x = data.patients[ctx.baseline].to_numpy(dtype=float)[None, :]
-    return _first(ancova_kernel(_col(data, outcome), arm, x, ctx.conf_level))
+    return pts[column].to_numpy(dtype=float)[None, :]
 
 
 def _check_binary(y: np.ndarray, outcome: str) -> None:
@@ -406,11 +287,48 @@ def _check_binary(y: np.ndarray, outcome: str) -> None:
         )
 
 
+def _complete(pts: pd.DataFrame, outcome: str, ctx: AnalysisContext,
+              extra: tuple[str, ...] = (), *, covariates: bool = False) -> pd.DataFrame:
+    """Complete cases (outcome observed) of the patient table."""
+    cols = [ctx.treatment, outcome, *(ctx.covariate_columns() if covariates else []), *extra]
+    cols = list(dict.fromkeys(cols))
+    ok = np.ones(len(pts), dtype=bool)
+    for c in cols:
+        v = pts[c].to_numpy()
+        if v.dtype.kind == "f":
+            ok &= ~np.isnan(v)
+        elif v.dtype.kind not in "iub":
+            ok &= ~pd.isna(v)
+    return pts if ok.all() else pts.loc[ok]
+
+
+# =========================================================================== kernels
+def _ttest(data: Any, outcome: str, ctx: AnalysisContext) -> Estimate:
+    pts = data.patients
+    return _first(ttest_kernel(_row(pts, outcome), _row(pts, ctx.treatment), ctx.conf_level))
+
+
+def _ancova(data: Any, outcome: str, ctx: AnalysisContext) -> Estimate:
+    if not ctx.baseline:
+        raise SpecificationError(f"ANCOVA needs a baseline column for outcome {outcome!r}")
+    pts = data.patients
+    return _first(ancova_kernel(_row(pts, outcome), _row(pts, ctx.treatment),
+                                _row(pts, ctx.baseline), ctx.conf_level))
+
+
 def _riskdiff(data: Any, outcome: str, ctx: AnalysisContext) -> Estimate:
-    arm = data.patients[ctx.treatment].to_numpy(dtype=float)[None, :]
-    y = _col(data, outcome)
+    pts = data.patients
+    y = _row(pts, outcome)
     _check_binary(y, outcome)
-    return _first(riskdiff_kernel(y, arm, ctx.conf_level))
+    return _first(riskdiff_kernel(y, _row(pts, ctx.treatment), ctx.conf_level))
+
+
+def _cluster_t(data: Any, outcome: str, ctx: AnalysisContext) -> Estimate:
+    """Run a t test on cluster (therapist) means: valid with few, randomised clusters."""
+    pts = data.patients
+    groups = ctx.groups or "therapist"
+    return _first(cluster_means_kernel(_row(pts, outcome), _row(pts, groups),
+                                       _row(pts, ctx.treatment), ctx.conf_level))
 
 
 def _batched_ttest(arrays: Mapping[str, np.ndarray], outcome: str,
@@ -432,49 +350,32 @@ def _batched_riskdiff(arrays: Mapping[str, np.ndarray], outcome: str,
     return riskdiff_kernel(arrays[outcome], arrays[ctx.treatment], ctx.conf_level)
 
 
-def _covariate_columns(ctx: AnalysisContext) -> list[str]:
-    out = []
-    for c in ctx.covariates:
-        c = c.strip()
-        out.append(c[2:-1] if c.startswith("C(") and c.endswith(")") else c)
-    return out
+def _batched_cluster_t(arrays: Mapping[str, np.ndarray], outcome: str,
+                       ctx: AnalysisContext) -> dict[str, np.ndarray]:
+    groups = ctx.groups or "therapist"
+    return cluster_means_kernel(arrays[outcome], arrays[groups], arrays[ctx.treatment],
+                                ctx.conf_level)
 
 
-def _complete(data: Any, outcome: str, ctx: AnalysisContext, extra: tuple[str, ...] = (),
-              *, covariates: bool = False) -> Any:
-    """Complete cases (outcome observed) of the patient table."""
-    cols = [ctx.treatment, outcome, *(_covariate_columns(ctx) if covariates else []), *extra]
-    pts = data.patients
-    cols = list(dict.fromkeys(cols))
-    ok = np.ones(len(pts), dtype=bool)
-    for c in cols:
-        v = pts[c].to_numpy()
-        if v.dtype.kind == "f":
-            ok &= ~np.isnan(v)
-        elif v.dtype.kind not in "iub":
-            ok &= ~pd.isna(v)
-    return pts if ok.all() else pts.loc[ok]
-
-
+# =========================================================================== estimators
 def _logistic(data: Any, outcome: str, ctx: AnalysisContext) -> Estimate:
-    """Logistic regression of a 0/1 outcome on arm (and the baseline); log odds ratio."""
-    import statsmodels.api as sm
+    """Logistic regression of a 0/1 outcome on arm (and the baseline); log odds ratio.
+
+    Fitted by causalpa's logistic fitter (R's ``glm.fit``, here to ``epsilon = 1e-10``);
+    model-based standard error and a normal (Wald) interval and test.
+    """
+    from causalpa._regression import logistic
 
     extra = (ctx.baseline,) if ctx.baseline else ()
-    pts = _complete(data, outcome, ctx, extra)
-    _check_binary(pts[outcome].to_numpy(dtype=float), outcome)
-    cols = [ctx.treatment, *extra]
-    X = sm.add_constant(pts[cols].to_numpy(dtype=float), has_constant="add")
-    fit = sm.GLM(pts[outcome].to_numpy(dtype=float), X, family=sm.families.Binomial()).fit()
-    est, se = float(fit.params[1]), float(fit.bse[1])
-    q = stats.norm.isf((1 - ctx.conf_level) / 2)
-    return Estimate(est, float(fit.pvalues[1]), se, est - q * se, est + q * se)
-
-
-def _formula(ctx: AnalysisContext) -> str:
-    if not ctx.covariates:
-        raise SpecificationError("PSM / IPW / AIPW need `covariates` (the confounders)")
-    return f"{ctx.treatment} ~ " + " + ".join(ctx.covariates)
+    pts = _complete(data.patients, outcome, ctx, extra)
+    y = pts[outcome].to_numpy(dtype=float)
+    _check_binary(y, outcome)
+    X = np.column_stack([np.ones(len(pts)), pts[[ctx.treatment, *extra]].to_numpy(dtype=float)])
+    fit = logistic(y, X, epsilon=1e-10, maxit=50)
+    if not fit.converged or fit.rank < X.shape[1]:
+        raise FloatingPointError("logistic regression did not converge (separation?)")
+    se = math.sqrt(float(np.linalg.inv(fit.xs.T @ fit.xs)[1, 1]))
+    return _first(t_summary(np.array([fit.coef[1]]), np.array([se]), np.inf, ctx.conf_level))
 
 
 def _psm(data: Any, outcome: str, ctx: AnalysisContext) -> Estimate:
@@ -482,8 +383,8 @@ def _psm(data: Any, outcome: str, ctx: AnalysisContext) -> Estimate:
 
     opts = dict(ctx.options.get("psm", {}))
     est_opts = opts.pop("estimate", {})
-    pts = _complete(data, outcome, ctx, covariates=True)
-    m = cpa.match(pts, _formula(ctx), **{"estimand": "ATT", **opts})
+    pts = _complete(data.patients, outcome, ctx, covariates=True)
+    m = cpa.match(pts, ctx.treatment_spec(pts), **{"estimand": "ATT", **opts})
     return as_estimate(m.estimate(outcome, **est_opts))
 
 
@@ -492,8 +393,8 @@ def _ipw(data: Any, outcome: str, ctx: AnalysisContext) -> Estimate:
 
     opts = dict(ctx.options.get("ipw", {}))
     est_opts = opts.pop("estimate", {})
-    pts = _complete(data, outcome, ctx, covariates=True)
-    w = cpa.weight(pts, _formula(ctx), **{"estimand": "ATE", **opts})
+    pts = _complete(data.patients, outcome, ctx, covariates=True)
+    w = cpa.weight(pts, ctx.treatment_spec(pts), **{"estimand": "ATE", **opts})
     return as_estimate(w.estimate(outcome, **est_opts))
 
 
@@ -501,11 +402,8 @@ def _aipw(data: Any, outcome: str, ctx: AnalysisContext) -> Estimate:
     import causalpa as cpa
 
     opts = dict(ctx.options.get("aipw", {}))
-    if not ctx.covariates:
-        raise SpecificationError("AIPW needs `covariates` (the confounders)")
-    pts = _complete(data, outcome, ctx, covariates=True)
-    return as_estimate(cpa.aipw(pts, outcome=outcome, treatment=ctx.treatment,
-                                covariates=_covariate_columns(ctx), **opts))
+    pts = _complete(data.patients, outcome, ctx, covariates=True)
+    return as_estimate(cpa.aipw(pts, ctx.treatment_spec(pts), outcome=outcome, **opts))
 
 
 def _mixed_row(fit: Any, term: str) -> Estimate:
@@ -556,59 +454,19 @@ def _mixed_cluster(data: Any, outcome: str, ctx: AnalysisContext) -> Estimate:
     """Patient-level mixed model with a random intercept per therapist (cluster trials)."""
     import causalpa as cpa
 
-    cluster = ctx.cluster or "therapist"
+    groups = ctx.groups or "therapist"
     opts = {"df": "satterthwaite", **dict(ctx.options.get("mixed", {}))}
-    pts = _complete(data, outcome, ctx, (cluster,) + ((ctx.baseline,) if ctx.baseline else ()))
+    pts = _complete(data.patients, outcome, ctx,
+                    (groups,) + ((ctx.baseline,) if ctx.baseline else ()))
     rhs = ctx.treatment + (f" + {ctx.baseline}" if ctx.baseline else "")
-    fit = cpa.mixed(pts, f"{outcome} ~ {rhs}", groups=cluster, **opts)
+    fit = cpa.mixed(pts, f"{outcome} ~ {rhs}", groups=groups, **opts)
     return _mixed_row(fit, ctx.treatment)
-
-
-def _cluster_t(data: Any, outcome: str, ctx: AnalysisContext) -> Estimate:
-    """Run a t test on cluster (therapist) means: valid with few, randomised clusters."""
-    cluster = ctx.cluster or "therapist"
-    pts = _complete(data, outcome, ctx, (cluster,))
-    means = pts.groupby(cluster).agg(y=(outcome, "mean"), arm=(ctx.treatment, "mean"))
-    if not set(np.unique(means["arm"])) <= {0.0, 1.0}:
-        raise SpecificationError(
-            "the cluster-level t test needs every cluster wholly in one arm "
-            "(randomise by therapist)"
-        )
-    return _first(ttest_kernel(means["y"].to_numpy()[None, :], means["arm"].to_numpy()[None, :],
-                               ctx.conf_level))
 
 
 register_analysis("t-test", _ttest, batched=_batched_ttest)
 register_analysis("ancova", _ancova, batched=_batched_ancova)
 register_analysis("risk-difference", _riskdiff, batched=_batched_riskdiff)
 register_analysis("logistic", _logistic, estimand="log odds ratio")
-def _batched_cluster_t(arrays: Mapping[str, np.ndarray], outcome: str,
-                       ctx: AnalysisContext) -> dict[str, np.ndarray]:
-    """Cluster-means t test on stacked replicates (therapist means by ``bincount``)."""
-    cluster = ctx.cluster or "therapist"
-    y = np.asarray(arrays[outcome], dtype=float)
-    lab = np.asarray(arrays[cluster]).astype(np.int64)
-    arm = np.asarray(arrays[ctx.treatment], dtype=float)
-    r = y.shape[0]
-    codes = lab - lab.min(axis=1, keepdims=True)
-    k = int(codes.max()) + 1
-    idx = (codes + k * np.arange(r)[:, None]).ravel()
-    obs = np.isfinite(y).ravel()
-    count = np.bincount(idx[obs], minlength=r * k).reshape(r, k)
-    total = np.bincount(idx[obs], weights=y.ravel()[obs], minlength=r * k).reshape(r, k)
-    arm_total = np.bincount(idx[obs], weights=arm.ravel()[obs], minlength=r * k).reshape(r, k)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        means = np.where(count > 0, total / count, np.nan)
-        arm_mean = np.where(count > 0, arm_total / count, np.nan)
-    mixed = np.isfinite(arm_mean) & (arm_mean != 0) & (arm_mean != 1)
-    if mixed.any():
-        raise SpecificationError(
-            "the cluster-level t test needs every cluster wholly in one arm "
-            "(randomise by therapist)"
-        )
-    return ttest_kernel(means, arm_mean, ctx.conf_level)
-
-
 register_analysis("cluster-t", _cluster_t, batched=_batched_cluster_t, array_keys=("therapist",))
 register_analysis("mixed", _mixed_sessions, needs_sessions=True, estimand="slope difference")
 register_analysis("mixed-cluster", _mixed_cluster)
@@ -628,7 +486,7 @@ _ALIASES = {
 }
 
 
-# --------------------------------------------------------------------------- multiplicity
+# =========================================================================== multiplicity
 def adjust_pvalues(p: np.ndarray, method: str | None) -> np.ndarray:
     """Adjust p-values along the last axis (outcomes): Holm or Bonferroni.
 

@@ -39,17 +39,31 @@ Examples
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+import typing
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
-import pandas as pd
-from scipy import stats
 
-from causalpa._validation import check_number, check_option
+from causalpa._validation import (
+    NONE,
+    Boolean,
+    Constraint,
+    Number,
+    Options,
+    check_value,
+    validate_params,
+)
 from causalpa.errors import SpecificationError
-from causalpa.power._uniroot import R_TOL, uniroot
+from causalpa.power._solvers import (
+    N_LOWER,
+    exactly_one_none,
+    solve_effect,
+    solve_size,
+    t_power,
+    z_power,
+)
+from causalpa.power.results import AnalyticResult
 
 __all__ = [
     "AnalyticResult",
@@ -62,243 +76,28 @@ __all__ = [
     "minimum_detectable_effect",
 ]
 
+#: The alternative hypotheses (R's spellings such as ``"two.sided"`` are accepted too).
 Alternative = Literal["two-sided", "greater", "less"]
-_ALTERNATIVES: tuple[str, ...] = ("two-sided", "greater", "less")
 
 
-@dataclass(frozen=True)
-class AnalyticResult:
-    """Result of an analytic power calculation.
+class _AlternativeOption(Options):
+    """One of :data:`Alternative`; R's spellings (``"two.sided"``) are read as ours."""
 
-    Attributes
-    ----------
-    test : str
-        Which calculation ("two-sample t", "two proportions (arcsine)", "ANCOVA").
-    solved_for : str
-        The quantity that was solved for ("n", "n2", "power", "d", "h", "p2").
-    n : float
-        Size of the first group (a real number when solved for, as in ``pwr``).
-    n2 : float
-        Size of the second group (equal to ``n`` for equal allocation).
-    power : float
-        Power.
-    effect : float
-        Standardised effect (Cohen's d, or Cohen's h for proportions).
-    alpha : float
-        Significance level.
-    alternative : str
-        "two-sided", "greater" or "less".
-    details : dict
-        Extra inputs (proportions, rho, df, noncentrality).
-    """
-
-    test: str
-    solved_for: str
-    n: float
-    n2: float
-    power: float
-    effect: float
-    alpha: float
-    alternative: str
-    details: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def n_ceil(self) -> int:
-        """Size of the first group rounded up to a whole participant."""
-        return int(math.ceil(self.n - 1e-9))
-
-    @property
-    def n2_ceil(self) -> int:
-        """Size of the second group rounded up to a whole participant."""
-        return int(math.ceil(self.n2 - 1e-9))
-
-    @property
-    def n_total(self) -> int:
-        """Total participants after rounding each group up."""
-        return self.n_ceil + self.n2_ceil
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return the result as a plain ``dict`` (with rounded-up sizes)."""
-        out = asdict(self)
-        out.update(n_ceil=self.n_ceil, n2_ceil=self.n2_ceil, n_total=self.n_total)
-        return out
-
-    def tidy(self) -> pd.DataFrame:
-        """Return a one-row DataFrame (details flattened into columns)."""
-        row = {k: v for k, v in self.to_dict().items() if k != "details"}
-        row.update(self.details)
-        return pd.DataFrame([row])
-
-    def summary(self) -> str:
-        """Return a short human-readable report."""
-        eff = "h" if "proportions" in self.test else "d"
-        lines = [
-            f"{self.test} power calculation (solved for {self.solved_for})",
-            f"  n = {self.n:.4f} (group 1), {self.n2:.4f} (group 2) -> "
-            f"{self.n_ceil} + {self.n2_ceil} = {self.n_total} participants",
-            f"  {eff} = {self.effect:.4f}, alpha = {self.alpha:g} ({self.alternative}), "
-            f"power = {self.power:.4f}",
-        ]
-        if self.details:
-            lines.append(
-                "  " + ", ".join(f"{k} = {_fmt(v)}" for k, v in self.details.items())
-            )
-        return "\n".join(lines)
-
-    def __repr__(self) -> str:
-        return f"<AnalyticResult\n{self.summary()}\n>"
+    def _find(self, value: Any) -> tuple[bool, Any]:
+        if isinstance(value, str):
+            value = value.replace(".", "-").replace("_", "-")
+        return super()._find(value)
 
 
-def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return str(v)
-
-
-# --------------------------------------------------------------------------- helpers
-def _alternative(alternative: str) -> str:
-    alt = str(alternative).replace(".", "-").replace("_", "-")
-    return str(check_option("alternative", alt, _ALTERNATIVES))
-
-
-def _exactly_one_none(**kwargs: Any) -> str:
-    missing = [k for k, v in kwargs.items() if v is None]
-    if len(missing) != 1:
-        names = ", ".join(f"`{k}`" for k in kwargs)
-        got = "none" if not missing else ", ".join(f"`{k}`" for k in missing)
-        raise SpecificationError(
-            f"set exactly one of {names} to None (it is solved for); None now: {got}"
-        )
-    return missing[0]
-
-
-def _t_power(ncp: float, df: float, alpha: float, alternative: str) -> float:
-    """Power of a t test with noncentrality ``ncp`` (pwr's formulas)."""
-    if alternative == "two-sided":
-        q = stats.t.isf(alpha / 2, df)
-        return _tail(q, df, ncp, upper=True) + _tail(-q, df, ncp, upper=False)
-    if alternative == "greater":
-        return _tail(stats.t.isf(alpha, df), df, ncp, upper=True)
-    return _tail(stats.t.ppf(alpha, df), df, ncp, upper=False)
-
-
-def _tail(q: float, df: float, ncp: float, *, upper: bool) -> float:
-    """One tail of the noncentral t; a tail far beyond ``q`` that underflows is 0.
-
-    scipy's ``nct`` returns NaN (instead of a value below 1e-300) for the tail
-    opposite a large noncentrality; that tail is then numerically zero.
-    """
-    p = float(stats.nct.sf(q, df, ncp) if upper else stats.nct.cdf(q, df, ncp))
-    if math.isnan(p):
-        far = (ncp - q) < -8 if upper else (ncp - q) > 8
-        if far:
-            return 0.0
-        raise FloatingPointError(f"noncentral t tail is NaN (q={q}, df={df}, ncp={ncp})")
-    return p
-
-
-def _z_power(ncp: float, alpha: float, alternative: str) -> float:
-    """Power of a z test with mean shift ``ncp`` (pwr.2p.test's formulas)."""
-    if alternative == "two-sided":
-        return float(stats.norm.sf(stats.norm.isf(alpha / 2) - ncp)
-                     + stats.norm.cdf(stats.norm.ppf(alpha / 2) - ncp))
-    if alternative == "greater":
-        return float(stats.norm.sf(stats.norm.isf(alpha) - ncp))
-    return float(stats.norm.cdf(stats.norm.ppf(alpha) - ncp))
-
-
-# pwr 1.3.0's uniroot intervals: sample sizes, then effects by alternative
-_N_UPPER = 1e9
-_N_LOWER = 2 + 1e-10
-_EFFECT_INTERVALS: dict[str, dict[str, tuple[float, float]]] = {
-    "d": {"two-sided": (1e-7, 10.0), "less": (-10.0, 5.0), "greater": (-5.0, 10.0)},
-    "h": {"two-sided": (1e-10, 10.0), "less": (-10.0, 5.0), "greater": (-5.0, 10.0)},
-}
-_EFFECT_MAX = 1e3
-
-
-def _root(f: Callable[[float], float], lower: float, upper: float, f_lower: float,
-          f_upper: float, exact: bool) -> float:
-    """R's ``uniroot`` on ``[lower, upper]``: pwr's tolerance, or machine precision."""
-    res = uniroot(f, lower, upper, f_lower=f_lower, f_upper=f_upper,
-                  tol=0.0 if exact else R_TOL, maxiter=1000)
-    return float(res.root)
-
-
-def _solve_size(
-    power_of: Callable[[float], float], target: float, lower: float, what: str, exact: bool
-) -> float:
-    """Solve ``power_of(n) = target`` for a group size as pwr does.
-
-    pwr calls ``uniroot(function(n) power(n) - target, c(2 + 1e-10, 1e+09))``;
-    so does this (same end points, same tolerance, R's iteration path). When the
-    target is already reached at the lower end (pwr stops with an error), the
-    lower end is returned.
-    """
-
-    def f(x: float) -> float:
-        return power_of(x) - target
-
-    f_lower = f(lower)
-    if f_lower >= 0:
-        return lower
-    f_upper = f(_N_UPPER)
-    if not f_upper >= 0:
-        raise SpecificationError(
-            f"the requested power cannot be reached: {what} would exceed {_N_UPPER:.0e}"
-        )
-    return _root(f, lower, _N_UPPER, f_lower, f_upper, exact)
-
-
-def _solve_effect(
-    power_of: Callable[[float], float],
-    target: float,
-    alpha: float,
-    alternative: str,
-    what: str,
-    exact: bool,
-) -> float:
-    """Solve ``power_of(effect) = target`` on pwr's interval for ``what`` ("d" or "h").
-
-    pwr's intervals are ``(1e-7, 10)`` for d and ``(1e-10, 10)`` for h (two-sided),
-    ``(-10, 5)`` (less) and ``(-5, 10)`` (greater). Where the target is not reached
-    inside pwr's interval (pwr stops with an error), the far end is doubled until
-    it is (up to 1000), and the root is found on the extended interval.
-    """
-
-    def f(x: float) -> float:
-        return power_of(x) - target
-
-    lower, upper = _EFFECT_INTERVALS[what][alternative]
-    f_lower = f(lower)
-    if target <= alpha or (alternative == "two-sided" and f_lower >= 0):
-        raise SpecificationError(
-            f"the requested power is reached with {what} = 0 (power <= alpha)"
-        )
-    f_upper = f(upper)
-    if alternative == "less":
-        while not f_lower > 0:
-            lower *= 2
-            if lower < -_EFFECT_MAX:
-                raise SpecificationError(f"the requested power cannot be reached for any {what}")
-            f_lower = f(lower)
-    else:
-        while not f_upper > 0:
-            upper *= 2
-            if upper > _EFFECT_MAX:
-                raise SpecificationError(f"the requested power cannot be reached for any {what}")
-            f_upper = f(upper)
-    return _root(f, lower, upper, f_lower, f_upper, exact)
-
-
-def _check_power(power: float | None) -> float | None:
-    return check_number("power", power, low=0, high=1, low_inclusive=False, high_inclusive=False,
-                        allow_none=True)
-
-
-def _check_alpha(alpha: float) -> float:
-    return float(check_number("alpha", alpha, low=0, high=1, low_inclusive=False,
-                              high_inclusive=False))
+_ALTERNATIVE = _AlternativeOption(*typing.get_args(Alternative))
+_FRACTION = Number(low=0, high=1, low_inclusive=False, high_inclusive=False)
+_PROPORTION = Number(low=0, high=1)
+_CORRELATION = Number(low=-1, high=1, low_inclusive=False, high_inclusive=False)
+_ATTRITION = Number(low=0, high=1, high_inclusive=False)
+#: Declarations shared by the t-test calculations.
+_T_DECLARED: dict[str, Constraint | Sequence[Constraint]] = {"d": [Number(), NONE], "n": [Number(low=2, low_inclusive=False), NONE],
+               "n2": [Number(low=2, low_inclusive=False), NONE], "power": [_FRACTION, NONE],
+               "alpha": _FRACTION, "alternative": _ALTERNATIVE, "exact": Boolean()}
 
 
 # --------------------------------------------------------------------------- t test
@@ -316,14 +115,9 @@ def _t_core(
     details: dict[str, Any] | None = None,
     exact: bool = False,
 ) -> AnalyticResult:
-    alternative = _alternative(alternative)
-    alpha = _check_alpha(alpha)
-    power = _check_power(power)
-    d = check_number("d", d, allow_none=True)
-    n = check_number("n", n, low=2, low_inclusive=False, allow_none=True)
-    n2 = check_number("n2", n2, low=2, low_inclusive=False, allow_none=True)
+    alpha = float(alpha)
     equal = n2 is None
-    target = _exactly_one_none(d=d, n=n, power=power)
+    target = exactly_one_none(d=d, n=n, power=power)
     if alternative == "two-sided" and d is not None:
         d = abs(d)
     scale = 1.0 / math.sqrt(variance_factor)
@@ -340,7 +134,7 @@ def _t_core(
         df, ncp = df_ncp(dd, n1, m2)
         if df <= 0:
             return float("nan")
-        return _t_power(ncp, df, alpha, alternative)
+        return t_power(ncp, df, alpha, alternative)
 
     if target == "power":
         assert n is not None and d is not None
@@ -352,10 +146,10 @@ def _t_core(
                 f"`d` = {d} cannot give power above alpha with alternative={alternative!r}"
             )
         d_fix = float(d)
-        n = _solve_size(lambda x: pw(d_fix, x, n2), power, _N_LOWER + df_lost / 2, "n", exact)
+        n = solve_size(lambda x: pw(d_fix, x, n2), power, N_LOWER + df_lost / 2, "n", exact)
     else:
         assert n is not None and power is not None
-        d = _solve_effect(lambda x: pw(x, n, n2), power, alpha, alternative, "d", exact)
+        d = solve_effect(lambda x: pw(x, n, n2), power, alpha, alternative, "d", exact)
     assert n is not None and d is not None and power is not None
     m2 = n if equal else n2
     assert m2 is not None
@@ -371,17 +165,18 @@ def _t_core(
         effect=float(d),
         alpha=alpha,
         alternative=alternative,
-        details=extra,
+        _details=tuple(extra.items()),
     )
 
 
+@validate_params(_T_DECLARED)
 def two_sample_t(
     d: float | None = None,
     n: float | None = None,
     n2: float | None = None,
     power: float | None = None,
     alpha: float = 0.05,
-    alternative: Alternative = "two-sided",
+    alternative: Literal["two-sided", "greater", "less"] = "two-sided",
     *,
     exact: bool = False,
 ) -> AnalyticResult:
@@ -449,6 +244,8 @@ def two_sample_t(
     return _t_core(d, n, n2, power, alpha, alternative, exact=exact)
 
 
+@validate_params({**_T_DECLARED, "rho": _CORRELATION,
+                  "n_covariates": Number(low=0, integer=True)})
 def ancova(
     d: float | None = None,
     n: float | None = None,
@@ -456,7 +253,7 @@ def ancova(
     power: float | None = None,
     rho: float = 0.5,
     alpha: float = 0.05,
-    alternative: Alternative = "two-sided",
+    alternative: Literal["two-sided", "greater", "less"] = "two-sided",
     n_covariates: int = 1,
     *,
     exact: bool = False,
@@ -501,8 +298,8 @@ def ancova(
     >>> r.n_ceil
     65
     """
-    rho = float(check_number("rho", rho, low=-1, high=1, low_inclusive=False, high_inclusive=False))
-    k = int(check_number("n_covariates", n_covariates, low=0, integer=True))
+    rho = float(rho)
+    k = int(n_covariates)
     return _t_core(
         d, n, n2, power, alpha, alternative,
         variance_factor=1 - rho**2,
@@ -514,6 +311,7 @@ def ancova(
 
 
 # --------------------------------------------------------------------------- proportions
+@validate_params({"p1": _PROPORTION, "p2": _PROPORTION})
 def cohens_h(p1: float, p2: float) -> float:
     """Cohen's effect size h = 2 asin(sqrt(p1)) - 2 asin(sqrt(p2)) (``pwr::ES.h``).
 
@@ -522,11 +320,42 @@ def cohens_h(p1: float, p2: float) -> float:
     >>> round(cohens_h(0.63, 0.36), 4)
     0.5468
     """
-    p1 = check_number("p1", p1, low=0, high=1)
-    p2 = check_number("p2", p2, low=0, high=1)
     return float(2 * math.asin(math.sqrt(p1)) - 2 * math.asin(math.sqrt(p2)))
 
 
+def _proportions_effect(p1: float | None, p2: float | None,
+                        h: float | None) -> tuple[float | None, bool, dict[str, Any]]:
+    """Return Cohen's h (None if solved for), whether p2 is solved for, and the details."""
+    if h is not None:
+        if p1 is not None or p2 is not None:
+            raise SpecificationError("give `h` or the proportions `p1`/`p2`, not both")
+        return float(h), False, {}
+    if p1 is None:
+        if p2 is not None:
+            raise SpecificationError("`p1` is required with `p2` (or give Cohen's `h`)")
+        return None, False, {}  # Cohen's h itself is solved for
+    p1 = float(p1)
+    if p2 is None:
+        return None, True, {"p1": p1, "p2": None}
+    p2 = float(p2)
+    return cohens_h(p1, p2), False, {"p1": p1, "p2": p2}
+
+
+def _detectable_p2(p1: float, h: float) -> float:
+    """Invert ``h = 2 asin(sqrt(p1)) - 2 asin(sqrt(p2))``: ``p2 = sin(asin(sqrt(p1)) - h/2)^2``."""
+    arg = math.asin(math.sqrt(p1)) - h / 2
+    if not 0 <= arg <= math.pi / 2:
+        raise SpecificationError(
+            f"no proportion p2 in [0, 1] is detectable from p1 = {p1} with this n and power"
+        )
+    return math.sin(arg) ** 2
+
+
+@validate_params({"p1": [_PROPORTION, NONE], "p2": [_PROPORTION, NONE],
+                  "n": [Number(low=1, low_inclusive=False), NONE],
+                  "n2": [Number(low=1, low_inclusive=False), NONE], "power": [_FRACTION, NONE],
+                  "alpha": _FRACTION, "alternative": _ALTERNATIVE, "h": [Number(), NONE],
+                  "exact": Boolean()})
 def two_proportions(
     p1: float | None = None,
     p2: float | None = None,
@@ -534,7 +363,7 @@ def two_proportions(
     n2: float | None = None,
     power: float | None = None,
     alpha: float = 0.05,
-    alternative: Alternative = "two-sided",
+    alternative: Literal["two-sided", "greater", "less"] = "two-sided",
     *,
     h: float | None = None,
     exact: bool = False,
@@ -573,10 +402,7 @@ def two_proportions(
         Cohen's h instead of ``p1`` and ``p2``. If ``p1``, ``p2`` and ``h`` are
         all None, ``h`` is solved for (``pwr.2p.test(n=, power=)``).
     exact : bool
-        False (default): solve as ``pwr`` does (R's ``uniroot`` with its
-        default tolerance ``2**-13`` on ``pwr``'s search interval), which
-        reproduces ``pwr``'s answer to the last digits. True: solve to machine
-        precision (the exact root; ``pwr``'s answer is within about 1e-4 of it).
+        As in :func:`two_sample_t`: ``pwr``'s answer (default) or the exact root.
 
     Returns
     -------
@@ -593,37 +419,18 @@ def two_proportions(
     >>> round(two_proportions(n=60, power=0.8).effect, 6)  # pwr.2p.test(n = 60, power = 0.8)
     0.511496
     """
-    alt = _alternative(alternative)
-    alpha = _check_alpha(alpha)
-    power = _check_power(power)
-    n = check_number("n", n, low=1, low_inclusive=False, allow_none=True)
-    n2 = check_number("n2", n2, low=1, low_inclusive=False, allow_none=True)
-    details: dict[str, Any] = {}
-    if h is not None:
-        if p1 is not None or p2 is not None:
-            raise SpecificationError("give `h` or the proportions `p1`/`p2`, not both")
-        h = float(check_number("h", h))
-        solve_p2 = False
-    elif p1 is None:
-        if p2 is not None:
-            raise SpecificationError("`p1` is required with `p2` (or give Cohen's `h`)")
-        solve_p2 = False  # Cohen's h itself is solved for
-    else:
-        p1 = float(check_number("p1", p1, low=0, high=1))
-        if p2 is not None:
-            p2 = float(check_number("p2", p2, low=0, high=1))
-            h = cohens_h(p1, p2)
-        solve_p2 = p2 is None
-        details.update(p1=p1, p2=p2)
-    target = _exactly_one_none(effect=h, n=n, power=power)
+    alt = alternative
+    alpha = float(alpha)
+    h, solve_p2, details = _proportions_effect(p1, p2, h)
+    target = exactly_one_none(effect=h, n=n, power=power)
     if alt == "two-sided" and h is not None:
         h = abs(h)
 
     def pw(hh: float, n1: float) -> float:
         # pwr.2p.test: h * sqrt(n / 2); pwr.2p2n.test: h * sqrt((n1 * n2) / (n1 + n2))
         if n2 is None:
-            return _z_power(hh * math.sqrt(n1 / 2), alpha, alt)
-        return _z_power(hh * math.sqrt((n1 * n2) / (n1 + n2)), alpha, alt)
+            return z_power(hh * math.sqrt(n1 / 2), alpha, alt)
+        return z_power(hh * math.sqrt((n1 * n2) / (n1 + n2)), alpha, alt)
 
     if target == "power":
         assert h is not None and n is not None
@@ -636,19 +443,12 @@ def two_proportions(
                 f"alternative={alt!r}"
             )
         h_fix = float(h)
-        n = _solve_size(lambda x: pw(h_fix, x), power, _N_LOWER, "n", exact)
+        n = solve_size(lambda x: pw(h_fix, x), power, N_LOWER, "n", exact)
     else:
         assert n is not None and power is not None
-        h = _solve_effect(lambda x: pw(x, n), power, alpha, alt, "h", exact)
+        h = solve_effect(lambda x: pw(x, n), power, alpha, alt, "h", exact)
         if solve_p2:
-            assert p1 is not None
-            # h = 2 asin(sqrt(p1)) - 2 asin(sqrt(p2))  =>  p2 = sin(asin(sqrt(p1)) - h/2)^2
-            arg = math.asin(math.sqrt(p1)) - h / 2
-            if not 0 <= arg <= math.pi / 2:
-                raise SpecificationError(
-                    f"no proportion p2 in [0, 1] is detectable from p1 = {p1} with this n and power"
-                )
-            details["p2"] = math.sin(arg) ** 2
+            details["p2"] = _detectable_p2(float(details["p1"]), h)
     assert n is not None and h is not None and power is not None
     m2 = n if n2 is None else n2
     return AnalyticResult(
@@ -660,11 +460,12 @@ def two_proportions(
         effect=float(h),
         alpha=alpha,
         alternative=alt,
-        details=details,
+        _details=tuple(details.items()),
     )
 
 
 # --------------------------------------------------------------------------- clustering, attrition
+@validate_params({"icc": _PROPORTION, "m": [Number(low=1), NONE], "cv": Number(low=0)})
 def design_effect(
     icc: float,
     m: float | None = None,
@@ -706,8 +507,8 @@ def design_effect(
     >>> round(design_effect(0.06, cluster_sizes=[5, 10, 15]), 4)
     1.64
     """
-    icc = float(check_number("icc", icc, low=0, high=1))
-    cv = float(check_number("cv", cv, low=0))
+    icc = float(icc)
+    cv = float(cv)
     if cluster_sizes is not None:
         if m is not None:
             raise SpecificationError("give `m` (and `cv`) or `cluster_sizes`, not both")
@@ -718,10 +519,12 @@ def design_effect(
         cv = float(sizes.std(ddof=0) / m)
     if m is None:
         raise SpecificationError("give the mean cluster size `m` or `cluster_sizes`")
-    m = float(check_number("m", m, low=1))
+    m = float(check_value("m", m, [Number(low=1)]))
     return float(1 + ((cv**2 + 1) * m - 1) * icc)
 
 
+@validate_params({"n": Number(low=0, low_inclusive=False), "design_effect": Number(low=1),
+                  "attrition": _ATTRITION})
 def inflate(n: float, *, design_effect: float = 1.0, attrition: float = 0.0) -> int:
     """Participants to recruit per group: ``ceil(n * design_effect / (1 - attrition))``.
 
@@ -748,18 +551,20 @@ def inflate(n: float, *, design_effect: float = 1.0, attrition: float = 0.0) -> 
     >>> inflate(86, design_effect=1.54, attrition=0.3)
     190
     """
-    n = float(check_number("n", n, low=0, low_inclusive=False))
-    de = float(check_number("design_effect", design_effect, low=1))
-    a = float(check_number("attrition", attrition, low=0, high=1, high_inclusive=False))
+    n, de, a = float(n), float(design_effect), float(attrition)
     return int(math.ceil(n * de / (1 - a) - 1e-9))
 
 
+@validate_params({"n": Number(low=2, low_inclusive=False), "n2": [Number(low=2), NONE],
+                  "power": _FRACTION, "alpha": _FRACTION, "alternative": _ALTERNATIVE,
+                  "rho": _CORRELATION, "design_effect": Number(low=1), "attrition": _ATTRITION,
+                  "exact": Boolean()})
 def minimum_detectable_effect(
     n: float,
     n2: float | None = None,
     power: float = 0.8,
     alpha: float = 0.05,
-    alternative: Alternative = "two-sided",
+    alternative: Literal["two-sided", "greater", "less"] = "two-sided",
     *,
     rho: float = 0.0,
     design_effect: float = 1.0,
@@ -780,11 +585,9 @@ def minimum_detectable_effect(
     >>> round(minimum_detectable_effect(100, rho=0.5), 3) < round(minimum_detectable_effect(100), 3)
     True
     """
-    de = float(check_number("design_effect", design_effect, low=1))
-    a = float(check_number("attrition", attrition, low=0, high=1, high_inclusive=False))
-    n = float(check_number("n", n, low=2, low_inclusive=False))
+    de, a, n = float(design_effect), float(attrition), float(n)
     eff_n = n * (1 - a) / de
-    eff_n2 = None if n2 is None else float(check_number("n2", n2, low=2)) * (1 - a) / de
+    eff_n2 = None if n2 is None else float(n2) * (1 - a) / de
     if rho:
         return ancova(n=eff_n, n2=eff_n2, power=power, alpha=alpha, alternative=alternative,
                       rho=rho, exact=exact).effect

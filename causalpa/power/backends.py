@@ -18,15 +18,22 @@ Examples
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, Literal
 
-from causalpa._validation import check_number, check_option
+from causalpa._validation import NONE, Constraint, Number, Options, validate_params
 from causalpa.errors import SpecificationError
 
-__all__ = ["run_blocks", "BACKENDS"]
+__all__ = ["run_blocks", "Backend", "BACKENDS", "BACKEND", "N_JOBS"]
 
-BACKENDS = (None, "sequential", "loky", "threading", "dask")
+#: Where blocks of replicates run (None: in-process when ``n_jobs == 1``, loky otherwise).
+Backend = Literal["sequential", "loky", "threading", "dask"]
+BACKENDS: tuple[str | None, ...] = (None, *typing.get_args(Backend))
+#: The declaration of ``backend`` (shared by the harness's functions).
+BACKEND: list[Constraint] = [Options(*typing.get_args(Backend)), NONE]
+#: The declaration of ``n_jobs``: a positive number of workers, or -1 for every core.
+N_JOBS: list[Constraint] = [Number(low=1, integer=True), Options(-1)]
 
 
 def _iter_blocks(
@@ -74,12 +81,13 @@ def _tagged(i: int, func: Callable[..., Any], args: tuple[Any, ...]) -> tuple[in
     return i, func(*args)
 
 
+@validate_params({"n_jobs": N_JOBS, "backend": BACKEND})
 def run_blocks(
     func: Callable[..., Any],
     blocks: Sequence[tuple[Any, ...]],
     *,
     n_jobs: int = 1,
-    backend: str | None = None,
+    backend: Literal["sequential", "loky", "threading", "dask"] | None = None,
     client: Any = None,
     on_done: Callable[[int, Any], None] | None = None,
 ) -> list[Any]:
@@ -104,10 +112,6 @@ def run_blocks(
     -------
     list
     """
-    backend = check_option("backend", backend, BACKENDS)
-    n_jobs = int(check_number("n_jobs", n_jobs, integer=True))
-    if n_jobs == 0 or n_jobs < -1:
-        raise SpecificationError(f"`n_jobs` must be a positive integer or -1; got {n_jobs}")
     out: list[Any] = [None] * len(blocks)
     for i, res in _iter_blocks(func, blocks, n_jobs=n_jobs, backend=backend, client=client):
         out[i] = res

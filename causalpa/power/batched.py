@@ -72,9 +72,9 @@ def _record_warnings(counter: Counter, caught: Sequence[warnings.WarningMessage]
 
 
 def _estimand_truth(arrays: dict[str, np.ndarray], outcome: str, estimand: str) -> np.ndarray:
-    from causalpa.power.designs import _TRUTH_ROW
+    from causalpa.power.designs import TRUTH_ROW
 
-    row = _TRUTH_ROW.get(outcome)
+    row = TRUTH_ROW.get(outcome)
     r = arrays["pa"].shape[0]
     if row is None or estimand not in ("ATE", "ATT", "ATC"):
         return np.full(r, np.nan)
@@ -117,10 +117,10 @@ def run_batched(design: Any, n: int, seeds: Sequence[np.random.SeedSequence]) ->
     out = _empty(r, len(tests))
     n_total = design.n_total(n)
     stacked: dict[str, np.ndarray] = {}
-    from causalpa.power.designs import _TRUTH_ROW
+    from causalpa.power.designs import TRUTH_ROW
 
-    potentials = sorted({_TRUTH_ROW[o] for a, o, _ in tests
-                         if o in _TRUTH_ROW and a.estimand in ("ATE", "ATT", "ATC")})
+    potentials = sorted({TRUTH_ROW[o] for a, o, _ in tests
+                         if o in TRUTH_ROW and a.estimand in ("ATE", "ATT", "ATC")})
     wanted = [*keys, *(f"{p}_{arm}" for p in potentials for arm in (0, 1))]
     for pos, arrays, lost, rows in design.draw(n, seeds, wanted):
         sel = design.select_arrays(arrays, lost, rows, keys, potentials)
@@ -161,7 +161,7 @@ def run_general(design: Any, n: int, seeds: Sequence[np.random.SeedSequence]) ->
     and message; warnings are recorded and counted.
     """
     tests = design.tests()
-    ctxs = {o: design.context(o) for _, o, _ in tests}
+    ctxs = {o: design.context(o) for _, o, _ in tests}  # one per block: specs are reused
     r = len(seeds)
     out = _empty(r, len(tests))
     for pos, arrays, lost, rows in design.draw(n, seeds):

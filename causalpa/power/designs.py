@@ -1,10 +1,12 @@
 """Declarative study designs for simulated power, built on :mod:`causalpa.simulate`.
 
 A design says how participants are recruited and allocated, which outcomes are
-tested with which analyses, and how much follow-up is lost. The data come from
-the simulator's vectorised core :func:`causalpa.simulate.patient_arrays`, called
-once per generator block of replicates (:meth:`Design.draw`); the general path
-turns each replicate into a :class:`~causalpa.simulate.SimulatedCohort` with
+tested with which analyses, and how much follow-up is lost. It holds the simulator's
+parameters as one :class:`~causalpa.simulate.CohortParams` (:attr:`Design.params`:
+the design's own fields, then the ``simulator=`` overrides). The data come from the
+simulator's vectorised core, called once per generator block of replicates
+(:meth:`Design.draw`); the general path turns each replicate into a
+:class:`~causalpa.simulate.SimulatedCohort` with
 :func:`causalpa.simulate.cohort_from_arrays` (what :func:`~causalpa.simulate.cohort`
 does), the batched path stacks the arrays, so both paths see identical data;
 nothing here re-implements the data-generating model.
@@ -20,37 +22,48 @@ design                   allocation                              ``n`` counts
 ``ObservationalStudy``   patients choose PA (self-selection)     patients in all
 =======================  =====================================  ====================
 
-``effect`` is the simulator's parameter (standardised PHQ-9 benefit on the
-simulator's reference scale). The *realised* standardised difference in PHQ-9
-change is smaller because drop-out shortens courses and scores are bounded;
-:func:`calibrate_effect` finds the ``effect`` that gives a chosen realised
-Cohen's d (e.g. 0.43), and ``RandomisedTrial.from_smd(0.43)`` does it for you.
+``effect`` is the simulator's parameter; ``Design.from_smd(0.43)`` builds the design
+whose *realised* Cohen's d is 0.43 (see :mod:`causalpa.power.calibration`).
 
 Examples
 --------
 >>> from causalpa.power.designs import RandomisedTrial
 >>> d = RandomisedTrial(effect=0.8, analyses=("t-test",))
->>> d.n_total(50)
-100
->>> sim = d.generate(50, seed=1)
+>>> d.n_total(50), d.params.selection, d.params.p_treated
+(100, 0.0, 0.5)
+>>> sim = d.generate(50, rng=1)
 >>> len(sim.patients)
 100
 """
 
 from __future__ import annotations
 
-import functools
-import math
+import dataclasses
+import typing
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any, ClassVar
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal, TypeVar
 
 import numpy as np
 from scipy import optimize, special
 
-from causalpa._validation import check_number, check_option
+from causalpa._validation import (
+    NONE,
+    Columns,
+    Constraint,
+    Instance,
+    Number,
+    Options,
+    RandomState,
+    check_value,
+    validate_params,
+)
 from causalpa.errors import SpecificationError
 from causalpa.power.analyses import AnalysisContext, get_analysis
+from causalpa.power.calibration import calibrate_effect
+from causalpa.simulate import CohortParams, cohort_from_arrays
+from causalpa.simulate._core import simulate_arrays
+from causalpa.simulate._params import as_params
 
 __all__ = [
     "Design",
@@ -58,13 +71,17 @@ __all__ = [
     "ClusterTrial",
     "LongitudinalTrial",
     "ObservationalStudy",
-    "calibrate_effect",
-    "realised_smd",
+    "Multiplicity",
     "DEFAULT_BASELINES",
     "DEFAULT_CONFOUNDERS",
     "GENERATOR_PATIENTS",
     "replicates_per_draw",
 ]
+
+D = TypeVar("D", bound="Design")
+
+#: Multiplicity adjustments across the outcomes of an analysis.
+Multiplicity = Literal["holm", "bonferroni"]
 
 #: Baseline column adjusted for by ANCOVA, per outcome.
 DEFAULT_BASELINES: dict[str, str] = {
@@ -89,19 +106,10 @@ DEFAULT_CONFOUNDERS: tuple[str, ...] = (
 )
 
 # outcome columns that lose their value when a patient is lost to follow-up
-_FOLLOW_UP = (
-    "phq9_last",
-    "gad7_last",
-    "phq9_change",
-    "gad7_change",
-    "case_last",
-    "recovered",
-    "reliable_improvement",
-    "reliable_deterioration",
-    "reliable_recovery",
-)
+_FOLLOW_UP = ("phq9_last", "gad7_last", "phq9_change", "gad7_change", "case_last", "recovered",
+              "reliable_improvement", "reliable_deterioration", "reliable_recovery")
 # outcome -> row of SimulatedCohort.truth
-_TRUTH_ROW = {
+TRUTH_ROW = {
     "phq9_change": "phq9_change",
     "phq9_last": "phq9_change",
     "gad7_change": "gad7_change",
@@ -110,11 +118,13 @@ _TRUTH_ROW = {
 }
 # arrays needed for the truth in the batched path
 _POTENTIAL = ("phq9_change", "gad7_change", "recovered")
+# simulator arguments that a design sets itself (not through `simulator=`)
+_DESIGN_ARGUMENTS = ("n", "rng", "sessions", "effect", "effect_gad7")
 
 
-#: Patients simulated per call of :func:`causalpa.simulate.patient_arrays` in a
-#: power simulation (fixed, so that the data of a replicate never depend on
-#: n_jobs, the backend or the task size; about 100 MB of working memory).
+#: Patients simulated per call of the simulator in a power simulation (fixed, so that
+#: the data of a replicate never depend on n_jobs, the backend or the task size; about
+#: 100 MB of working memory).
 GENERATOR_PATIENTS = 2**15
 #: Most replicates simulated in one call.
 GENERATOR_REPLICATES = 64
@@ -148,32 +158,23 @@ def block_seed(entropy: Any, parent_key: tuple[int, ...], pool_size: int,
                                   pool_size=pool_size)
 
 
-@functools.lru_cache(maxsize=1)
-def _simulator_arrays() -> list[str]:
-    from causalpa.simulate import patient_arrays
+def seed_sequence(rng: Any) -> np.random.SeedSequence:
+    """Return a :class:`numpy.random.SeedSequence` for ``rng`` (SPEC 7).
 
-    return sorted(patient_arrays(20, 0))
-
-
-@functools.lru_cache(maxsize=1)
-def _cohort_defaults() -> dict[str, Any]:
-    import inspect
-
-    from causalpa.simulate import cohort
-
-    skip = {"n", "rng", "sessions"}
-    return {k: p.default for k, p in inspect.signature(cohort).parameters.items()
-            if k not in skip}
+    A SeedSequence is used as it is; an int seeds one; None draws fresh entropy; a
+    Generator (or BitGenerator) gives one integer seed from its stream (its state
+    advances).
+    """
+    if isinstance(rng, np.random.SeedSequence):
+        return rng
+    if isinstance(rng, (np.random.Generator, np.random.BitGenerator)):
+        gen = rng if isinstance(rng, np.random.Generator) else np.random.Generator(rng)
+        return np.random.SeedSequence(int(gen.integers(0, 2**63)))
+    return np.random.SeedSequence(rng)
 
 
-def _confounder_columns(covariates: Sequence[str]) -> list[str]:
-    out = []
-    for c in covariates:
-        c = c.strip()
-        if c.startswith("C(") and c.endswith(")"):
-            c = c[2:-1]
-        out.append(c)
-    return out
+_FRACTION = Number(low=0, high=1, low_inclusive=False, high_inclusive=False)
+_MAPPING = Instance(Mapping, "a mapping")
 
 
 @dataclass(frozen=True, repr=False)
@@ -184,7 +185,7 @@ class Design:
     ----------
     effect : float
         Simulator effect on PHQ-9 (standardised benefit; see
-        :func:`causalpa.simulate.cohort`). 0 simulates the null (type-I error).
+        :class:`causalpa.simulate.CohortParams`). 0 simulates the null (type-I error).
     effect_gad7 : float, optional
         Simulator effect on GAD-7 (default: ``effect``).
     outcomes : sequence of str
@@ -216,8 +217,9 @@ class Design:
     options : mapping
         Per-analysis estimator options, e.g. ``{"psm": {"caliper": 0.2}}``.
     simulator : mapping
-        Further keyword arguments of :func:`causalpa.simulate.cohort`
-        (e.g. ``{"mean_sessions": 8, "attrition": 0.0}``).
+        Further simulator parameters: fields of :class:`causalpa.simulate.CohortParams`
+        (e.g. ``{"mean_sessions": 8, "attrition": 0.0}``); they override the design's
+        own choices (``{"n_therapists": 8}`` fixes the therapists of a cluster trial).
     conf_level : float
         Confidence level of the estimators' intervals (for coverage).
     """
@@ -226,7 +228,7 @@ class Design:
     effect_gad7: float | None = None
     outcomes: tuple[str, ...] = ("phq9_change",)
     analyses: Any = ("ancova",)
-    multiplicity: str | None = "holm"
+    multiplicity: Literal["holm", "bonferroni"] | None = "holm"
     attrition: float = 0.0
     attrition_dependence: float = 0.0
     baselines: Mapping[str, str] = field(default_factory=dict)
@@ -234,21 +236,54 @@ class Design:
     options: Mapping[str, Any] = field(default_factory=dict)
     simulator: Mapping[str, Any] = field(default_factory=dict)
     conf_level: float = 0.95
+    _params: CohortParams = field(init=False, repr=False, compare=False)
 
     kind: ClassVar[str] = "design"
     n_meaning: ClassVar[str] = "patients per arm"
+    #: The declared constraints of the design's numeric and option arguments.
+    CONSTRAINTS: ClassVar[dict[str, list[Constraint]]] = {
+        "effect": [Number()],
+        "effect_gad7": [Number(), NONE],
+        "multiplicity": [Options(*typing.get_args(Multiplicity)), NONE],
+        "attrition": [Number(low=0, high=1, high_inclusive=False)],
+        "attrition_dependence": [Number()],
+        "conf_level": [_FRACTION],
+        "baselines": [_MAPPING],
+        "options": [_MAPPING],
+        "simulator": [Instance(Mapping, "a mapping of CohortParams fields")],
+    }
+
+    @classmethod
+    def __causalpa_params__(cls) -> dict[str, list[Constraint]]:
+        """Return the declared constraints of the design's arguments (``declared_params``)."""
+        out: dict[str, list[Constraint]] = {}
+        for klass in reversed(cls.__mro__):
+            out.update(vars(klass).get("CONSTRAINTS", {}))
+        return out
 
     def __post_init__(self) -> None:
-        check_number("effect", self.effect)
-        check_number("effect_gad7", self.effect_gad7, allow_none=True)
-        check_number("attrition", self.attrition, low=0, high=1, high_inclusive=False)
-        check_number("attrition_dependence", self.attrition_dependence)
-        check_number("conf_level", self.conf_level, low=0, high=1, low_inclusive=False,
-                     high_inclusive=False)
+        for name, constraints in type(self).__causalpa_params__().items():
+            object.__setattr__(self, name, check_value(name, getattr(self, name), constraints))
+        outcomes, analyses = self._plan()
+        object.__setattr__(self, "outcomes", outcomes)
+        object.__setattr__(self, "analyses", analyses)
+        object.__setattr__(self, "covariates", tuple(self.covariates))
+        for name in ("baselines", "options", "simulator"):  # private copies
+            object.__setattr__(self, name, dict(getattr(self, name)))
+        bad = sorted(set(_DESIGN_ARGUMENTS) & set(self.simulator))
+        if bad:
+            raise SpecificationError(
+                f"`simulator` must not set {bad}: they are design arguments"
+            )
+        base = as_params(None, self._simulator_fields())
+        object.__setattr__(self, "_params", as_params(base, dict(self.simulator)))
+
+    def _plan(self) -> tuple[tuple[str, ...], Any]:
+        """Return the validated ``(outcomes, analyses)``."""
         if isinstance(self.analyses, Mapping):
             plan = {str(o): ((a,) if isinstance(a, str) or callable(a) else tuple(a))
                     for o, a in self.analyses.items()}
-            outcomes = tuple(plan)
+            outcomes: tuple[str, ...] = tuple(plan)
             analyses: Any = plan
         else:
             outcomes = (self.outcomes,) if isinstance(self.outcomes, str) else tuple(self.outcomes)
@@ -263,27 +298,26 @@ class Design:
         flat = [a for v in analyses.values() for a in v] if isinstance(analyses, dict) else analyses
         for a in flat:
             get_analysis(a)  # validates names early
-        if self.multiplicity is not None:
-            object.__setattr__(
-                self, "multiplicity",
-                check_option("multiplicity", self.multiplicity, ["holm", "bonferroni"]),
-            )
-        object.__setattr__(self, "outcomes", outcomes)
-        object.__setattr__(self, "analyses", analyses)
-        object.__setattr__(self, "covariates", tuple(self.covariates))
-        bad = {"n", "rng", "sessions", "effect", "effect_gad7"} & set(self.simulator)
-        if bad:
-            raise SpecificationError(
-                f"`simulator` must not set {sorted(bad)}: they are design arguments"
-            )
+        return outcomes, analyses
 
     # ---- to be specialised ------------------------------------------------------------
     def n_total(self, n: int) -> int:
         """Participants recruited in all for design size ``n``."""
         return 2 * int(n)
 
-    def _simulator_kwargs(self, n: int) -> dict[str, Any]:
-        return {}
+    def _simulator_fields(self) -> dict[str, Any]:
+        """Return the simulator parameters the design's own arguments set."""
+        return {"effect": float(self.effect), "effect_gad7": self.effect_gad7}
+
+    def cohort_params(self, n: int) -> CohortParams:
+        """Return the simulator's parameters at design size ``n`` (:attr:`params` mostly)."""
+        return self._params
+
+    # ---- parameters and tests ------------------------------------------------------------
+    @property
+    def params(self) -> CohortParams:
+        """The simulator's parameters: the design's choices, then the ``simulator`` overrides."""
+        return self._params
 
     def default_analysis_names(self) -> list[str]:
         """Names of the analyses (registry names or callables' names)."""
@@ -306,14 +340,6 @@ class Design:
                 out.append((an, o, an.name))
         return out
 
-    # ---- shared machinery --------------------------------------------------------------
-    def simulator_kwargs(self, n: int) -> dict[str, Any]:
-        """Keyword arguments for :func:`causalpa.simulate.cohort` at design size ``n``."""
-        kw = {"effect": float(self.effect), "effect_gad7": self.effect_gad7}
-        kw.update(self._simulator_kwargs(int(n)))
-        kw.update(dict(self.simulator))
-        return kw
-
     @property
     def needs_sessions(self) -> bool:
         """Whether any analysis uses the session-level data."""
@@ -332,19 +358,20 @@ class Design:
             covariates=self.covariates,
             conf_level=self.conf_level,
             treatment="pa",
-            cluster="therapist",
+            groups="therapist",
             options=self.options,
         )
 
     def truth(self, truth_table: Any, outcome: str, estimand: str) -> float:
         """Return the true effect for an outcome and estimand (``SimulatedCohort.truth``)."""
-        row = _TRUTH_ROW.get(outcome)
+        row = TRUTH_ROW.get(outcome)
         if row is None or estimand not in ("ATE", "ATT", "ATC"):
             return float("nan")
         return float(truth_table.loc[row, estimand])
 
-    def _rngs(self, seed: Any) -> tuple[np.random.Generator, np.random.Generator]:
-        ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    # ---- data --------------------------------------------------------------------------
+    def _rngs(self, rng: Any) -> tuple[np.random.Generator, np.random.Generator]:
+        ss = seed_sequence(rng)
         # children derived without ss.spawn(), which would mutate ss (a replicate's
         # seed must give the same data however often it is used)
         sim_ss, design_ss = (
@@ -370,9 +397,9 @@ class Design:
         )
         return u < special.expit(a + b * z)
 
-    def draw(self, n: int, seeds: Sequence[Any], keys: Sequence[str] | None = None,
+    def draw(self, n: int, rngs: Sequence[Any], keys: Sequence[str] | None = None,
              ) -> Iterator[tuple[list[int], dict[str, np.ndarray], np.ndarray, list[int]]]:
-        """Simulate the replicates of ``seeds`` in generator blocks.
+        """Simulate the replicates of ``rngs`` (one seed each) in generator blocks.
 
         A replicate seed spawned from a root (``root.spawn(k)[i]``, as
         :func:`causalpa.power.simulate` does) is replicate ``i`` of that root:
@@ -381,7 +408,8 @@ class Design:
         ``K = replicates_per_draw(n_total)``, seeded by block ``i // K`` of the
         root (see :func:`block_seed`). The data of a replicate therefore depend
         only on its seed, never on how replicates are grouped into tasks. Any
-        other seed (an int, a root SeedSequence) simulates one cohort on its own.
+        other ``rng`` (an int, a root SeedSequence, a Generator) simulates one cohort
+        on its own.
 
         ``keys`` limits the simulated arrays to those named (plus ``pa`` and
         ``phq9_first``); the values are the same as without it.
@@ -389,7 +417,7 @@ class Design:
         Yields
         ------
         positions : list of int
-            Indices into ``seeds`` served by this block.
+            Indices into ``rngs`` served by this block.
         arrays : dict of ndarray
             ``patient_arrays`` output with a leading replicate axis.
         lost : ndarray of bool
@@ -397,19 +425,16 @@ class Design:
         rows : list of int
             Row of ``arrays`` for each position.
         """
-        from causalpa.simulate import patient_arrays
-
         n_total = self.n_total(n)
-        kw = self.simulator_kwargs(n)
-        if keys is not None:
-            kw["keys"] = {*keys, "pa", "phq9_first"}
+        params = self.cohort_params(n).resolve(n_total)
+        wanted = None if keys is None else frozenset({*keys, "pa", "phq9_first"})
         size = replicates_per_draw(n_total)
         groups: dict[tuple[Any, ...], list[tuple[int, int]]] = {}
-        for i, ss in enumerate(seeds):
+        for i, ss in enumerate(rngs):
             where = replicate_position(ss)
             if where is None:
                 rng_sim, rng_design = self._rngs(ss)
-                arr = patient_arrays(n_total, rng_sim, **kw)
+                arr = simulate_arrays(n_total, rng_sim, params, keys=wanted)
                 lost = self._lost(rng_design, arr["phq9_first"].astype(float))
                 yield [i], {k: v[None] for k, v in arr.items()}, lost[None], [0]
                 continue
@@ -417,41 +442,16 @@ class Design:
             groups.setdefault((*parent, index // size), []).append((i, index % size))
         for (entropy, key, pool, b), members in groups.items():
             rng_sim, rng_design = self._rngs(block_seed(entropy, key, pool, b))
-            arr = patient_arrays(n_total, rng_sim, replicates=size, **kw)
+            arr = simulate_arrays(n_total, rng_sim, params, replicates=size, keys=wanted)
             lost = self._lost(rng_design, arr["phq9_first"].astype(float))
             yield [m[0] for m in members], arr, lost, [m[1] for m in members]
 
     def cohort_at(self, n: int, arrays: Mapping[str, np.ndarray], lost: np.ndarray, row: int,
-                  seed: Any = None) -> Any:
+                  rng: Any = None) -> Any:
         """One replicate of a :meth:`draw` block as a :class:`~causalpa.simulate.SimulatedCohort`."""
-        from causalpa.simulate import cohort_from_arrays
-
         a = {k: v[row] for k, v in arrays.items()}
-        lost_row = lost[row]
-        any_lost = bool(lost_row.any())
-        if any_lost:
-            for c in _FOLLOW_UP:
-                if c in a:
-                    a[c] = np.where(lost_row, np.nan, a[c].astype(float))
-        params = {**_cohort_defaults(), "n": self.n_total(n), "rng": seed,
-                  **self.simulator_kwargs(n)}
-        if params.get("effect_gad7") is None:
-            params["effect_gad7"] = params["effect"]
-        if params.get("n_therapists") is None:
-            params["n_therapists"] = max(1, round(params["n"] / 10))
-        sim = cohort_from_arrays(a, params, sessions=self.needs_sessions)
-        if not any_lost:
-            return sim
-        from causalpa.simulate import SimulatedCohort
-
-        sessions = sim.sessions
-        if sessions is not None:
-            lost_ids = sim.patients["patient"].to_numpy()[lost_row]
-            keep = ~(sessions["patient"].isin(lost_ids).to_numpy() & (sessions["session"] > 0))
-            sessions = sessions.loc[keep].reset_index(drop=True)
-        params = {**sim.params, "lost_to_follow_up": int(lost_row.sum())}
-        return SimulatedCohort(patients=sim.patients, sessions=sessions, truth=sim.truth,
-                               params=params)
+        return cohort_from_arrays(a, self.cohort_params(n), rng=rng,
+                                  sessions=self.needs_sessions, lost=lost[row])
 
     def select_arrays(self, arrays: Mapping[str, np.ndarray], lost: np.ndarray,
                       rows: Sequence[int], keys: Sequence[str] = (),
@@ -468,8 +468,11 @@ class Design:
         out: dict[str, np.ndarray] = {"pa": arrays["pa"][idx].astype(float)}
         for k in keys:
             if k not in arrays:
+                from causalpa.simulate import patient_arrays
+
                 raise SpecificationError(
-                    f"{k!r} is not produced by the simulator; available: {_simulator_arrays()}"
+                    f"{k!r} is not produced by the simulator; available: "
+                    f"{sorted(patient_arrays(20, 0))}"
                 )
             v = arrays[k][idx].astype(float)
             if k in _FOLLOW_UP and any_lost:
@@ -480,26 +483,31 @@ class Design:
             out[f"{k}_1"] = arrays[f"{k}_1"][idx].astype(float)
         return out
 
-    def generate(self, n: int, seed: Any = None) -> Any:
+    @validate_params({"n": Number(low=1, integer=True), "rng": RandomState()})
+    def generate(self, n: int, rng: Any = None) -> Any:
         """Simulate one data set (a :class:`causalpa.simulate.SimulatedCohort`).
 
-        ``seed`` is an int or a :class:`numpy.random.SeedSequence`; a seed
+        ``rng`` is an int, a :class:`numpy.random.SeedSequence` or a Generator; a seed
         spawned from a root is a replicate of a power simulation with that root
         (see :meth:`draw`), and gives the same data here, in
         :meth:`generate_arrays` and in :func:`causalpa.power.simulate`.
         """
-        _, arr, lost, rows = next(self.draw(n, [seed]))
-        return self.cohort_at(n, arr, lost, rows[0], seed)
+        _, arr, lost, rows = next(self.draw(n, [rng]))
+        return self.cohort_at(n, arr, lost, rows[0], rng)
 
-    def generate_arrays(self, n: int, seed: Any = None, keys: Sequence[str] = ()) -> dict[str, np.ndarray]:
+    @validate_params({"n": Number(low=1, integer=True), "rng": RandomState(),
+                      "keys": Columns()})
+    def generate_arrays(self, n: int, rng: Any = None,
+                        keys: Sequence[str] = ()) -> dict[str, np.ndarray]:
         """Simulate one data set as numpy arrays (batched path; same data as :meth:`generate`).
 
         Returns the requested ``keys`` (outcomes as float with NaN for lost
         participants) plus ``pa`` and the potential outcomes needed for the truth.
         """
-        _, arr, lost, rows = next(self.draw(n, [seed]))
+        _, arr, lost, rows = next(self.draw(n, [rng]))
         return {k: v[0] for k, v in self.select_arrays(arr, lost, rows[:1], keys).items()}
 
+    # ---- description ---------------------------------------------------------------------
     def describe(self) -> str:
         """One-line description used in results."""
         names = ", ".join(self.default_analysis_names())
@@ -513,9 +521,27 @@ class Design:
     def __repr__(self) -> str:
         return self.describe()
 
-    def with_(self, **changes: Any) -> Design:
+    def with_(self: D, **changes: Any) -> D:
         """Return a copy with some fields changed (designs are frozen)."""
-        return replace(self, **changes)
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_smd(cls: type[D], smd: float, **kwargs: Any) -> D:
+        """Build the design whose *realised* Cohen's d for PHQ-9 change is ``smd``.
+
+        The simulator's ``effect`` is found by :func:`causalpa.power.calibrate_effect`
+        with the design's other simulator parameters.
+
+        Examples
+        --------
+        >>> from causalpa.power import realised_smd
+        >>> d = RandomisedTrial.from_smd(0.43, analyses=("t-test",))
+        >>> round(realised_smd(d), 2)
+        0.43
+        """
+        probe = cls(**kwargs)
+        effect = calibrate_effect(smd, params=probe.params)
+        return cls(effect=effect, **kwargs)
 
 
 @dataclass(frozen=True, repr=False)
@@ -543,40 +569,19 @@ class RandomisedTrial(Design):
     icc: float = 0.06
     allocation: float = 0.5
     kind: ClassVar[str] = "randomised"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        check_number("icc", self.icc, low=0, high=1, high_inclusive=False)
-        check_number("allocation", self.allocation, low=0, high=1, low_inclusive=False,
-                     high_inclusive=False)
+    CONSTRAINTS: ClassVar[dict[str, list[Constraint]]] = {
+        "icc": [Number(low=0, high=1, high_inclusive=False)],
+        "allocation": [_FRACTION],
+    }
 
     def n_total(self, n: int) -> int:
         """Participants in all: ``n / (1 - allocation)`` rounded (2n for 1:1)."""
         return int(round(int(n) / (1 - self.allocation)))
 
-    def _simulator_kwargs(self, n: int) -> dict[str, Any]:
-        return {"selection": 0.0, "hidden": 0.0, "assignment": "patient",
-                "p_treated": float(self.allocation), "icc": float(self.icc)}
-
-    @classmethod
-    def from_smd(cls, smd: float, **kwargs: Any) -> RandomisedTrial:
-        """Build the design whose *realised* Cohen's d for PHQ-9 change is ``smd``.
-
-        Examples
-        --------
-        >>> d = RandomisedTrial.from_smd(0.43, analyses=("t-test",))
-        >>> round(realised_smd(d), 2)
-        0.43
-        """
-        probe = cls(**kwargs)
-        effect = calibrate_effect(smd, **probe._calibration_kwargs())
-        return cls(effect=effect, **kwargs)
-
-    def _calibration_kwargs(self) -> dict[str, Any]:
-        kw = self.simulator_kwargs(1000)
-        kw.pop("effect", None)
-        kw.pop("effect_gad7", None)
-        return kw
+    def _simulator_fields(self) -> dict[str, Any]:
+        return {**super()._simulator_fields(), "selection": 0.0, "hidden": 0.0,
+                "assignment": "patient", "p_treated": float(self.allocation),
+                "icc": float(self.icc)}
 
     def _describe_extra(self) -> str:
         return f", icc={self.icc:g}"
@@ -594,23 +599,26 @@ class ClusterTrial(RandomisedTrial):
     Examples
     --------
     >>> d = ClusterTrial(effect=0.5, cluster_size=10)
-    >>> d.simulator_kwargs(100)["n_therapists"]
+    >>> d.cohort_params(100).n_therapists
     20
     """
 
     cluster_size: int = 10
     analyses: Any = ("mixed-cluster",)
     kind: ClassVar[str] = "cluster"
+    CONSTRAINTS: ClassVar[dict[str, list[Constraint]]] = {
+        "cluster_size": [Number(low=1, integer=True)],
+    }
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        check_number("cluster_size", self.cluster_size, low=1, integer=True)
+    def _simulator_fields(self) -> dict[str, Any]:
+        return {**super()._simulator_fields(), "assignment": "therapist"}
 
-    def _simulator_kwargs(self, n: int) -> dict[str, Any]:
-        kw = super()._simulator_kwargs(n)
+    def cohort_params(self, n: int) -> CohortParams:
+        """Return the simulator's parameters at ``n``: ``round(n_total / cluster_size)`` therapists."""
+        if "n_therapists" in self.simulator:
+            return self.params
         k = max(2, int(round(self.n_total(n) / self.cluster_size)))
-        kw.update(assignment="therapist", n_therapists=k)
-        return kw
+        return dataclasses.replace(self.params, n_therapists=k)
 
     def _describe_extra(self) -> str:
         return f", icc={self.icc:g}, cluster_size={self.cluster_size}"
@@ -643,7 +651,7 @@ class ObservationalStudy(Design):
     ``n`` is the total number of patients; about ``p_treated`` of them choose
     PA. ``selection`` is the strength of self-selection on recorded
     covariates and ``hidden`` on an unrecorded prognostic factor (see
-    :func:`causalpa.simulate.cohort`). Analyse with PSM, IPW or AIPW on
+    :class:`causalpa.simulate.CohortParams`). Analyse with PSM, IPW or AIPW on
     ``covariates`` (the t test shows the confounded comparison).
 
     Examples
@@ -660,127 +668,21 @@ class ObservationalStudy(Design):
     analyses: Any = ("psm", "ipw")
     kind: ClassVar[str] = "observational"
     n_meaning: ClassVar[str] = "patients in all"
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        check_number("selection", self.selection)
-        check_number("hidden", self.hidden)
-        check_number("p_treated", self.p_treated, low=0, high=1, low_inclusive=False,
-                     high_inclusive=False)
+    CONSTRAINTS: ClassVar[dict[str, list[Constraint]]] = {
+        "selection": [Number()],
+        "hidden": [Number()],
+        "p_treated": [_FRACTION],
+        "icc": [Number(low=0, high=1, high_inclusive=False)],
+    }
 
     def n_total(self, n: int) -> int:
         """Participants in all (``n`` itself)."""
         return int(n)
 
-    def _simulator_kwargs(self, n: int) -> dict[str, Any]:
-        return {"selection": float(self.selection), "hidden": float(self.hidden),
-                "assignment": "patient", "p_treated": float(self.p_treated),
-                "icc": float(self.icc)}
-
-    def context(self, outcome: str) -> AnalysisContext:
-        """Context with the confounders (and ANCOVA baseline)."""
-        return super().context(outcome)
-
-    def truth(self, truth_table: Any, outcome: str, estimand: str) -> float:
-        """ATT for matching on the treated, ATE otherwise (sample truths)."""
-        return super().truth(truth_table, outcome, estimand)
+    def _simulator_fields(self) -> dict[str, Any]:
+        return {**super()._simulator_fields(), "selection": float(self.selection),
+                "hidden": float(self.hidden), "assignment": "patient",
+                "p_treated": float(self.p_treated), "icc": float(self.icc)}
 
     def _describe_extra(self) -> str:
         return f", selection={self.selection:g}, hidden={self.hidden:g}"
-
-
-# --------------------------------------------------------------------------- calibration
-def realised_smd(design: Design, outcome: str = "phq9_change", *, n: int = 100_000,
-                 seed: int = 20231) -> float:
-    """Realised Cohen's d of a design's effect: benefit / pooled SD of the potential outcomes.
-
-    Computed from one large simulated cohort (both potential outcomes of every
-    patient), so it does not depend on who chose PA. Positive = benefit
-    (a larger drop in symptoms, or more recovery).
-
-    Examples
-    --------
-    >>> abs(round(realised_smd(RandomisedTrial(effect=0.0)), 3))
-    0.0
-    """
-    from causalpa.simulate import patient_arrays
-
-    kw = design.simulator_kwargs(1000)
-    kw.pop("n_therapists", None)
-    arr = patient_arrays(n, np.random.default_rng(seed), **kw)
-    return _smd(arr, outcome)
-
-
-def _smd(arr: Mapping[str, np.ndarray], outcome: str) -> float:
-    y0 = np.asarray(arr[f"{outcome}_0"], dtype=float)
-    y1 = np.asarray(arr[f"{outcome}_1"], dtype=float)
-    ok = np.isfinite(y0) & np.isfinite(y1)
-    y0, y1 = y0[ok], y1[ok]
-    sd = math.sqrt((y0.var(ddof=1) + y1.var(ddof=1)) / 2)
-    sign = 1.0 if outcome == "recovered" else -1.0
-    return float(sign * (y1.mean() - y0.mean()) / sd) if sd > 0 else float("nan")
-
-
-@functools.lru_cache(maxsize=64)
-def _calibrate_cached(smd: float, items: tuple[tuple[str, Any], ...], outcome: str,
-                      n: int, seed: int) -> float:
-    from causalpa.simulate import patient_arrays
-
-    kw = dict(items)
-
-    def f(effect: float) -> float:
-        arr = patient_arrays(n, np.random.default_rng(seed), effect=effect, **kw)
-        return _smd(arr, outcome) - smd
-
-    if smd == 0:
-        return 0.0
-    lo, hi = (0.0, 1.0) if smd > 0 else (-1.0, 0.0)
-    while f(hi) < 0 if smd > 0 else f(lo) > 0:
-        if smd > 0:
-            hi *= 2
-        else:
-            lo *= 2
-        if abs(lo) > 64 or hi > 64:
-            raise SpecificationError(f"no simulator effect gives a realised SMD of {smd}")
-    return float(optimize.brentq(f, lo, hi, xtol=1e-4))
-
-
-def calibrate_effect(smd: float, outcome: str = "phq9_change", *, n: int = 50_000,
-                     seed: int = 20231, **simulator: Any) -> float:
-    """Find the simulator ``effect`` whose realised Cohen's d on ``outcome`` equals ``smd``.
-
-    The realised standardised difference (see :func:`realised_smd`) is found
-    on one large cohort with common random numbers for every trial value of
-    ``effect`` (Brent's method, tolerance 1e-4 on ``effect``).
-
-    Parameters
-    ----------
-    smd : float
-        Target realised Cohen's d (positive = benefit).
-    outcome : str
-        "phq9_change", "gad7_change" or "recovered".
-    n : int
-        Size of the calibration cohort.
-    seed : int
-        Seed of the calibration cohort.
-    **simulator
-        Other :func:`causalpa.simulate.cohort` arguments (selection, icc, ...).
-
-    Returns
-    -------
-    float
-
-    Examples
-    --------
-    >>> e = calibrate_effect(0.43, selection=0.0)
-    >>> e > 0.43
-    True
-    """
-    smd = float(check_number("smd", smd))
-    check_option("outcome", outcome, ["phq9_change", "gad7_change", "recovered"])
-    simulator.pop("n_therapists", None)
-    simulator.setdefault("selection", 0.0)
-    if outcome == "gad7_change":
-        simulator["effect_gad7"] = None
-    items = tuple(sorted((k, v) for k, v in simulator.items() if k not in ("effect",)))
-    return _calibrate_cached(smd, items, outcome, int(n), int(seed))

@@ -1,9 +1,9 @@
 """Simulated power: :func:`simulate`, :func:`curve` and :func:`sample_size`.
 
 Every replicate has its own seed, spawned from one root
-:class:`numpy.random.SeedSequence` (``SeedSequence(seed).spawn(n_sims)``).
-Data are simulated in generator blocks of a fixed number of replicates
-(``K = min(64, 2**15 // n_total)``, see
+:class:`numpy.random.SeedSequence` (``SeedSequence(seed).spawn(n_sims)``, where
+``seed`` comes from ``rng``). Data are simulated in generator blocks of a fixed number
+of replicates (``K = min(64, 2**15 // n_total)``, see
 :func:`causalpa.power.designs.replicates_per_draw`), one vectorised
 :func:`causalpa.simulate.patient_arrays` call per block seeded from the root
 and the block number, and replicate ``i`` is row ``i % K`` of block
@@ -25,7 +25,7 @@ Examples
 --------
 >>> import causalpa as cpa
 >>> design = cpa.power.RandomisedTrial(effect=0.8, analyses=("t-test", "ancova"))
->>> res = cpa.power.simulate(design, n=60, n_sims=200, seed=1, progress=False)
+>>> res = cpa.power.simulate(design, n=60, n_sims=200, rng=1, progress=False)
 >>> res.tidy()[["analysis", "power"]].shape
 (2, 2)
 """
@@ -34,37 +34,85 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from causalpa._validation import check_number, check_option
+from causalpa._validation import (
+    NONE,
+    Boolean,
+    Constraint,
+    Instance,
+    Number,
+    RandomState,
+    check_value,
+    validate_params,
+)
 from causalpa.errors import CausalpaWarning, SpecificationError
 from causalpa.power.analyses import adjust_pvalues, get_analysis
-from causalpa.power.backends import run_blocks
+from causalpa.power.backends import BACKEND, N_JOBS, run_blocks
 from causalpa.power.batched import FIELDS, chunk_size, run_batched, run_general
 from causalpa.power.designs import Design, replicates_per_draw
-from causalpa.power.results import PowerCurve, PowerResult, clopper_pearson
+from causalpa.power.results import PowerCurve, PowerResult, SampleSizeResult
 
 __all__ = ["simulate", "curve", "sample_size", "SampleSizeResult"]
 
-PATHS = ("auto", "batched", "general")
+_FRACTION = Number(low=0, high=1, low_inclusive=False, high_inclusive=False)
+_N = Number(low=2, integer=True)
+_DESIGN = Instance(Design, "a causalpa.power design (RandomisedTrial, ClusterTrial, "
+                           "LongitudinalTrial, ObservationalStudy)")
+#: Declarations shared by simulate, curve and sample_size.
+_COMMON: dict[str, Constraint | Sequence[Constraint]] = {"design": _DESIGN, "n_sims": Number(low=1, integer=True), "alpha": _FRACTION,
+           "rng": RandomState(), "n_jobs": N_JOBS, "backend": BACKEND, "progress": Boolean()}
 
 
-def _root_seed(seed: Any) -> tuple[np.random.SeedSequence, int | None]:
-    if isinstance(seed, np.random.SeedSequence):
-        return seed, None
-    if seed is None:
+# =========================================================================== seeds
+def root_seed(rng: Any) -> tuple[np.random.SeedSequence, int | None]:
+    """Return the root seed of a power simulation and the entropy to record (``result.seed``).
+
+    An int seeds the root (and is recorded); None draws fresh entropy (recorded); a
+    SeedSequence is the root (its entropy is recorded when it is a plain root); a
+    Generator gives one integer seed from its stream (recorded).
+
+    Examples
+    --------
+    >>> root_seed(7)[1], root_seed(np.random.SeedSequence(7))[1]
+    (7, 7)
+    """
+    if isinstance(rng, np.random.SeedSequence):
+        plain = not rng.spawn_key and rng.pool_size == 4 and isinstance(rng.entropy, int)
+        return rng, int(rng.entropy) if plain else None  # type: ignore[arg-type]
+    if isinstance(rng, (np.random.Generator, np.random.BitGenerator)):
+        gen = rng if isinstance(rng, np.random.Generator) else np.random.Generator(rng)
+        rng = int(gen.integers(0, 2**63))
+    if rng is None:
         ss = np.random.SeedSequence()
         return ss, int(ss.entropy)  # type: ignore[arg-type]
-    seed = check_number("seed", seed, low=0, integer=True)
-    return np.random.SeedSequence(seed), int(seed)
+    return np.random.SeedSequence(int(rng)), int(rng)
 
 
+def replicate_seeds(root: np.random.SeedSequence, n_sims: int) -> list[np.random.SeedSequence]:
+    """``root.spawn(n_sims)`` for a fresh root, without changing ``root``.
+
+    So the same root gives the same replicates however often it is used (a curve
+    uses it at every n).
+    """
+    return [np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, i),
+                                   pool_size=root.pool_size) for i in range(n_sims)]
+
+
+def _stable_seed(rng: Any) -> Any:
+    """Return a seed that gives the same root at every n of a curve or a search."""
+    if isinstance(rng, np.random.SeedSequence):
+        return rng
+    return root_seed(rng)[1]
+
+
+# =========================================================================== tables
 def _merge(blocks: list[dict[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for f in (*FIELDS, "failed"):
@@ -96,13 +144,9 @@ def _replicate_table(res: dict[str, Any], tests: list[tuple[Any, str, str]],
         for j in cols:
             a, o, _ = tests[j]
             frames.append(pd.DataFrame({
-                "replicate": rep,
-                "analysis": a.name if fam != "plan" else f"{a.name}",
-                "outcome": o,
+                "replicate": rep, "analysis": a.name, "outcome": o,
                 **{f: res[f][:, j] for f in FIELDS},
-                "p_adjusted": p_adj[:, j],
-                "reject": reject[:, j],
-                "failed": res["failed"][:, j],
+                "p_adjusted": p_adj[:, j], "reject": reject[:, j], "failed": res["failed"][:, j],
             }))
         if len(cols) > 1:
             failed_any = res["failed"][:, cols].any(axis=1)
@@ -121,17 +165,66 @@ def _counter_frame(counter: Counter, columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=[*columns, "count"])
 
 
+# =========================================================================== running
+def _choose_path(design: Design, path: str) -> str:
+    if path == "auto":
+        return "batched" if design.batchable else "general"
+    if path == "batched" and not design.batchable:
+        slow = sorted({a.name for a, _, _ in design.tests() if a.batched is None})
+        raise SpecificationError(
+            f"path='batched' is not available for analyses {slow}; use path='general'"
+        )
+    return path
+
+
+def _block_size(design: Design, n_total: int, n_sims: int, path: str, workers: int) -> int:
+    """Replicates per task: sized to memory and workers, in whole generator blocks."""
+    cap = chunk_size(n_total, len(design.tests()) * 2 + 8) if path == "batched" else 200
+    target = math.ceil(n_sims / (4 * workers)) if workers > 1 else max(1, math.ceil(n_sims / 20))
+    block_size = max(1, min(cap, target))
+    # whole generator blocks per task (each generator block is simulated once)
+    per_draw = replicates_per_draw(n_total)
+    if block_size >= per_draw or cap >= per_draw:
+        block_size = max(per_draw, (block_size // per_draw) * per_draw)
+        if path == "batched" and block_size > cap:
+            block_size = max(per_draw, (cap // per_draw) * per_draw)
+    return block_size
+
+
+def _run(design: Design, n: int, seeds: list[Any], func: Any, block_size: int,
+         progress: bool, **backend: Any) -> dict[str, Any]:
+    blocks = [(design, n, seeds[i:i + block_size]) for i in range(0, len(seeds), block_size)]
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(seeds), desc=f"power n={n}", unit="rep", leave=False)
+
+    def done(i: int, res: dict[str, Any]) -> None:
+        if bar is not None:
+            bar.update(len(blocks[i][2]))
+
+    try:
+        parts = run_blocks(func, blocks, on_done=done, **backend)
+    finally:
+        if bar is not None:
+            bar.close()
+    return _merge(parts)
+
+
+@validate_params({**_COMMON, "n": _N,
+                  "block_size": [Number(low=1, integer=True), NONE], "conf_level": _FRACTION})
 def simulate(
     design: Design,
     n: int,
     n_sims: int = 1000,
     alpha: float = 0.05,
-    seed: int | np.random.SeedSequence | None = None,
+    rng: int | np.random.SeedSequence | np.random.Generator | None = None,
     n_jobs: int = 1,
-    backend: str | None = None,
+    backend: Literal["sequential", "loky", "threading", "dask"] | None = None,
     progress: bool = True,
     *,
-    path: str = "auto",
+    path: Literal["auto", "batched", "general"] = "auto",
     client: Any = None,
     block_size: int | None = None,
     conf_level: float = 0.95,
@@ -149,8 +242,10 @@ def simulate(
         Number of simulated data sets.
     alpha : float
         Significance level of each test (before multiplicity adjustment).
-    seed : int or SeedSequence, optional
-        Root seed; ``None`` draws fresh entropy (recorded in the result).
+    rng : None, int, SeedSequence or Generator
+        Randomness (SPEC 7): the root of the replicate seeds. ``None`` draws fresh
+        entropy and a Generator one integer seed from its stream; the seed is
+        recorded in ``result.seed`` (repeat the run with ``rng=result.seed``).
     n_jobs : int
         Worker processes (joblib/loky); -1 uses every core.
     backend : {None, "sequential", "loky", "threading", "dask"}
@@ -160,8 +255,8 @@ def simulate(
         Show a tqdm progress bar with the estimated time to finish.
     path : {"auto", "batched", "general"}
         "batched" runs the vectorised kernels on stacked replicates (t test,
-        ANCOVA, risk difference); "general" fits each replicate; "auto"
-        chooses "batched" whenever every analysis has a kernel.
+        ANCOVA, risk difference, therapist-means t test); "general" fits each
+        replicate; "auto" chooses "batched" whenever every analysis has a kernel.
     client : dask.distributed.Client, optional
         Client for ``backend="dask"``.
     block_size : int, optional
@@ -178,110 +273,50 @@ def simulate(
     --------
     >>> import causalpa as cpa
     >>> d = cpa.power.RandomisedTrial(effect=0.0, analyses=("t-test",))
-    >>> r = cpa.power.simulate(d, n=30, n_sims=400, seed=3, progress=False)
-    >>> 0.02 < r.power < 0.09
-    True
+    >>> r = cpa.power.simulate(d, n=30, n_sims=400, rng=3, progress=False)
+    >>> 0.02 < r.power < 0.09, r.seed
+    (True, 3)
     """
-    if not isinstance(design, Design):
-        raise SpecificationError(
-            f"`design` must be a causalpa.power design (RandomisedTrial, ...); got "
-            f"{type(design).__name__}"
-        )
-    n = int(check_number("n", n, low=2, integer=True))
-    n_sims = int(check_number("n_sims", n_sims, low=1, integer=True))
-    alpha = float(check_number("alpha", alpha, low=0, high=1, low_inclusive=False,
-                               high_inclusive=False))
-    conf_level = float(check_number("conf_level", conf_level, low=0, high=1,
-                                    low_inclusive=False, high_inclusive=False))
-    path = str(check_option("path", path, PATHS))
-    if path == "auto":
-        path = "batched" if design.batchable else "general"
-    elif path == "batched" and not design.batchable:
-        slow = sorted({a.name for a, _, _ in design.tests() if a.batched is None})
-        raise SpecificationError(
-            f"path='batched' is not available for analyses {slow}; use path='general'"
-        )
-    if block_size is not None:
-        block_size = int(check_number("block_size", block_size, low=1, integer=True))
-    root, seed_value = _root_seed(seed)
-    seeds = root.spawn(n_sims)
-
+    chosen = _choose_path(design, path)
+    root, seed_value = root_seed(rng)
     n_total = design.n_total(n)
     workers = 1 if (n_jobs == 1 and backend in (None, "sequential")) else max(2, abs(n_jobs))
-    if path == "batched":
-        keys = len(design.tests()) * 2 + 8
-        cap = chunk_size(n_total, keys)
-        func = run_batched
-    else:
-        cap = 200
-        func = run_general
     if block_size is None:
-        target = math.ceil(n_sims / (4 * workers)) if workers > 1 else max(1, math.ceil(n_sims / 20))
-        block_size = max(1, min(cap, target))
-        # whole generator blocks per task (each generator block is simulated once)
-        per_draw = replicates_per_draw(n_total)
-        if block_size >= per_draw or cap >= per_draw:
-            block_size = max(per_draw, (block_size // per_draw) * per_draw)
-            if path == "batched" and block_size > cap:
-                block_size = max(per_draw, (cap // per_draw) * per_draw)
-    blocks = [(design, n, seeds[i:i + block_size]) for i in range(0, n_sims, block_size)]
-
+        block_size = _block_size(design, n_total, n_sims, chosen, workers)
     start = time.perf_counter()
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=n_sims, desc=f"power n={n}", unit="rep", leave=False)
-
-    def done(i: int, res: dict[str, Any]) -> None:
-        if bar is not None:
-            bar.update(len(blocks[i][2]))
-
-    try:
-        parts = run_blocks(func, blocks, n_jobs=n_jobs, backend=backend, client=client,
-                           on_done=done)
-    finally:
-        if bar is not None:
-            bar.close()
-    merged = _merge(parts)
+    merged = _run(design, n, replicate_seeds(root, n_sims),
+                  run_batched if chosen == "batched" else run_general, block_size, progress,
+                  n_jobs=n_jobs, backend=backend, client=client)
     elapsed = time.perf_counter() - start
-    table = _replicate_table(merged, design.tests(), alpha, design.multiplicity)
     result = PowerResult(
-        design=design.describe(),
-        n=n,
-        n_total=n_total,
-        n_sims=n_sims,
-        alpha=alpha,
-        seed=seed_value,
-        path=path,
-        replicates=table,
-        warnings=_counter_frame(merged["warnings"], ["category", "message"]),
-        errors=_counter_frame(merged["errors"], ["analysis", "outcome", "error", "message"]),
-        elapsed=elapsed,
-        multiplicity=design.multiplicity if len(design.outcomes) > 1 else None,
+        design=design.describe(), n=n, n_total=n_total, n_sims=n_sims, alpha=alpha,
+        seed=seed_value, path=chosen,
+        _replicates=_replicate_table(merged, design.tests(), alpha, design.multiplicity),
+        _warnings=_counter_frame(merged["warnings"], ["category", "message"]),
+        _errors=_counter_frame(merged["errors"], ["analysis", "outcome", "error", "message"]),
+        elapsed=elapsed, multiplicity=design.multiplicity if len(design.outcomes) > 1 else None,
         conf_level=conf_level,
     )
     failed = int(merged["failed"].sum())
     if failed:
-        import warnings
-
         warnings.warn(
             f"{failed} of {merged['failed'].size} fits failed and are excluded from power "
             "(see result.errors); power is computed over the valid replicates",
             CausalpaWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
     return result
 
 
+@validate_params(_COMMON)
 def curve(
     design: Design,
     ns: Sequence[int],
     n_sims: int = 1000,
     alpha: float = 0.05,
-    seed: int | None = None,
+    rng: int | np.random.SeedSequence | np.random.Generator | None = None,
     n_jobs: int = 1,
-    backend: str | None = None,
+    backend: Literal["sequential", "loky", "threading", "dask"] | None = None,
     progress: bool = True,
     **kwargs: Any,
 ) -> PowerCurve:
@@ -294,73 +329,46 @@ def curve(
     --------
     >>> import causalpa as cpa
     >>> d = cpa.power.RandomisedTrial(effect=0.8, analyses=("t-test",))
-    >>> c = cpa.power.curve(d, ns=[20, 40], n_sims=200, seed=1, progress=False)
-    >>> c.to_frame()["n"].tolist()
+    >>> c = cpa.power.curve(d, ns=[20, 40], n_sims=200, rng=1, progress=False)
+    >>> c.tidy()["n"].tolist()
     [20, 40]
     """
     if isinstance(ns, (int, np.integer)):
         ns = [int(ns)]
-    ns = sorted({int(check_number("ns", x, low=2, integer=True)) for x in ns})
-    if not ns:
-        raise SpecificationError("`ns` must contain at least one sample size")
-    if seed is None:
-        seed = int(np.random.SeedSequence().entropy % (2**63))  # type: ignore[operator]
+    if isinstance(ns, str) or not ns:
+        raise SpecificationError(f"`ns` must hold at least one sample size; got {ns!r}")
+    sizes = sorted({int(check_value("ns", x, [_N])) for x in ns})
+    seed = _stable_seed(rng)
     results = tuple(
-        simulate(design, n=x, n_sims=n_sims, alpha=alpha, seed=seed, n_jobs=n_jobs,
+        simulate(design, n=x, n_sims=n_sims, alpha=alpha, rng=seed, n_jobs=n_jobs,
                  backend=backend, progress=progress, **kwargs)
-        for x in ns
+        for x in sizes
     )
     return PowerCurve(results)
 
 
-@dataclass(frozen=True)
-class SampleSizeResult:
-    """Smallest n whose simulated power reaches the target.
-
-    Attributes
-    ----------
-    n : int
-        Design size found (per arm for trials, in all for observational studies).
-    n_total : int
-        Participants in all.
-    power, power_low, power_high : float
-        Simulated power at ``n`` and its Clopper-Pearson interval.
-    target : float
-        Target power.
-    result : PowerResult
-        The simulation at ``n``.
-    evaluations : pandas.DataFrame
-        Every n tried with its power and interval.
-    """
-
-    n: int
-    n_total: int
-    power: float
-    power_low: float
-    power_high: float
-    target: float
-    result: PowerResult
-    evaluations: pd.DataFrame
-
-    def summary(self) -> str:
-        """Return a short report."""
-        msg = (f"n = {self.n} ({self.n_total} in all) reaches power {self.power:.3f} "
-               f"[95% CI {self.power_low:.3f}, {self.power_high:.3f}] (target {self.target:g})")
-        if self.power_low < self.target:
-            msg += ("\n  note: the Monte-Carlo interval includes powers below the target; "
-                    "increase n_sims for a firmer answer")
-        return msg
-
-    def __repr__(self) -> str:
-        return f"<SampleSizeResult\n{self.summary()}\n>"
+def _row_of(res: PowerResult, analysis: str | None, outcome: str | None) -> pd.Series:
+    t = res.tidy()
+    if analysis is not None:
+        t = t[t["analysis"] == get_analysis(analysis).name]
+    if outcome is not None:
+        t = t[t["outcome"] == outcome]
+    if t.empty:
+        raise SpecificationError(f"no result row for analysis={analysis!r}, outcome={outcome!r}")
+    return t.iloc[0]
 
 
+@validate_params({**{k: v for k, v in _COMMON.items() if k not in ("n_jobs", "backend")},
+                  "target": _FRACTION, "n_min": Number(low=2, integer=True),
+                  "n_max": Number(low=2, integer=True), "tol": Number(low=0),
+                  "analysis": [Instance(str, "an analysis name"), NONE],
+                  "outcome": [Instance(str, "an outcome column"), NONE]})
 def sample_size(
     design: Design,
     target: float = 0.8,
     n_sims: int = 1000,
     alpha: float = 0.05,
-    seed: int | None = None,
+    rng: int | np.random.SeedSequence | np.random.Generator | None = None,
     *,
     n_min: int = 5,
     n_max: int = 5000,
@@ -387,8 +395,8 @@ def sample_size(
         Replicates per evaluation.
     alpha : float
         Significance level.
-    seed : int, optional
-        Root seed (drawn once if None).
+    rng : None, int, SeedSequence or Generator
+        Randomness: one root seed for every evaluation (drawn once if None).
     n_min, n_max : int
         Search range.
     analysis, outcome : str, optional
@@ -409,68 +417,51 @@ def sample_size(
     --------
     >>> import causalpa as cpa
     >>> d = cpa.power.RandomisedTrial(effect=1.2, analyses=("t-test",))
-    >>> s = cpa.power.sample_size(d, target=0.8, n_sims=200, seed=2, n_max=200)
-    >>> 5 <= s.n <= 200
-    True
+    >>> s = cpa.power.sample_size(d, target=0.8, n_sims=200, rng=2, n_min=10, n_max=200)
+    >>> 10 <= s.n <= 200, s.tidy().columns.tolist()[:3]
+    (True, ['analysis', 'outcome', 'n'])
     """
-    target = float(check_number("target", target, low=0, high=1, low_inclusive=False,
-                                high_inclusive=False))
-    n_min = int(check_number("n_min", n_min, low=2, integer=True))
-    n_max = int(check_number("n_max", n_max, low=n_min, integer=True))
-    if seed is None:
-        seed = int(np.random.SeedSequence().entropy % (2**63))  # type: ignore[operator]
+    if n_max < n_min:
+        raise SpecificationError(f"`n_max` must be >= `n_min` ({n_min}); got {n_max}")
+    seed = _stable_seed(rng)
     cache: dict[int, PowerResult] = {}
 
     def power_at(x: int) -> float:
         if x not in cache:
-            cache[x] = simulate(design, n=x, n_sims=n_sims, alpha=alpha, seed=seed,
+            cache[x] = simulate(design, n=x, n_sims=n_sims, alpha=alpha, rng=seed,
                                 progress=progress, **kwargs)
-        t = cache[x].tidy()
-        if analysis is not None:
-            t = t[t["analysis"] == get_analysis(analysis).name]
-        if outcome is not None:
-            t = t[t["outcome"] == outcome]
-        if t.empty:
-            raise SpecificationError(f"no result row for analysis={analysis!r}, outcome={outcome!r}")
-        return float(t["power"].iloc[0])
+        return float(_row_of(cache[x], analysis, outcome)["power"])
 
-    lo, hi = n_min, n_min
-    if power_at(lo) >= target:
-        hi = lo
-    else:
-        while power_at(hi) < target:
-            lo = hi
-            if hi >= n_max:
-                raise SpecificationError(
-                    f"power {power_at(hi):.3f} at n_max = {n_max} is below the target {target}; "
-                    "raise `n_max` or revisit the design"
-                )
-            hi = min(n_max, hi * 2)
-        while hi - lo > max(1, int(tol * hi)):
-            mid = (lo + hi) // 2
-            if power_at(mid) >= target:
-                hi = mid
-            else:
-                lo = mid
+    hi = _search(power_at, target, n_min, n_max, tol)
     res = cache[hi]
-    t = res.tidy()
-    if analysis is not None:
-        t = t[t["analysis"] == get_analysis(analysis).name]
-    if outcome is not None:
-        t = t[t["outcome"] == outcome]
-    row = t.iloc[0]
-    evals = pd.DataFrame(
-        [{"n": k, "power": power_at(k), **dict(zip(("power_low", "power_high"), _ci(cache[k], t.index[0]), strict=True))}
-         for k in sorted(cache)]
-    )
+    row = _row_of(res, analysis, outcome)
+    evals = [{"n": k, **{c: float(r[c]) for c in ("power", "power_low", "power_high")}}
+             for k in sorted(cache) for r in [_row_of(cache[k], analysis, outcome)]]
     return SampleSizeResult(
         n=hi, n_total=design.n_total(hi), power=float(row["power"]),
         power_low=float(row["power_low"]), power_high=float(row["power_high"]), target=target,
-        result=res, evaluations=evals,
+        result=res, _evaluations=pd.DataFrame(evals), analysis=str(row["analysis"]),
+        outcome=str(row["outcome"]),
     )
 
 
-def _ci(res: PowerResult, idx: Any) -> tuple[float, float]:
-    row = res.tidy().loc[idx]
-    k, nv = int(row["n_rejected"]), int(row["n_valid"])
-    return clopper_pearson(k, nv, res.conf_level)
+def _search(power_at: Any, target: float, n_min: int, n_max: int, tol: float) -> int:
+    """Bracket by doubling from ``n_min``, then bisect on integers."""
+    lo, hi = n_min, n_min
+    if power_at(lo) >= target:
+        return lo
+    while power_at(hi) < target:
+        lo = hi
+        if hi >= n_max:
+            raise SpecificationError(
+                f"power {power_at(hi):.3f} at n_max = {n_max} is below the target {target}; "
+                "raise `n_max` or revisit the design"
+            )
+        hi = min(n_max, hi * 2)
+    while hi - lo > max(1, int(tol * hi)):
+        mid = (lo + hi) // 2
+        if power_at(mid) >= target:
+            hi = mid
+        else:
+            lo = mid
+    return hi

@@ -28,37 +28,55 @@ Examples
 38
 >>> est.smd_low < est.smd < est.smd_high
 True
+>>> est.tidy().loc[0, ["n_treated", "n_control"]].tolist()
+[16, 22]
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import typing
 import warnings
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
 from causalpa._validation import (
+    NONE,
+    Column,
+    Instance,
+    Number,
+    Options,
     binary_treatment,
     check_columns,
     check_frame,
-    check_number,
-    check_option,
+    validate_params,
 )
 from causalpa.errors import DataError, SmallSampleWarning, SpecificationError
+from causalpa.results import Result
 
-__all__ = ["PilotEstimates", "from_pilot", "LITERATURE_SMD"]
+__all__ = ["PilotEstimates", "from_pilot", "LITERATURE_SMD", "PlanningEffect", "DesignKind"]
 
 #: Median SMD of PA vs usual care for depression (Singh et al. 2023, BJSM 57:1203).
 LITERATURE_SMD = 0.43
+#: The effect to plan for: the point estimate, the lower limit, or the literature's SMD.
+PlanningEffect = Literal["lower", "observed", "literature"]
+#: The designs :meth:`PilotEstimates.design` builds.
+DesignKind = Literal["randomised", "cluster", "longitudinal", "observational"]
+_EFFECT = [Options(*typing.get_args(PlanningEffect)), Number()]
+_CAUTION = ("a pilot's effect size is imprecise: plan with design(effect='lower') or "
+            "design(effect='literature')")
 
 
-@dataclass(frozen=True)
-class PilotEstimates:
+@dataclass(frozen=True, repr=False, eq=False)
+class PilotEstimates(Result):
     """Design parameters estimated from a pilot.
+
+    ``tidy()`` is one row holding every estimate.
 
     Attributes
     ----------
@@ -102,22 +120,27 @@ class PilotEstimates:
     icc: float
     outcome: str
 
-    def choose_smd(self, effect: str | float = "lower") -> float:
+    @validate_params({"effect": _EFFECT})
+    def choose_smd(self, effect: Literal["lower", "observed", "literature"] | float = "lower"
+                   ) -> float:
         """Return the standardised effect to plan for.
 
         ``"observed"`` (the point estimate: optimistic), ``"lower"`` (the lower
         confidence limit: conservative), ``"literature"`` (0.43) or a number.
         """
         if not isinstance(effect, str):
-            return float(check_number("effect", effect))
-        effect = check_option("effect", effect, ["observed", "lower", "literature"])
+            return float(effect)
         if effect == "observed":
             return self.smd
         if effect == "literature":
             return LITERATURE_SMD
         return self.smd_low
 
-    def design(self, kind: str = "randomised", effect: str | float = "lower",
+    @validate_params({"effect": _EFFECT})
+    def design(self,
+               kind: Literal["randomised", "cluster", "longitudinal", "observational"]
+               = "randomised",
+               effect: Literal["lower", "observed", "literature"] | float = "lower",
                **kwargs: Any) -> Any:
         """Build a design with these parameters.
 
@@ -138,17 +161,16 @@ class PilotEstimates:
         """
         from causalpa.power import designs
 
-        kind = check_option("kind", kind, ["randomised", "cluster", "longitudinal",
-                                           "observational"])
         smd = self.choose_smd(effect)
         if not smd > 0:
             raise SpecificationError(
                 f"the chosen effect ({effect!r} = {smd:.3g}) is not a benefit; plan for "
                 "effect='literature' (0.43) or a number > 0"
             )
-        cls = {"randomised": designs.RandomisedTrial, "cluster": designs.ClusterTrial,
-               "longitudinal": designs.LongitudinalTrial,
-               "observational": designs.ObservationalStudy}[kind]
+        classes: dict[str, type[designs.Design]] = {
+            "randomised": designs.RandomisedTrial, "cluster": designs.ClusterTrial,
+            "longitudinal": designs.LongitudinalTrial, "observational": designs.ObservationalStudy}
+        cls = classes[kind]
         if np.isfinite(self.icc) and "icc" not in kwargs:
             kwargs["icc"] = float(min(max(self.icc, 0.0), 0.5))
         if kind in ("longitudinal",) and "attrition" not in kwargs and np.isfinite(self.attrition):
@@ -156,34 +178,24 @@ class PilotEstimates:
         if (np.isfinite(self.mean_sessions) and 2 < self.mean_sessions < 12
                 and "simulator" not in kwargs):
             kwargs["simulator"] = {"mean_sessions": float(self.mean_sessions)}
-        probe = cls(**kwargs)
-        sim_kw = probe.simulator_kwargs(1000)
-        for k in ("effect", "effect_gad7", "n_therapists"):
-            sim_kw.pop(k, None)
-        eff = designs.calibrate_effect(smd, **sim_kw)
-        return cls(effect=eff, **kwargs)
+        return cls.from_smd(smd, **kwargs)
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return the estimates as a plain dict."""
-        return asdict(self)
+    # ------------------------------------------------------------------ protocol
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """The caution about planning on a pilot's effect size."""
+        return (_CAUTION,)
 
-    def summary(self) -> str:
-        """Return a short report (with the warning about pilot effect sizes)."""
-        lvl = f"{100 * self.conf_level:g}%"
-        return "\n".join([
-            f"Pilot estimates ({self.n_treated} PA, {self.n_control} control; outcome "
-            f"{self.outcome})",
-            f"  Cohen's d {self.smd:.3f} [{lvl} CI {self.smd_low:.3f}, {self.smd_high:.3f}]"
-            f" (positive = PA benefit); SD {self.sd:.2f}",
-            f"  baseline/outcome correlation {self.rho:.2f}; therapist ICC {self.icc:.3f}",
-            f"  recovery {self.recovery_treated:.2f} PA vs {self.recovery_control:.2f} control;"
-            f" mean sessions {self.mean_sessions:.1f}; attrition {self.attrition:.2f}",
-            "  a pilot's effect size is imprecise: plan with design(effect='lower') or "
-            "design(effect='literature')",
-        ])
+    def _tidy(self) -> pd.DataFrame:
+        return pd.DataFrame([{f.name: getattr(self, f.name)
+                              for f in dataclasses.fields(self)}])
 
-    def __repr__(self) -> str:
-        return f"<PilotEstimates\n{self.summary()}\n>"
+    def _title(self) -> str:
+        return (f"Pilot estimates ({self.n_treated} PA, {self.n_control} control; outcome "
+                f"{self.outcome}; Cohen's d positive = PA benefit)")
+
+    def _display(self, table: pd.DataFrame) -> pd.DataFrame:
+        return table.drop(columns=["outcome"])  # in the title
 
 
 def _d_interval(d: float, n1: int, n0: int, conf_level: float) -> tuple[float, float]:
@@ -217,6 +229,46 @@ def _icc_oneway(y: np.ndarray, g: np.ndarray) -> float:
     return float(s2b / (s2b + msw)) if s2b + msw > 0 else float("nan")
 
 
+def _within_arm_correlation(patients: pd.DataFrame, baseline: str, y: np.ndarray,
+                            arm: np.ndarray, ok: np.ndarray) -> float:
+    """Correlation of the baseline with the outcome, pooled within arms."""
+    check_columns(patients, [baseline], "baseline")
+    x = patients[baseline].to_numpy(dtype=float)
+    keep = ok & np.isfinite(x)
+    xc = x[keep] - pd.Series(x[keep]).groupby(arm[keep]).transform("mean").to_numpy()
+    yc = y[keep] - pd.Series(y[keep]).groupby(arm[keep]).transform("mean").to_numpy()
+    denom = math.sqrt(float(np.sum(xc**2) * np.sum(yc**2)))
+    return float(np.sum(xc * yc) / denom) if denom > 0 else float("nan")
+
+
+def _recovery(patients: pd.DataFrame, arm: np.ndarray) -> tuple[float, float]:
+    """Recovery proportions in PA and control (NaN without a ``recovered`` column)."""
+    if "recovered" not in patients.columns:
+        return float("nan"), float("nan")
+    r = patients["recovered"].to_numpy(dtype=float)
+    out = []
+    for a in (1, 0):
+        out.append(float(np.nanmean(r[arm == a])) if np.isfinite(r[arm == a]).any()
+                   else float("nan"))
+    return out[0], out[1]
+
+
+def _mean_sessions(patients: pd.DataFrame, sessions: pd.DataFrame | None) -> float:
+    """Mean sessions attended: ``n_sessions`` of the patients, else counted in ``sessions``."""
+    if "n_sessions" in patients.columns:
+        return float(patients["n_sessions"].mean())
+    if sessions is None:
+        return float("nan")
+    sessions = check_frame(sessions, "sessions")
+    check_columns(sessions, ["patient"], "sessions")
+    return float(sessions.groupby("patient").size().mean())
+
+
+@validate_params({"patients": Instance(pd.DataFrame, "a pandas DataFrame"),
+                  "sessions": [Instance(pd.DataFrame, "a pandas DataFrame"), NONE],
+                  "outcome": Column(), "treatment": Column(), "baseline": [Column(), NONE],
+                  "groups": [Column(), NONE],
+                  "conf_level": Number(low=0, high=1, low_inclusive=False, high_inclusive=False)})
 def from_pilot(
     patients: pd.DataFrame,
     sessions: pd.DataFrame | None = None,
@@ -271,9 +323,9 @@ def from_pilot(
     True
     """
     patients = check_frame(patients, "patients", min_rows=4)
-    check_columns(patients, [treatment, outcome], "outcome/treatment")
-    conf_level = float(check_number("conf_level", conf_level, low=0, high=1,
-                                    low_inclusive=False, high_inclusive=False))
+    check_columns(patients, [treatment], "treatment")
+    check_columns(patients, [outcome], "outcome")
+    conf_level = float(conf_level)
     arm = binary_treatment(patients[treatment], treatment)
     y = patients[outcome].to_numpy(dtype=float)
     ok = np.isfinite(y)
@@ -289,34 +341,16 @@ def from_pilot(
     sign = -1.0 if outcome.startswith(("phq9", "gad7")) else 1.0
     d = sign * (y1.mean() - y0.mean()) / sd
     lo, hi = _d_interval(d, n1, n0, conf_level)
-    rho = float("nan")
-    if baseline is not None:
-        check_columns(patients, [baseline], "baseline")
-        x = patients[baseline].to_numpy(dtype=float)
-        keep = ok & np.isfinite(x)
-        xc = x[keep] - pd.Series(x[keep]).groupby(arm[keep]).transform("mean").to_numpy()
-        yc = y[keep] - pd.Series(y[keep]).groupby(arm[keep]).transform("mean").to_numpy()
-        denom = math.sqrt(float(np.sum(xc**2) * np.sum(yc**2)))
-        rho = float(np.sum(xc * yc) / denom) if denom > 0 else float("nan")
-    rec_t = rec_c = float("nan")
-    if "recovered" in patients.columns:
-        r = patients["recovered"].to_numpy(dtype=float)
-        rec_t = float(np.nanmean(r[arm == 1])) if np.isfinite(r[arm == 1]).any() else rec_t
-        rec_c = float(np.nanmean(r[arm == 0])) if np.isfinite(r[arm == 0]).any() else rec_c
-    mean_sessions = float("nan")
-    if "n_sessions" in patients.columns:
-        mean_sessions = float(patients["n_sessions"].mean())
-    elif sessions is not None:
-        sessions = check_frame(sessions, "sessions")
-        check_columns(sessions, ["patient"], "sessions")
-        mean_sessions = float(sessions.groupby("patient").size().mean())
+    rho = float("nan") if baseline is None else _within_arm_correlation(patients, baseline,
+                                                                          y, arm, ok)
+    rec_t, rec_c = _recovery(patients, arm)
     icc = float("nan")
     if groups is not None and groups in patients.columns:
         icc = _icc_oneway(y[ok], patients[groups].to_numpy()[ok])
     est = PilotEstimates(
         n_treated=n1, n_control=n0, smd=float(d), smd_low=float(lo), smd_high=float(hi),
         conf_level=conf_level, sd=float(sd), rho=rho, recovery_treated=rec_t,
-        recovery_control=rec_c, mean_sessions=mean_sessions,
+        recovery_control=rec_c, mean_sessions=_mean_sessions(patients, sessions),
         attrition=float(1 - ok.mean()), icc=icc, outcome=outcome,
     )
     if n1 + n0 < 100:

@@ -46,9 +46,11 @@ def power_analytic() -> dict[str, Any]:
         "prop_n": a.two_proportions(p1=0.63, p2=0.36, power=0.8),
         "prop_power": a.two_proportions(p1=0.63, p2=0.36, n=40),
     }
+    keys = ("test", "solved_for", "n", "n2", "power", "effect", "alpha", "alternative",
+            "n_ceil", "n2_ceil", "n_total")
     for name, r in results.items():
-        out.update({f"{name}_{k}": plain(v) for k, v in r.to_dict().items()
-                    if isinstance(v, (int, float, str, bool)) or v is None})
+        row = r.tidy().iloc[0]
+        out.update({f"{name}_{k}": plain(row[k]) for k in keys})
     out["deff"] = plain(a.design_effect(0.06, 10, cv=0.4))
     out["inflate"] = plain(a.inflate(86, design_effect=1.54, attrition=0.2))
     out["mde"] = plain(a.minimum_detectable_effect(19, 19, rho=0.5, design_effect=1.2))
@@ -66,28 +68,28 @@ def power_simulated() -> dict[str, Any]:
     out: dict[str, Any] = {}
     rt = P.RandomisedTrial(effect=0.6, analyses=("t-test", "ancova"),
                            outcomes=("phq9_change", "gad7_change"))
-    out.update(_power(P.simulate(rt, n=40, n_sims=400, seed=1, progress=False), "rt_"))
-    out.update(_power(P.simulate(rt, n=40, n_sims=60, seed=1, progress=False, path="general"),
+    out.update(_power(P.simulate(rt, n=40, n_sims=400, rng=1, progress=False), "rt_"))
+    out.update(_power(P.simulate(rt, n=40, n_sims=60, rng=1, progress=False, path="general"),
                       "rt_general_"))
     rec = P.RandomisedTrial(effect=0.6, analyses=("risk-difference",), outcomes=("recovered",))
-    out.update(_power(P.simulate(rec, n=50, n_sims=300, seed=4, progress=False), "rec_"))
+    out.update(_power(P.simulate(rec, n=50, n_sims=300, rng=4, progress=False), "rec_"))
     ct = P.ClusterTrial(effect=0.6, analyses=("cluster-t",), simulator={"n_therapists": 8})
-    out.update(_power(P.simulate(ct, n=40, n_sims=200, seed=2, progress=False), "ct_"))
+    out.update(_power(P.simulate(ct, n=40, n_sims=200, rng=2, progress=False), "ct_"))
     ob = P.ObservationalStudy(effect=0.6, analyses=("psm", "ipw", "aipw"))
-    out.update(_power(P.simulate(ob, n=150, n_sims=12, seed=3, progress=False), "obs_"))
+    out.update(_power(P.simulate(ob, n=150, n_sims=12, rng=3, progress=False), "obs_"))
     lt = P.LongitudinalTrial(effect=0.6, analyses=("mixed",))
-    out.update(_power(P.simulate(lt, n=20, n_sims=6, seed=5, progress=False), "long_"))
+    out.update(_power(P.simulate(lt, n=20, n_sims=6, rng=5, progress=False), "long_"))
     att = P.RandomisedTrial(effect=0.5, analyses=("ancova",), attrition=0.2)
-    out.update(_power(P.simulate(att, n=40, n_sims=200, seed=6, progress=False), "attr_"))
+    out.update(_power(P.simulate(att, n=40, n_sims=200, rng=6, progress=False), "attr_"))
     c = P.curve(P.RandomisedTrial(effect=0.8, analyses=("t-test",)), ns=[20, 40], n_sims=200,
-                seed=1, progress=False)
-    out.update(table(c.to_frame(), "curve_"))
+                rng=1, progress=False)
+    out.update(table(c.tidy(), "curve_"))
     ss = P.sample_size(P.RandomisedTrial(effect=0.8, analyses=("t-test",)), target=0.8,
-                       n_sims=200, seed=1)
+                       n_sims=200, rng=1)
     out["sample_size_n"] = plain(ss.n)
     out["sample_size_power"] = plain(ss.power)
     est = P.from_pilot(pilot(), pilot_sessions())
-    out.update({f"pilot_{k}": plain(v) for k, v in est.to_dict().items()
-                if isinstance(v, (int, float)) and not isinstance(v, bool)})
+    row = est.tidy().iloc[0]
+    out.update({f"pilot_{k}": plain(row[k]) for k in row.index if k != "outcome"})
     out["realised_smd"] = plain(P.realised_smd(P.RandomisedTrial(effect=0.5), n=20_000))
     return out
