@@ -47,6 +47,7 @@ from typing import Any, Literal, get_args
 import numpy as np
 import pandas as pd
 
+from causalpa._regression import logistic, wls
 from causalpa._spec import Spec
 from causalpa._validation import (
     NONE,
@@ -181,31 +182,10 @@ class _Working:
 
 
 def _glm_start(y: np.ndarray, X: np.ndarray, w: np.ndarray, family: str) -> np.ndarray:
-    """Weighted GLM (independence) by IRLS: the start, as geepack's glm.fit.
-
-    Not :func:`causalpa._regression.wls` / :func:`~causalpa._regression.logistic`: their
-    least-squares driver (``gelsy``) and stopping rule give a start that differs in the last
-    digits, and the GEE iterations carry that into the final estimates (measured: up to
-    1e-13 relative on the golden p-values).
-    """
-    beta = np.zeros(X.shape[1])
+    """Fit the independence GLM that starts the iterations, as geepack (R's ``glm.fit``)."""
     if family == "gaussian":
-        sw = np.sqrt(w)
-        return np.linalg.lstsq(X * sw[:, None], y * sw, rcond=None)[0]
-    mu = (w * y + 0.5) / (w + 1.0)
-    eta = np.log(mu / (1 - mu))
-    for _ in range(50):
-        mu, dmu, v = _mean(eta, family)
-        z = eta + (y - mu) / dmu
-        ww = w * dmu**2 / np.maximum(v, _EPS)
-        sw = np.sqrt(ww)
-        new = np.linalg.lstsq(X * sw[:, None], z * sw, rcond=None)[0]
-        if np.max(np.abs(new - beta)) < 1e-10:
-            beta = new
-            break
-        beta = new
-        eta = X @ beta
-    return beta
+        return wls(y, X, w).coef
+    return logistic(y, X, w).coef
 
 
 class _Problem:

@@ -56,6 +56,7 @@ import pandas as pd
 from scipy import optimize, special
 
 from causalpa._numdiff import central_jacobian
+from causalpa._regression import logistic
 from causalpa._spec import Spec
 from causalpa._validation import (
     NONE,
@@ -180,27 +181,11 @@ class _Laplace:
 
 
 def _glm_start(y: np.ndarray, m: np.ndarray, X: np.ndarray) -> np.ndarray:
-    """Binomial GLM of the proportions ``y`` with ``m`` trials by IRLS: the fixed-effects start.
+    """Binomial GLM of the proportions ``y`` with ``m`` trials: the fixed-effects start.
 
-    Not :func:`causalpa._regression.logistic`: its stopping rule (R's deviance criterion)
-    gives a start that moves the converged Laplace optimum in the last digits (measured:
-    up to 7e-10 relative on the golden p-values).
+    As glmer, which starts from R's ``glm.fit`` (:func:`causalpa._regression.logistic`).
     """
-    mu = (m * y + 0.5) / (m + 1.0)
-    eta = np.log(mu / (1 - mu))
-    beta = np.zeros(X.shape[1])
-    for _ in range(50):
-        mu = special.expit(eta)
-        w = np.maximum(m * mu * (1 - mu), 1e-12)
-        z = eta + (y - mu) / np.maximum(mu * (1 - mu), 1e-12)
-        sw = np.sqrt(w)
-        new = np.linalg.lstsq(X * sw[:, None], z * sw, rcond=None)[0]
-        done = np.max(np.abs(new - beta)) < 1e-10
-        beta = new
-        eta = X @ beta
-        if done:
-            break
-    return beta
+    return logistic(y, X, m).coef
 
 
 def _fd_hessian(f_grad: Any, par: np.ndarray, lower_theta: float = 0.0) -> np.ndarray:
