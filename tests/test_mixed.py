@@ -568,8 +568,8 @@ def test_predict_new_data_with_factor_terms(data):
 
 def test_satterthwaite_ingredients_are_lmertest_derivatives(data, fit):
     """The analytic sigma parts equal numDeriv-style derivatives of lmerTest's functions."""
-    from causalpa.longitudinal._lmm_ddf import satterthwaite
     from causalpa._numdiff import derivatives, hessian, jacobian
+    from causalpa.longitudinal._lmm_ddf import satterthwaite
 
     prob, lfit = fit._design.problem, fit._fit
     setup = satterthwaite(prob, lfit)
