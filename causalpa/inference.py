@@ -66,6 +66,8 @@ from causalpa.errors import CausalpaError, DataError, SmallSampleWarning, Specif
 __all__ = [
     "TIDY_COLUMNS",
     "critical_value",
+    "t_tests",
+    "f_test_p",
     "coef_table",
     "SMALL_ARM",
     "MIN_CLUSTERS",
@@ -102,10 +104,54 @@ def critical_value(df: float, conf_level: float) -> float:
     return float(stats.t.ppf(0.5 + conf_level / 2, df))
 
 
-def _two_sided_p(stat: np.ndarray, df: float) -> np.ndarray:
-    if not np.isfinite(df):
-        return 2 * stats.norm.sf(np.abs(stat))
-    return 2 * stats.t.sf(np.abs(stat), df)
+def t_tests(estimate: Any, std_error: Any, df: Any = math.inf,
+            conf_level: float = 0.95) -> dict[str, np.ndarray]:
+    """Statistics, two-sided p-values and intervals of many estimates (arrays in, arrays out).
+
+    The arithmetic behind :func:`coef_table` and the batched power kernels: the statistic
+    is ``estimate / std_error`` (NaN where the standard error is 0 or not finite, and then
+    no p-value), ``p = 2 P(T <= -|statistic|)`` with ``T ~ t(df)`` (the normal where ``df``
+    is infinite), and the interval ``estimate -/+ q std_error`` with ``q`` the two-sided
+    critical value of each distinct ``df``.
+
+    Examples
+    --------
+    >>> out = t_tests(np.array([1.0, 2.0]), np.array([0.5, 0.0]), 10.0)
+    >>> [round(float(v), 4) for v in out["p_value"][:1]], bool(np.isnan(out["p_value"][1]))
+    ([0.0734], True)
+    """
+    from scipy import special
+
+    est = np.asarray(estimate, dtype=float)
+    se = np.asarray(std_error, dtype=float)
+    dfs = np.broadcast_to(np.asarray(df, dtype=float), est.shape)
+    ok = (se > 0) & np.isfinite(se)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        stat = np.where(ok, est / np.where(ok, se, 1.0), np.nan)
+    x = -np.abs(stat)
+    finite = np.isfinite(dfs)
+    p = 2 * np.where(finite, special.stdtr(np.where(finite, dfs, 1.0), x), special.ndtr(x))
+    p = np.where(ok & ~np.isnan(dfs), p, np.nan)
+    # critical values are costly: one per distinct df (usually one or a few)
+    uniq, inv = np.unique(dfs, return_inverse=True)
+    qs = np.array([np.nan if np.isnan(d) else critical_value(float(d), conf_level)
+                   for d in uniq], dtype=float)
+    q = qs[inv].reshape(est.shape)
+    return {"statistic": stat, "p_value": p, "conf_low": est - q * se,
+            "conf_high": est + q * se, "df": np.asarray(dfs, dtype=float)}
+
+
+def f_test_p(statistic: float, num_df: float, den_df: float) -> float:
+    """P-value of a Wald F statistic: F(num_df, den_df), or chi-square(num_df) / num_df.
+
+    Examples
+    --------
+    >>> round(f_test_p(4.0, 2, 30.0), 4), round(f_test_p(4.0, 2, math.inf), 4)
+    (0.0288, 0.0183)
+    """
+    if not np.isfinite(den_df):
+        return float(stats.chi2.sf(statistic * num_df, num_df))
+    return float(stats.f.sf(statistic, num_df, den_df))
 
 
 def coef_table(
@@ -150,26 +196,14 @@ def coef_table(
     """
     est = np.atleast_1d(np.asarray(estimate, dtype=float))
     se = np.atleast_1d(np.asarray(std_error, dtype=float))
-    dfs = np.broadcast_to(np.asarray(df, dtype=float), est.shape)
     k = len(est)
     if term is None:
         labels = ["estimate"] + [f"estimate_{j}" for j in range(1, k)]
     else:
         labels = [term] if isinstance(term, str) else [str(t) for t in term]
-    ok = (se > 0) & np.isfinite(se)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        stat = np.where(ok, est / np.where(ok, se, 1.0), np.nan)
-    p = np.full(k, np.nan)
-    lo = np.empty(k)
-    hi = np.empty(k)
-    for d in np.unique(dfs) if k else []:
-        rows = dfs == d if np.isfinite(d) or not np.isnan(d) else np.isnan(dfs)
-        q = critical_value(float(d), conf_level) if not np.isnan(d) else np.nan
-        lo[rows] = est[rows] - q * se[rows]
-        hi[rows] = est[rows] + q * se[rows]
-        sel = rows & ok
-        if sel.any():
-            p[sel] = _two_sided_p(stat[sel], float(d)) if not np.isnan(d) else np.nan
+    out = t_tests(est, se, df, conf_level)
+    stat, p, lo, hi, dfs = (out[c] for c in ("statistic", "p_value", "conf_low", "conf_high",
+                                             "df"))
     out_est = est
     if log_scale:  # math.exp, not numpy's vectorised exp: the same last digits everywhere
         out_est, lo, hi = (np.array([math.exp(v) for v in a]) for a in (est, lo, hi))

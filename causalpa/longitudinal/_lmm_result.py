@@ -24,7 +24,6 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from causalpa._spec import Spec
 from causalpa._validation import (
@@ -38,7 +37,7 @@ from causalpa._validation import (
     validate_params,
 )
 from causalpa.errors import ConvergenceWarning, DataError, SingularFitWarning, SpecificationError
-from causalpa.inference import TIDY_COLUMNS, coef_table
+from causalpa.inference import TIDY_COLUMNS, coef_table, f_test_p
 from causalpa.longitudinal._lmm_ddf import KenwardRoger, Satterthwaite, kenward_roger, satterthwaite
 from causalpa.longitudinal._lmm_fit import LmmFit, LmmProblem
 from causalpa.results import EstimateResult, Estimates, Result, estimate_frame
@@ -387,7 +386,7 @@ class MixedModelResult(EstimateResult):
             F = float(Lb @ np.linalg.pinv(VL) @ Lb) / q
             prob = self._design.problem
             ddf = float(prob.n - prob.p) if method == "residual" else math.inf
-        p = float(stats.chi2.sf(F * q, q) if not np.isfinite(ddf) else stats.f.sf(F, q, ddf))
+        p = f_test_p(F, q, ddf)
         return FTest(term="; ".join(labels), num_df=q, den_df=ddf, statistic=F, p_value=p,
                      df_method=method, notes=setup.notes if setup is not None else ())
 

@@ -5,14 +5,12 @@ standard error, interval and p-value per replicate, computed from per-replicate 
 and cross-products (no Python loop over replicates). The general path calls the same
 kernels with one replicate, so both paths give identical numbers on the same data.
 
-Intervals and p-values come from :func:`t_summary`, the vectorised form of
-:func:`causalpa.inference.coef_table`: the critical value is
-:func:`causalpa.inference.critical_value` (once per distinct df) and the p-value is
-``2 P(T > |t|)`` evaluated by the same special function as ``coef_table``'s
-``scipy.stats.t.sf`` (``stdtr``; ``ndtr`` for the normal), so a kernel's interval
-and p-value are bit-identical to ``coef_table``'s for the same estimate, standard error
-and df (a test checks this). As in ``coef_table``, a standard error that is 0 or not
-finite gives no statistic and no p-value (the replicate is then counted as failed).
+Intervals and p-values come from :func:`t_summary`, which calls
+:func:`causalpa.inference.t_tests`, the arithmetic behind
+:func:`causalpa.inference.coef_table`, so a kernel's interval and p-value are the
+package's for the same estimate, standard error and df. As in ``coef_table``, a standard
+error that is 0 or not finite gives no statistic and no p-value (the replicate is then
+counted as failed).
 
 Examples
 --------
@@ -29,10 +27,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy import special
 
 from causalpa.errors import SpecificationError
-from causalpa.inference import critical_value
+from causalpa.inference import t_tests
 
 __all__ = ["t_summary", "ttest_kernel", "ancova_kernel", "riskdiff_kernel",
            "cluster_means_kernel"]
@@ -68,21 +65,9 @@ def t_summary(est: np.ndarray, se: np.ndarray, df: np.ndarray | float,
     """
     est = np.asarray(est, dtype=float)
     se = np.asarray(se, dtype=float)
-    df_arr = np.broadcast_to(np.asarray(df, dtype=float), est.shape)
-    ok = (se > 0) & np.isfinite(se)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        stat = np.where(ok, est / np.where(ok, se, 1.0), np.nan)
-    x = -np.abs(stat)
-    finite = np.isfinite(df_arr)
-    p = 2 * np.where(finite, special.stdtr(np.where(finite, df_arr, 1.0), x), special.ndtr(x))
-    p = np.where(ok & ~np.isnan(df_arr), p, np.nan)
-    # critical values are costly: one per distinct df (usually one or a few)
-    uniq, inv = np.unique(df_arr, return_inverse=True)
-    qs = np.array([np.nan if np.isnan(d) else critical_value(float(d), conf_level)
-                   for d in uniq], dtype=float)
-    q = qs[inv].reshape(est.shape)
-    return {"estimate": est, "std_error": se, "conf_low": est - q * se,
-            "conf_high": est + q * se, "p_value": p, "df": df_arr}
+    out = t_tests(est, se, df, conf_level)
+    return {"estimate": est, "std_error": se, "conf_low": out["conf_low"],
+            "conf_high": out["conf_high"], "p_value": out["p_value"], "df": out["df"]}
 
 
 def _masked(y: np.ndarray, *others: np.ndarray) -> tuple[Any, ...]:
