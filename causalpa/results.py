@@ -141,10 +141,15 @@ class Result:
 
 
 def _text(v: Any) -> str:
-    if isinstance(v, float):
-        return _fmt(v)
+    """A fact for the text view: 6 significant digits, lists and (nested) dicts inline."""
+    if isinstance(v, (float, np.floating)):
+        return f"{v:.6g}"
     if isinstance(v, (list, tuple)):
         return ", ".join(_text(x) for x in v)
+    if isinstance(v, dict):
+        nested = any(isinstance(x, dict) for x in v.values())
+        return ("; " if nested else ", ").join(
+            f"{k}{': ' if nested else ' '}{_text(x)}" for k, x in v.items())
     return str(v)
 
 
@@ -178,6 +183,12 @@ def estimate_frame(table: pd.DataFrame, **context: Any) -> pd.DataFrame:
 
 class EstimateResult(Result):
     """A result whose tidy table holds estimates (the shared schema) and statsmodels habits."""
+
+    def _display(self, table: pd.DataFrame) -> pd.DataFrame:
+        """The table without context columns that are empty or the same on every row."""
+        drop = [c for c in CONTEXT_COLUMNS if c in table.columns
+                and (table[c].isna().all() or table[c].astype(str).nunique() <= 1)]
+        return table.drop(columns=drop)
 
     def _series(self, column: str) -> pd.Series:
         t = self.tidy()
