@@ -141,7 +141,7 @@ class Result:
 
 
 def _text(v: Any) -> str:
-    """A fact for the text view: 6 significant digits, lists and (nested) dicts inline."""
+    """Format a fact for the text view: 6 significant digits, lists and dicts inline."""
     if isinstance(v, (float, np.floating)):
         return f"{v:.6g}"
     if isinstance(v, (list, tuple)):
@@ -185,7 +185,7 @@ class EstimateResult(Result):
     """A result whose tidy table holds estimates (the shared schema) and statsmodels habits."""
 
     def _display(self, table: pd.DataFrame) -> pd.DataFrame:
-        """The table without context columns that are empty or the same on every row."""
+        """Show the table without context columns that are empty or constant."""
         drop = [c for c in CONTEXT_COLUMNS if c in table.columns
                 and (table[c].isna().all() or table[c].astype(str).nunique() <= 1)]
         return table.drop(columns=drop)
