@@ -581,11 +581,11 @@ class Comparison(EstimateResult):
             ax.errorbar(est, y[rows], xerr=[est - lo, hi - est], fmt="o", capsize=3,
                         color=f"C{i}", label=name)
         ax.axvline(1.0 if ratio.all() and len(t) else 0.0, color="grey", lw=0.8, ls="--")
-        labels = [f"{r.term} ({r.outcome})" if r.outcome else str(r.term)
+        several = t["outcome"].fillna("").nunique() > 1
+        labels = [f"{r.model}: {r.term}" + (f" ({r.outcome})" if several and r.outcome else "")
                   for r in t.itertuples()]
         ax.set_yticks(y, labels)
         ax.set_xlabel("estimate with confidence interval")
-        ax.legend(fontsize="small", loc="best")
         ax.set_title("Comparison of estimates")
         return ax
 
