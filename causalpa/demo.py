@@ -26,6 +26,7 @@ import argparse
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -97,8 +98,19 @@ def run(out: str | Path | None = "causalpa_report.html", *, quick: bool = False)
         "The pilot cohort is SYNTHETIC: it reproduces the published aggregates of the Community "
         "Living Well evaluation (16 PA / 22 control, recovery 10/16 vs 8/22), not its patients."
     )
+    _cohort(patients, report, results)
+    _self_selection(patients, report, results)
+    _trajectories(patients, sessions, report, results)
+    _sample_size(report, results, quick)
+    if out is not None:
+        path = report.write(out)
+        results["report"] = path
+        print(f"\nReport written to {path}")
+    return results
 
-    # 1. cohort -------------------------------------------------------------
+
+def _cohort(patients: pd.DataFrame, report: Any, results: dict[str, object]) -> None:
+    """Section 1: the cohort and its NHS Talking Therapies outcomes by arm."""
     summary = pilot_summary(patients)
     results["summary"] = summary
     table = [[summary.loc["PA", "recovered"], summary.loc["PA", "n"] - summary.loc["PA", "recovered"]],
@@ -117,7 +129,11 @@ def run(out: str | Path | None = "causalpa_report.html", *, quick: bool = False)
     report.text(f"Fisher's exact test of recovery by arm: p = {fisher_p:.3f}. Unadjusted "
                 "comparisons ignore that patients chose PA.")
 
-    # 2. self-selection -----------------------------------------------------
+
+def _self_selection(patients: pd.DataFrame, report: Any, results: dict[str, object]) -> None:
+    """Section 2: who chose PA (propensity, overlap, balance after matching)."""
+    import causalpa as cpa
+
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         ps = cpa.propensity(patients, FORMULA)
@@ -144,8 +160,14 @@ def run(out: str | Path | None = "causalpa_report.html", *, quick: bool = False)
                 "logit of the propensity score with a 0.2 SD caliper:")
     report.table(balance, digits=3)
     report.figure(_fig(balance.plot()), "Love plot: standardised mean differences")
+    _effects(patients, effects, messages, report, results)
 
-    # 3. effects --------------------------------------------------------------
+
+def _effects(patients: pd.DataFrame, effects: dict[str, Any], messages: list[str],
+             report: Any, results: dict[str, object]) -> None:
+    """Section 3: the effects corrected for self-selection, compared, with E-values."""
+    import causalpa as cpa
+
     comparison = cpa.compare(list(effects.values()), names=list(effects))
     results["comparison"] = comparison
     effect_table = comparison.tidy().rename(columns={"model": "analysis"})
@@ -173,7 +195,12 @@ def run(out: str | Path | None = "causalpa_report.html", *, quick: bool = False)
     for msg in messages:
         report.note(msg)
 
-    # 4. trajectories -----------------------------------------------------------
+
+def _trajectories(patients: pd.DataFrame, sessions: pd.DataFrame, report: Any,
+                  results: dict[str, object]) -> None:
+    """Section 4: session-by-session trajectories with a mixed model."""
+    import causalpa as cpa
+
     # Symptoms fall fast early and level off, so time enters as log(1 + session): on the
     # pilot the linear-in-session model fits markedly worse (ML log-likelihood -541.1 vs
     # -516.3 with the same number of parameters; REML criteria are not comparable across
@@ -195,7 +222,11 @@ def run(out: str | Path | None = "causalpa_report.html", *, quick: bool = False)
     report.table(tidy)
     report.figure(_fig(fit.plot()), "Observed and fitted PHQ-9 trajectories by arm")
 
-    # 5. power ---------------------------------------------------------------------
+
+def _sample_size(report: Any, results: dict[str, object], quick: bool) -> None:
+    """Section 5: how many patients the next study needs (formulas and simulation)."""
+    import causalpa as cpa
+
     analytic = cpa.power.analytic
     rec = analytic.two_proportions(p1=0.63, p2=0.36, power=0.8)
     phq = analytic.two_sample_t(d=0.43, power=0.8)
@@ -220,12 +251,6 @@ def run(out: str | Path | None = "causalpa_report.html", *, quick: bool = False)
                 "baseline PHQ-9 (ANCOVA) reaches 80% power with about a third fewer patients.")
     report.table(curve_table)
     report.figure(_fig(power_curve.plot()), "Simulated power by patients per arm")
-
-    if out is not None:
-        path = report.write(out)
-        results["report"] = path
-        print(f"\nReport written to {path}")
-    return results
 
 
 def _pct(x: float) -> str:
