@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from causalpa.errors import SpecificationError
-from causalpa.inference import TIDY_COLUMNS, coef_table
+from causalpa.inference import TIDY_COLUMNS, coef_table, t_tests
 
 __all__ = [
     "Result",
@@ -405,10 +405,15 @@ def effect_from_estimate(
     >>> round(e.conf_low, 4), round(e.p_value, 4)
     (0.02, 0.0455)
     """
-    row = coef_table(estimate, std_error, df, conf_level, log_scale=log_scale).iloc[0]
-    return Effect(estimate=float(row["estimate"]), std_error=float(std_error),
-                  conf_low=float(row["conf_low"]), conf_high=float(row["conf_high"]),
-                  p_value=float(row["p_value"]), df=float(df), conf_level=conf_level, **fields)
+    # the arithmetic of coef_table, without building a table for one row
+    out = t_tests(np.array([estimate], dtype=float), np.array([std_error], dtype=float), df,
+                  conf_level)
+    est, lo, hi = float(estimate), float(out["conf_low"][0]), float(out["conf_high"][0])
+    if log_scale:
+        est, lo, hi = math.exp(est), math.exp(lo), math.exp(hi)
+    return Effect(estimate=est, std_error=float(std_error), conf_low=lo, conf_high=hi,
+                  p_value=float(out["p_value"][0]), df=float(df), conf_level=conf_level,
+                  **fields)
 
 
 def effect_from_bootstrap(
