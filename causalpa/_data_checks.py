@@ -105,10 +105,11 @@ def check_columns(data: pd.DataFrame, columns: Iterable[str], argument: str) -> 
 
 
 def check_no_missing(data: pd.DataFrame, columns: Iterable[str]) -> None:
-    """Refuse missing values in ``columns``, listing counts per column and the rows.
+    """Refuse missing and infinite values in ``columns``, listing counts per column and rows.
 
     causalpa never drops rows silently: a complete-case analysis must be the
-    user's explicit choice.
+    user's explicit choice. An infinite number is no more analysable than a missing
+    one, so it is refused the same way (with its own message).
 
     Examples
     --------
@@ -117,25 +118,45 @@ def check_no_missing(data: pd.DataFrame, columns: Iterable[str]) -> None:
     Traceback (most recent call last):
     ...
     causalpa.errors.DataError: missing values in columns 'age' (1 row), 'sex' (1 row); rows: 1, 2. causalpa does not drop rows silently: drop or impute them first (e.g. data.dropna(subset=[...]))
+    >>> check_no_missing(pd.DataFrame({"age": [1.0, float("inf")]}), ["age"])
+    Traceback (most recent call last):
+    ...
+    causalpa.errors.DataError: infinite values in column 'age' (1 row); rows: 1. Replace them (e.g. with a cap or NaN and an explicit choice of what to do with those rows)
     """
     columns = list(dict.fromkeys(columns))
     if not columns or not _any_missing(data, columns):
         return
     isna = data[columns].isna()
-    counts = isna.sum()
+    _raise_listing(data, isna, "missing values", "causalpa does not drop rows silently: drop "
+                   "or impute them first (e.g. data.dropna(subset=[...]))")
+    isinf = pd.DataFrame({c: _infinite(data[c]) for c in columns}, index=data.index)
+    _raise_listing(data, isinf, "infinite values", "Replace them (e.g. with a cap or NaN and "
+                   "an explicit choice of what to do with those rows)")
+
+
+def _infinite(column: pd.Series) -> np.ndarray:
+    """Whether each value is +-inf (False for text and other non-numeric values)."""
+    values = column.to_numpy()
+    if values.dtype.kind in "fc":
+        return np.isinf(values)
+    if values.dtype.kind == "O":
+        return np.array([isinstance(v, (float, np.floating)) and bool(np.isinf(v))
+                         for v in values], dtype=bool)
+    return np.zeros(len(values), dtype=bool)
+
+
+def _raise_listing(data: pd.DataFrame, flags: pd.DataFrame, what: str, remedy: str) -> None:
+    counts = flags.sum()
     bad = counts[counts > 0]
     if len(bad):
         parts = ", ".join(f"{c!r} ({n} row{'s' if n != 1 else ''})" for c, n in bad.items())
-        rows = data.index[isna.any(axis=1).to_numpy()]
+        rows = data.index[flags.any(axis=1).to_numpy()]
         noun = "column" if len(bad) == 1 else "columns"
-        raise DataError(
-            f"missing values in {noun} {parts}; rows: {format_rows(rows)}. causalpa does "
-            "not drop rows silently: drop or impute them first (e.g. data.dropna(subset=[...]))"
-        )
+        raise DataError(f"{what} in {noun} {parts}; rows: {format_rows(rows)}. {remedy}")
 
 
 def _any_missing(data: pd.DataFrame, columns: list[str]) -> bool:
-    """Fast screen for missing values (the message is built by the slow path)."""
+    """Fast screen for missing or infinite values (the message is built by the slow path)."""
     try:
         for c in columns:
             values = data[c].to_numpy()
@@ -143,10 +164,10 @@ def _any_missing(data: pd.DataFrame, columns: list[str]) -> bool:
             if kind in "iub":
                 continue
             if kind in "fc":
-                if np.isnan(values).any():
+                if not np.isfinite(values).all():
                     return True
                 continue
-            if pd.isna(values).any():
+            if pd.isna(values).any() or _infinite(data[c]).any():
                 return True
     except Exception:  # duplicate or missing labels, extension types: let pandas decide
         return True

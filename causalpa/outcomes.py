@@ -196,13 +196,7 @@ def check_scores(
                     f"{series.dtype} with non-numeric values{shown}"
                     + (f" (e.g. {examples})" if examples else "")
                 )
-        values = series.to_numpy(dtype=float)
-        nonfinite = ~np.isfinite(values)
-        if nonfinite.any():
-            raise DataError(
-                f"column {col!r} has non-finite {measure} scores in rows: "
-                f"{format_rows(series.index[nonfinite])}"
-            )
+        values = series.to_numpy(dtype=float)  # finite: check_no_missing refused NaN and inf
         out = (values < low) | (values > high)
         if out.any():
             vals = ", ".join(f"{v:g}" for v in values[out][:10])

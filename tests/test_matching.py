@@ -389,7 +389,7 @@ def test_fuzz_malformed_input_gives_clear_errors():
 
     from causalpa.errors import CausalpaError
 
-    values = st.one_of(st.floats(allow_nan=True, allow_infinity=False, width=32),
+    values = st.one_of(st.floats(allow_nan=True, allow_infinity=True, width=32),
                        st.integers(-3, 3))
 
     @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
@@ -400,19 +400,35 @@ def test_fuzz_malformed_input_gives_clear_errors():
     def check(t, x, caliper, ratio, replace):
         df = pd.DataFrame({"t": t, "x": x[: len(t)]})
         before = df.copy()
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                m = M.match(df, "t ~ x", distance=df["x"].to_numpy(dtype=float)
-                            if df["x"].notna().all() else "ps",
-                            caliper=caliper, ratio=ratio, replace=replace)
-            assert len(m.pairs) >= 1
-            assert set(m.pairs["treated"]) <= set(df.index[df["t"] == 1])
-        except CausalpaError:
-            pass
-        pd.testing.assert_frame_equal(df, before)
+        finite = bool(np.isfinite(df["x"].to_numpy(dtype=float)).all())
+        for distance in ("ps", df["x"].to_numpy(dtype=float)):
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    m = M.match(df, "t ~ x", distance=distance, caliper=caliper, ratio=ratio,
+                                replace=replace)
+                    e = m.estimate("x") if m.tidy()["n_matched"].min() >= 2 else None
+                assert finite, "a NaN or inf covariate or distance was matched without an error"
+                assert len(m.pairs) >= 1
+                assert set(m.pairs["treated"]) <= set(df.index[df["t"] == 1])
+                assert e is None or np.isfinite(e.estimate)
+            except CausalpaError as err:
+                if not finite:  # a non-finite value is named, like a missing one
+                    assert "'x'" in str(err) or "`distance`" in str(err) or "'t'" in str(err), err
+            pd.testing.assert_frame_equal(df, before)
 
     check()
+
+
+@pytest.mark.parametrize("column", ["age", "re78"])
+@pytest.mark.parametrize("value", [np.inf, -np.inf])
+def test_infinite_values_are_named_like_missing_ones(lalonde, column, value):
+    df = lalonde.astype({"age": float})
+    df.loc[df.index[5], column] = value
+    before = df.copy()
+    with pytest.raises(DataError, match=f"infinite values in column '{column}' .*rows: NSW6"):
+        M.match(df, F).estimate("re78")
+    pd.testing.assert_frame_equal(df, before)
 
 
 # --------------------------------------------------------------------------- the grammar

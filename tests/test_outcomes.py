@@ -132,7 +132,7 @@ def test_existing_outcome_columns_are_recomputed():
         (-1, "outside 0-27"),
         (10.5, "non-integer"),
         (np.nan, "missing values"),
-        (np.inf, "non-finite"),
+        (np.inf, "infinite values in column 'phq9_last' .*rows: 1"),
     ],
 )
 def test_bad_phq9_scores(value, message):

@@ -435,7 +435,7 @@ def test_malformed_input_only_raises_causalpa_errors():
     @settings(max_examples=40, deadline=None)
     @given(
         t=st.lists(st.sampled_from([0, 1, 2, None]), min_size=0, max_size=12),
-        x=st.lists(st.one_of(st.floats(allow_nan=True, allow_infinity=False, width=32),
+        x=st.lists(st.one_of(st.floats(allow_nan=True, allow_infinity=True, width=32),
                              st.none()), min_size=12, max_size=12),
         method=st.sampled_from(["ps", "entropy", "bogus"]),
         estimand=st.sampled_from(["ATE", "ATT", "ATO", "nope"]),
@@ -444,15 +444,30 @@ def test_malformed_input_only_raises_causalpa_errors():
         df = pd.DataFrame({"t": pd.Series(t, dtype="float"), "x": pd.Series(x[: len(t)],
                                                                            dtype="float")})
         before = df.copy()
+        finite = bool(np.isfinite(df["x"].to_numpy()).all())
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                weight(df, "t ~ x", method=method, estimand=estimand)
-        except (DataError, SpecificationError):
-            pass
+                w = weight(df.assign(y=df["x"]), "t ~ x", method=method, estimand=estimand)
+            assert finite, "a NaN or inf covariate was weighted without an error"
+            assert np.isfinite(w.weights).all()
+        except (DataError, SpecificationError) as err:
+            if not finite and isinstance(err, DataError):  # named, like a missing value
+                assert "'x'" in str(err) or "'t'" in str(err), err
         pd.testing.assert_frame_equal(df, before)
 
     run()
+
+
+@pytest.mark.parametrize("column", ["age", "wt82_71"])
+@pytest.mark.parametrize("method", ["ps", "entropy"])
+def test_infinite_values_are_named_like_missing_ones(nhefs, column, method):
+    df = nhefs.astype({"age": float})
+    df.loc[df.index[7], column] = np.inf
+    before = df.copy()
+    with pytest.raises(DataError, match=f"infinite values in column '{column}' .*rows: 7"):
+        weight(df, "qsmk ~ age + wt71", method=method, estimand="ATT").estimate("wt82_71")
+    pd.testing.assert_frame_equal(df, before)
 
 
 def test_scores_of_exactly_one_give_clear_error():
