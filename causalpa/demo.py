@@ -191,7 +191,7 @@ def _effects(patients: pd.DataFrame, effects: dict[str, Any], messages: list[str
                 "change, standardised by the SD of the change):")
     report.table(evalue)
     for note in evalue.notes:
-        report.text(note)
+        report.text(note[:1].upper() + note[1:])
     for msg in messages:
         report.note(msg)
 

@@ -77,11 +77,15 @@ class Report:
         self._blocks.append(f"<pre>{html.escape(text)}</pre>")
 
     def table(self, table: Any, digits: int = 3, index: bool = False) -> None:
-        """Add a table: a DataFrame or any object with ``tidy()``."""
-        frame = table.tidy() if hasattr(table, "tidy") else pd.DataFrame(table)
-        self._blocks.append(
-            frame.to_html(index=index, float_format=lambda v: f"{v:.{digits}f}", border=0)
-        )
+        """Add a table: a DataFrame, or a result (shown as its text view shows it)."""
+        from causalpa.results import Result
+
+        if isinstance(table, Result):
+            frame = table._display(table.tidy())
+        else:
+            frame = table.tidy() if hasattr(table, "tidy") else pd.DataFrame(table)
+        self._blocks.append(frame.to_html(index=index, float_format=lambda v: f"{v:.{digits}f}",
+                                          border=0, na_rep=""))
 
     def figure(self, fig: Any, caption: str = "") -> None:
         """Embed a matplotlib figure as a base64 PNG and close it."""
