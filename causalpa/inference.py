@@ -6,18 +6,16 @@ small-sample rules of this module, and chooses its variance estimator from one r
 (:data:`VARIANCES`), in the spirit of linearmodels' covariance classes and pyfixest's
 ``vcov()``:
 
-==================  =======================================================================
-name                estimator
-==================  =======================================================================
-``"HC0"``-``"HC3"``  heteroskedasticity-robust sandwich (R's ``sandwich::vcovHC(type=)``)
-``"CR0"``            cluster sandwich with ``G/(G-1)`` (``vcovCL(type = "HC0")``)
-``"CR1"``            cluster sandwich with ``G/(G-1) (n-1)/(n-k)`` (``vcovCL``'s default)
-``"CR2"``            Bell-McCaffrey bias-reduced cluster sandwich (``clubSandwich``)
-``"sandwich"``       stacked M-estimation sandwich (estimated nuisance models included)
-``"influence"``      sum of squared influence functions, ``sum(phi^2) / n^2``
-``"bootstrap"``      nonparametric (cluster) bootstrap, percentile interval
-``"permutation"``    randomisation test within matched sets, interval by test inversion
-==================  =======================================================================
+| name | estimator |
+|---|---|
+| ``"HC0"``-``"HC3"`` | heteroskedasticity-robust sandwich (R's ``sandwich::vcovHC(type=)``) |
+| ``"CR0"`` | cluster sandwich with ``G/(G-1)`` (``vcovCL(type = "HC0")``) |
+| ``"CR1"`` | cluster sandwich with ``G/(G-1) (n-1)/(n-k)`` (``vcovCL``'s default) |
+| ``"CR2"`` | Bell-McCaffrey bias-reduced cluster sandwich (``clubSandwich``) |
+| ``"sandwich"`` | stacked M-estimation sandwich (estimated nuisance models included) |
+| ``"influence"`` | sum of squared influence functions, ``sum(phi^2) / n^2`` |
+| ``"bootstrap"`` | nonparametric (cluster) bootstrap, percentile interval |
+| ``"permutation"`` | randomisation test within matched sets, interval by test inversion |
 
 Each is built with one constructor signature, ``VARIANCES[name](cluster=None,
 n_boot=999, n_perm=9999, rng=None)`` (or :func:`variance`), so adding one is one class and

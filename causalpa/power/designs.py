@@ -11,16 +11,12 @@ simulator's vectorised core, called once per generator block of replicates
 does), the batched path stacks the arrays, so both paths see identical data;
 nothing here re-implements the data-generating model.
 
-=======================  =====================================  ====================
-design                   allocation                              ``n`` counts
-=======================  =====================================  ====================
-``RandomisedTrial``      each patient randomised (simple, 1:1)   patients per arm
-``ClusterTrial``         therapists randomised, all their        patients per arm
-                         patients in one arm
-``LongitudinalTrial``    as RandomisedTrial, session-level data  patients per arm
-                         analysed with a mixed model
-``ObservationalStudy``   patients choose PA (self-selection)     patients in all
-=======================  =====================================  ====================
+| design | allocation | ``n`` counts |
+|---|---|---|
+| ``RandomisedTrial`` | each patient randomised (simple, 1:1) | patients per arm |
+| ``ClusterTrial`` | therapists randomised, all their patients in one arm | patients per arm |
+| ``LongitudinalTrial`` | as RandomisedTrial, session-level data analysed with a mixed model | patients per arm |
+| ``ObservationalStudy`` | patients choose PA (self-selection) | patients in all |
 
 ``effect`` is the simulator's parameter; ``Design.from_smd(0.43)`` builds the design
 whose *realised* Cohen's d is 0.43 (see :mod:`causalpa.power.calibration`).
