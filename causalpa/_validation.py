@@ -73,6 +73,7 @@ __all__ = [
     "Pair",
     "ColumnPair",
     "NONE",
+    "CONF_LEVEL",
     "validate_params",
     "declared_params",
     "check_option",
@@ -280,6 +281,9 @@ class Number(Constraint):
             out.append((self.low if self.low is not None else 0) + 1.5)
         return out
 
+
+#: The constraint of every ``conf_level`` argument: a number strictly between 0 and 1.
+CONF_LEVEL = Number(low=0, high=1, low_inclusive=False, high_inclusive=False)
 
 class Boolean(Constraint):
     """``True`` or ``False`` (numpy booleans too)."""
