@@ -285,6 +285,7 @@ class Number(Constraint):
 #: The constraint of every ``conf_level`` argument: a number strictly between 0 and 1.
 CONF_LEVEL = Number(low=0, high=1, low_inclusive=False, high_inclusive=False)
 
+
 class Boolean(Constraint):
     """``True`` or ``False`` (numpy booleans too)."""
 
