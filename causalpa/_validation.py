@@ -88,6 +88,7 @@ __all__ = [
     "format_rows",
     "as_generator",
     "MEASURES",
+    "as_seed",
 ]
 
 
@@ -690,3 +691,45 @@ def as_generator(rng: Any, name: str = "rng") -> np.random.Generator:
     """
     check_value(name, rng, [RandomState()])
     return np.random.default_rng(rng)
+
+
+def as_seed(rng: Any, name: str = "rng") -> int | np.random.SeedSequence:
+    """Turn ``rng`` (SPEC 7) into a seed that can be used again and again.
+
+    The seed gives the same stream every time it is used, so one ``rng`` can seed
+    several evaluations with common random numbers. A
+    :class:`numpy.random.SeedSequence` is returned as it is, an integer as an
+    ``int``; ``None`` draws fresh entropy (returned as an ``int``, so that it can be
+    recorded); a Generator (or BitGenerator) gives one integer from its stream
+    (``integers(0, 2**63)``: its state advances).
+
+    Parameters
+    ----------
+    rng : None, int, SeedSequence, BitGenerator or Generator
+        The randomness.
+    name : str
+        Argument name used in the error message.
+
+    Returns
+    -------
+    int or numpy.random.SeedSequence
+
+    Examples
+    --------
+    >>> as_seed(7)
+    7
+    >>> ss = np.random.SeedSequence(3)
+    >>> as_seed(ss) is ss
+    True
+    >>> as_seed(np.random.default_rng(1)) == as_seed(np.random.default_rng(1))
+    True
+    """
+    check_value(name, rng, [RandomState()])
+    if isinstance(rng, np.random.SeedSequence):
+        return rng
+    if isinstance(rng, (np.random.Generator, np.random.BitGenerator)):
+        gen = rng if isinstance(rng, np.random.Generator) else np.random.Generator(rng)
+        return int(gen.integers(0, 2**63))
+    if rng is None:
+        return int(np.random.SeedSequence().entropy)  # type: ignore[arg-type]
+    return int(rng)

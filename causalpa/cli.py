@@ -48,10 +48,6 @@ def _floats(text: str) -> list[float]:
     return [float(x) for x in text.replace(";", ",").split(",") if x.strip()]
 
 
-def _ints(text: str) -> list[int]:
-    return [int(float(x)) for x in text.replace(";", ",").split(",") if x.strip()]
-
-
 def _names(text: str) -> list[str]:
     return [x.strip() for x in text.split(",") if x.strip()]
 
@@ -124,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--outcomes", type=_names, help="comma-separated outcome columns")
     sim.add_argument("--multiplicity", choices=["holm", "bonferroni", "none"])
     sim.add_argument("--n", type=int, help="design size (per arm; in all if observational)")
-    sim.add_argument("--ns", type=_ints, help="several sizes for a power curve, e.g. 40,60,80")
+    sim.add_argument("--ns", help="several sizes for a power curve, e.g. 40,60,80")
     sim.add_argument("--target", type=float, help="search the n reaching this power")
     sim.add_argument("--n-sims", type=int, help="replicates (default 1000)")
     sim.add_argument("--alpha", type=float)
@@ -232,6 +228,67 @@ _SIM_KEYS = ("design", "effect", "smd", "effect_gad7", "analyses", "outcomes", "
              "path", "attrition", "icc", "cluster_size", "selection", "hidden")
 
 
+def _sim_constraints() -> dict[str, list[Any]]:
+    """Return the constraints of every ``power simulate`` option (the library's declarations).
+
+    ``ns`` holds the constraint of each of its sizes (that of ``n``).
+    """
+    from causalpa import power
+    from causalpa._validation import Columns, Instance, Options, declared_params
+
+    class _Names(Columns):
+        def describe(self) -> str:
+            return "a name or a list of names"
+
+    design: dict[str, list[Any]] = {}
+    for cls in (power.ClusterTrial, power.ObservationalStudy):
+        design.update(declared_params(cls))
+    run = declared_params(power.simulate)
+    return {
+        "design": [Options(*_DESIGNS)],
+        "smd": declared_params(power.calibrate_effect)["smd"],
+        **{k: design[k] for k in ("effect", "effect_gad7", "outcomes", "attrition", "icc",
+                                  "cluster_size", "selection", "hidden")},
+        "analyses": [_Names()],
+        "multiplicity": [*design["multiplicity"], Options("none")],
+        **{k: run[k] for k in ("n", "n_sims", "alpha", "n_jobs", "backend", "path")},
+        "ns": run["n"],
+        "seed": run["rng"],
+        "target": declared_params(power.sample_size)["target"],
+        "scheduler": [Instance(str, "a scheduler address such as 'tcp://host:8786'")],
+    }
+
+
+def _number(text: str) -> Any:
+    """``"40"`` -> 40, ``"40.5"`` -> 40.5; anything else is returned as it is (to be refused)."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _check_options(opts: dict[str, Any]) -> dict[str, Any]:
+    """Check every option with the library's constraints; return their canonical values."""
+    from causalpa._validation import check_value
+
+    constraints = _sim_constraints()
+    out: dict[str, Any] = {}
+    for k, v in opts.items():
+        if k in ("analyses", "outcomes") and isinstance(v, str):
+            v = _names(v)
+        if k == "ns":
+            if isinstance(v, str):
+                v = [_number(x.strip()) for x in v.replace(";", ",").split(",") if x.strip()]
+            elif not isinstance(v, (list, tuple)):
+                v = [v]
+            out[k] = [check_value("ns", x, constraints["ns"]) for x in v]
+            continue
+        out[k] = check_value(k, v, constraints[k])
+    return out
+
+
 def _sim_options(args: argparse.Namespace) -> dict[str, Any]:
     opts: dict[str, Any] = _load_config(args.config) if args.config else {}
     unknown = sorted(set(opts) - set(_SIM_KEYS))
@@ -241,12 +298,7 @@ def _sim_options(args: argparse.Namespace) -> dict[str, Any]:
         v = getattr(args, k, None)
         if v is not None:
             opts[k] = v
-    for k in ("analyses", "outcomes"):
-        if isinstance(opts.get(k), str):
-            opts[k] = _names(opts[k])
-    if isinstance(opts.get("ns"), str):
-        opts["ns"] = _ints(opts["ns"])
-    return opts
+    return _check_options(opts)
 
 
 def _build_design(opts: dict[str, Any]) -> Any:
@@ -271,9 +323,9 @@ def _build_design(opts: dict[str, Any]) -> Any:
     if "smd" in opts and "effect" in opts:
         raise _usage("give `effect` or `smd`, not both")
     if "smd" in opts:
-        return cls.from_smd(float(opts["smd"]), **kw)
+        return cls.from_smd(opts["smd"], **kw)
     if "effect" in opts:
-        kw["effect"] = float(opts["effect"])
+        kw["effect"] = opts["effect"]
     return cls(**kw)
 
 
@@ -284,10 +336,10 @@ def _run_simulate(args: argparse.Namespace) -> tuple[str, Any]:
     opts = _sim_options(args)
     design = _build_design(opts)
     run_kw: dict[str, Any] = {
-        "n_sims": int(opts.get("n_sims", 1000)),
-        "alpha": float(opts.get("alpha", 0.05)),
+        "n_sims": opts.get("n_sims", 1000),
+        "alpha": opts.get("alpha", 0.05),
         "rng": opts.get("seed"),
-        "n_jobs": int(opts.get("n_jobs", 1)),
+        "n_jobs": opts.get("n_jobs", 1),
         "backend": opts.get("backend"),
         "progress": not args.no_progress,
     }
@@ -301,7 +353,7 @@ def _run_simulate(args: argparse.Namespace) -> tuple[str, Any]:
         run_kw.update(backend="dask", client=client)
     try:
         if "target" in opts:
-            ss = power.sample_size(design, target=float(opts["target"]), **run_kw)
+            ss = power.sample_size(design, target=opts["target"], **run_kw)
             table = ss.evaluations.assign(selected=lambda f: f["n"] == ss.n)
             return f"{ss.summary()}\nevaluated:\n{table.to_string(index=False)}", ss
         if "ns" in opts:
@@ -309,7 +361,7 @@ def _run_simulate(args: argparse.Namespace) -> tuple[str, Any]:
             return c.summary(), c
         if "n" not in opts:
             raise _usage("give `--n`, `--ns` or `--target`")
-        res = power.simulate(design, n=int(opts["n"]), **run_kw)
+        res = power.simulate(design, n=opts["n"], **run_kw)
         return res.summary(), res
     finally:
         if client is not None:
@@ -321,8 +373,8 @@ def _write_outputs(args: argparse.Namespace, result: Any) -> None:
     if getattr(args, "csv", None):
         result.tidy().to_csv(args.csv, index=False)
     if getattr(args, "json", None):
-        Path(args.json).write_text(json.dumps(result.to_dict(), indent=2,
-                                              default=_json_default))
+        Path(args.json).write_text(json.dumps(_json_ready(result.to_dict()), indent=2,
+                                              allow_nan=False, default=_json_default))
 
 
 def _write_plot(path: str, result: Any) -> None:
@@ -341,13 +393,39 @@ def _write_plot(path: str, result: Any) -> None:
     plt.close(ax.figure)
 
 
-def _json_default(o: Any) -> Any:
+def _json_ready(o: Any) -> Any:
+    """Return plain JSON values: numpy scalars and arrays as Python ones, NaN and infinities as null.
+
+    JSON has no NaN, so ``json.dumps`` would write a bare ``NaN`` that strict parsers
+    refuse; this runs through dicts, lists and tuples (a float's NaN never reaches
+    ``json.dumps``'s ``default=``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> _json_ready({"power": float("nan"), "n": np.int64(3), "ci": (0.5, np.inf)})
+    {'power': None, 'n': 3, 'ci': [0.5, None]}
+    """
+    import math
+
     import numpy as np
 
+    if isinstance(o, dict):
+        return {(k.item() if isinstance(k, np.generic) else k): _json_ready(v)
+                for k, v in o.items()}
+    if isinstance(o, np.ndarray):
+        o = o.tolist()
+    if isinstance(o, (list, tuple)):
+        return [_json_ready(v) for v in o]
     if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, float) and o != o:
+        o = o.item()
+    if isinstance(o, float) and not math.isfinite(o):
         return None
+    return o
+
+
+def _json_default(o: Any) -> Any:
+    """Return any other object (not a JSON value) as its text."""
     return str(o)
 
 

@@ -92,3 +92,49 @@ def test_console_entry_point_via_subprocess() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "53 + 53 = 106" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("config", "flags", "match"),
+    [
+        ('n = 40\nn_sims = "many"\n', [], "`n_sims` must be an integer >= 1; got 'many'"),
+        ('n = 40\nn_sims = 20\nsmd = "big"\n', [], "`smd` must be a number; got 'big'"),
+        ("n = 40.7\nn_sims = 20\n", [], "`n` must be an integer >= 2; got 40.7"),
+        ("n_sims = 20\n", ["--ns", "40.5"], "`ns` must be an integer >= 2; got 40.5"),
+        ('ns = "40,6x"\nn_sims = 20\n', [], "`ns` must be an integer >= 2; got '6x'"),
+        ("n = 40\nattrition = 1.5\n", [], "`attrition`"),
+        ('n = 40\ndesign = "crossover"\n', [], "`design` must be one of"),
+        ("n = 40\nseed = -1\n", [], "`seed`"),
+    ],
+)
+def test_bad_option_values_exit_2_naming_the_option(tmp_path, capsys, config, flags,
+                                                    match) -> None:
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(config)
+    assert main(["power", "simulate", "--config", str(cfg), "--no-progress", *flags]) == 2
+    err = capsys.readouterr().err
+    assert match in err and "Traceback" not in err
+
+
+def test_whole_number_floats_are_sizes(tmp_path) -> None:
+    cfg = tmp_path / "ok.toml"
+    cfg.write_text('n = 20.0\nn_sims = 20\nseed = 1\nanalyses = "t-test"\n')
+    out = tmp_path / "ok.csv"
+    assert main(["power", "simulate", "--config", str(cfg), "--no-progress",
+                 "--csv", str(out)]) == 0
+    assert pd.read_csv(out)["n"].tolist() == [20]
+
+
+def test_json_output_is_strict_json(tmp_path) -> None:
+    out = tmp_path / "nan.json"
+    # the truth of a log odds ratio is unknown (NaN): written as null
+    assert main(["power", "simulate", "--effect", "0.5", "--analyses", "logistic",
+                 "--outcomes", "recovered", "--n", "20", "--n-sims", "5", "--seed", "1",
+                 "--no-progress", "--json", str(out)]) == 0
+
+    def refuse(name: str) -> None:
+        raise ValueError(f"not JSON: {name}")
+
+    data = json.loads(out.read_text(), parse_constant=refuse)
+    row = data["table"][0]
+    assert row["truth"] is None and row["bias"] is None and row["power"] is not None

@@ -322,3 +322,35 @@ def test_effect_beyond_pwr_interval_is_still_solved() -> None:
         analytic.two_sample_t(d=1e-6, power=0.8)
     with pytest.raises(SpecificationError, match="power <= alpha"):
         analytic.two_sample_t(n=50, power=0.03)
+
+
+def test_ancova_without_residual_degrees_of_freedom_is_named() -> None:
+    with pytest.raises(SpecificationError,
+                       match=r"`n_covariates` = 10 .* n = 3: df = 2 \* \(n - 1\) - "
+                             r"n_covariates = -6"):
+        analytic.ancova(d=0.5, n=3, n_covariates=10)
+    with pytest.raises(SpecificationError, match=r"n = 3, n2 = 3: df = .* = -6.*`n2`"):
+        analytic.ancova(n=3, n2=3, power=0.8, n_covariates=10)
+    # solving n with n2 given starts where df >= 2, so it is a real solution
+    r = analytic.ancova(d=0.5, n2=40, power=0.8, n_covariates=100)
+    assert r.details["df"] >= 2 and math.isfinite(r.n)
+    again = analytic.ancova(d=0.5, n=r.n, n2=40, n_covariates=100)
+    assert again.power == pytest.approx(0.8, abs=1e-3)
+    # where the old interval already had df >= 2 the answer is unchanged
+    assert analytic.ancova(d=0.5, n2=40, power=0.8, n_covariates=4).n == pytest.approx(
+        _solvers.solve_size(lambda x: analytic.ancova(d=0.5, n=x, n2=40, n_covariates=4).power,
+                            0.8, _solvers.N_LOWER + 2, "n", False), rel=0, abs=0)
+
+
+def test_minimum_detectable_effect_names_attrition_and_effective_n() -> None:
+    with pytest.raises(SpecificationError,
+                       match=r"`attrition` = 0.9 .* effective `n` of 3 \* \(1 - 0.9\) / 1 = 0.3"):
+        analytic.minimum_detectable_effect(3, attrition=0.9)
+    with pytest.raises(SpecificationError, match=r"`design_effect` = 5 .* effective `n2`"):
+        analytic.minimum_detectable_effect(30, 8, design_effect=5)
+
+
+@pytest.mark.parametrize("sizes", ["abc", ["a", 3], [], [0, 4], [float("nan")]])
+def test_design_effect_bad_cluster_sizes(sizes) -> None:
+    with pytest.raises(SpecificationError, match="`cluster_sizes` must be positive finite"):
+        analytic.design_effect(0.06, cluster_sizes=sizes)

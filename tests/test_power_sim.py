@@ -602,3 +602,185 @@ def test_inline_literals_agree_with_the_declared_options() -> None:
     assert hint(calibration.calibrate_effect, "outcome") == get_args(
         calibration.CalibrationOutcome)
     assert hint(pilot.PilotEstimates.design, "kind") == get_args(pilot.DesignKind)
+
+
+# ----------------------------------------------------------------------------- regressions
+def test_sample_size_stops_when_power_is_undefined() -> None:
+    # two therapists at n = 5 per arm: the cluster-means t test has no df in any replicate
+    design = power.ClusterTrial(effect=0.5, analyses=("cluster-t",), cluster_size=10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CausalpaWarning)
+        with pytest.raises(SpecificationError,
+                           match=r"undefined at n = 5.*cluster-t on phq9_change: "
+                                 r"UndefinedStatistic.*`n_min`"):
+            power.sample_size(design, target=0.8, n_sims=20, rng=1, n_min=5, n_max=500)
+
+
+def test_sample_size_and_curve_refuse_n_of_their_own() -> None:
+    d = power.RandomisedTrial(analyses=("t-test",))
+    with pytest.raises(SpecificationError, match="sets `n` itself"):
+        power.sample_size(d, n_sims=5, rng=1, n=10)
+    with pytest.raises(SpecificationError, match="sets `n` itself"):
+        power.curve(d, ns=[10], n_sims=5, rng=1, n=10, progress=False)
+
+
+def test_design_checks_outcomes_baselines_and_covariates_up_front() -> None:
+    with pytest.raises(SpecificationError, match=r"`outcomes`: 'phq9_chnage'.*'ipw'"):
+        power.ObservationalStudy(outcomes=("phq9_chnage",), analyses=("ipw",))
+    with pytest.raises(SpecificationError, match=r"`outcomes`: 'phq9_chnage'.*'mixed-cluster'"):
+        power.ClusterTrial(outcomes=("phq9_chnage",))
+    with pytest.raises(SpecificationError, match="`outcomes` must be a column name"):
+        power.RandomisedTrial(outcomes=3)
+    with pytest.raises(SpecificationError, match=r"`baselines`: 'phq9_frist'"):
+        power.RandomisedTrial(baselines={"phq9_change": "phq9_frist"})
+    with pytest.raises(SpecificationError, match=r"`covariates` read \['agee'\]"):
+        power.ObservationalStudy(covariates=("agee", "C(sex)"))
+    # one string is one column, as everywhere else
+    assert power.ObservationalStudy(covariates="age").covariates == ("age",)
+    assert power.RandomisedTrial(outcomes="gad7_change").outcomes == ("gad7_change",)
+    # custom analyses may analyse anything they like
+    assert power.RandomisedTrial(analyses=(lambda data: (0.0, 1.0),),
+                                 outcomes=("anything",)).outcomes == ("anything",)
+
+
+def test_mixed_needs_a_session_score_outcome() -> None:
+    with pytest.raises(SpecificationError, match=r"'mixed' models session scores.*'recovered'"):
+        power.LongitudinalTrial(outcomes=("recovered",))
+    res = power.simulate(power.LongitudinalTrial(effect=0.8, outcomes=("gad7_change",)), n=15,
+                         n_sims=2, rng=1, progress=False)
+    assert res.tidy()["n_failed"].iloc[0] == 0
+
+
+def test_missing_columns_in_complete_cases_are_setup_errors() -> None:
+    from causalpa.power.analyses import AnalysisContext, _complete
+
+    pts = cpa.simulate.cohort(n=40, rng=1).patients
+    ctx = AnalysisContext(covariates=("age", "C(sex)"))
+    with pytest.raises(SpecificationError, match="outcome 'nope'"):
+        _complete(pts, "nope", ctx, covariates=True)
+    with pytest.raises(SpecificationError, match="covariate 'age'"):
+        _complete(pts.drop(columns="age"), "phq9_change", ctx, covariates=True)
+
+
+def test_covariate_terms_are_parsed_as_formula_terms() -> None:
+    from causalpa.power.analyses import AnalysisContext
+
+    ctx = AnalysisContext(covariates=("C(sex)", "I(age**2)", "np.log(imd_decile)"))
+    assert ctx.covariate_columns() == ["age", "imd_decile", "sex"]
+    d = power.ObservationalStudy(effect=0.5, analyses=("ipw",),
+                                 covariates=("age", "I(age**2)", "C(sex)", "phq9_first"))
+    res = power.simulate(d, n=200, n_sims=3, rng=2, progress=False)
+    assert res.tidy()["n_failed"].iloc[0] == 0 and res.errors.empty
+
+
+def test_estimand_option_sets_the_truth_of_bias_and_coverage() -> None:
+    base = dict(effect=0.5, selection=1.0, simulator={"heterogeneity": 1.0})
+    att = power.ObservationalStudy(analyses=("ipw",), options={"ipw": {"estimand": "att"}},
+                                   **base)
+    res = power.simulate(att, n=300, n_sims=6, rng=1, progress=False)
+    seeds = np.random.SeedSequence(1).spawn(6)
+    truths = [att.generate(300, rng=s).truth.loc["phq9_change"] for s in seeds]
+    got = res.replicates["truth"].to_numpy()
+    np.testing.assert_array_equal(got, [t["ATT"] for t in truths])
+    assert np.all(np.abs(got - [t["ATE"] for t in truths]) > 0.5)  # ATT != ATE here
+    # without the option IPW estimates (and is compared to) the ATE
+    ate = power.simulate(att.with_(options={}), n=300, n_sims=6, rng=1, progress=False)
+    np.testing.assert_array_equal(ate.replicates["truth"], [t["ATE"] for t in truths])
+    # analyses that take no estimand ignore it (batched path)
+    tt = power.RandomisedTrial(analyses=("t-test",), options={"t-test": {"estimand": "ATT"}})
+    assert _estimand_of(tt) == "ATE"
+
+
+def _estimand_of(design) -> str:
+    a, o, _ = design.tests()[0]
+    return a.estimand_in(design.context(o))
+
+
+def test_multiplicity_is_reported_when_a_family_holds_several_tests() -> None:
+    plan = power.RandomisedTrial(effect=0.4, analyses={"phq9_change": ("ancova", "t-test")})
+    res = power.simulate(plan, n=30, n_sims=40, rng=1, progress=False)
+    reps = res.replicates.dropna(subset=["p_value"])
+    assert (reps["p_adjusted"] > reps["p_value"]).any()  # Holm-adjusted ...
+    assert res.multiplicity == "holm"  # ... and reported
+    c = power.curve(plan, ns=[20, 30], n_sims=20, rng=1, progress=False)
+    assert c.to_dict()["multiplicity"] == "holm"
+    # one test per family: nothing is adjusted and nothing reported
+    separate = power.simulate(plan.with_(analyses=("ancova", "t-test")), n=30, n_sims=20,
+                              rng=1, progress=False)
+    assert separate.multiplicity is None
+
+
+def test_seeds_come_from_one_helper() -> None:
+    from causalpa._validation import as_seed
+    from causalpa.power import calibration, designs, harness
+
+    for make in (lambda: 7, lambda: np.random.SeedSequence(7),
+                 lambda: np.random.default_rng(7), lambda: np.random.PCG64(7)):
+        seed = as_seed(make())
+        root, recorded = harness.root_seed(make())
+        assert recorded == (seed.entropy if isinstance(seed, np.random.SeedSequence) else seed)
+        assert root.entropy == designs.seed_sequence(make()).entropy == recorded
+    assert calibration.realised_smd(power.RandomisedTrial(effect=0.5), n=2000,
+                                    rng=np.random.default_rng(3)) == \
+        calibration.realised_smd(power.RandomisedTrial(effect=0.5), n=2000,
+                                 rng=as_seed(np.random.default_rng(3)))
+    from causalpa.simulate import _cohort
+
+    assert designs.FOLLOW_UP is _cohort.FOLLOW_UP
+
+
+def test_minor_bad_inputs_are_named() -> None:
+    with pytest.raises(SpecificationError, match="`design` must be a causalpa.power design"):
+        power.realised_smd("x")
+    with pytest.raises(SpecificationError, match=r"give `smd` \(0.4\) or `effect` \(0.3\)"):
+        power.RandomisedTrial.from_smd(0.4, effect=0.3)
+
+
+def _pilot(n=38, rng=5):
+    return cpa.simulate.cohort(n=n, rng=rng).patients
+
+
+def test_from_pilot_bad_columns_and_text_treatment() -> None:
+    from causalpa.errors import DataError
+
+    pts = _pilot()
+    text = pts.assign(phq9_first="x")
+    with pytest.raises(DataError, match="baseline column 'phq9_first' must be numeric"):
+        power.from_pilot(text)
+    with pytest.raises(DataError, match="outcome column 'phq9_change' must be numeric"):
+        power.from_pilot(pts.assign(phq9_change=pts["phq9_change"].astype(str)))
+    labelled = pts.assign(pa=np.where(pts["pa"] == 1, "PA", "control"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SmallSampleWarning)
+        with pytest.raises(DataError, match="`treated=`"):
+            power.from_pilot(labelled)
+        a = power.from_pilot(labelled, treated="PA")
+        b = power.from_pilot(pts)
+    assert (a.smd, a.smd_low, a.smd_high) == (b.smd, b.smd_low, b.smd_high)
+    assert labelled["pa"].iloc[0] in ("PA", "control")  # not modified
+
+
+def test_from_pilot_interval_with_separated_arms() -> None:
+    from scipy import stats
+
+    pts = _pilot()
+    sep = pts.assign(phq9_change=np.where(pts["pa"] == 1, -20.0, 0.0)
+                     + np.random.default_rng(0).normal(0, 0.3, len(pts)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SmallSampleWarning)
+        est = power.from_pilot(sep, conf_level=0.95)
+    assert 0 < est.smd_low < est.smd < est.smd_high
+    n1, n0 = est.n_treated, est.n_control
+    scale = math.sqrt(1 / n1 + 1 / n0)
+    for bound, p in ((est.smd_low, 0.025), (est.smd_high, 0.975)):
+        assert stats.nct.sf(est.smd / scale, n1 + n0 - 2, bound / scale) == pytest.approx(
+            p, abs=1e-6)
+    # beyond what the noncentral t can represent: a DataError, not scipy's ValueError
+    from causalpa.errors import DataError
+
+    extreme = pts.assign(phq9_change=np.where(pts["pa"] == 1, -20.0, 0.0)
+                         + np.random.default_rng(0).normal(0, 1e-9, len(pts)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SmallSampleWarning)
+        with pytest.raises(DataError, match="interval of d .* cannot be computed"):
+            power.from_pilot(extreme)

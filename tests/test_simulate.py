@@ -460,3 +460,12 @@ def test_simulator_page_blocks_run():
     for block in blocks:
         exec(compile(block, str(page), "exec"), namespace)  # noqa: S102
     assert namespace["trial"].params.n_therapists == 20
+
+
+def test_patient_arrays_keys_are_checked():
+    from causalpa.simulate._core import ARRAY_NAMES
+
+    assert tuple(patient_arrays(20, 0)) == ARRAY_NAMES
+    with pytest.raises(SpecificationError, match=r"`keys` .* \['nope'\]"):
+        patient_arrays(10, 1, keys=["nope"])
+    assert sorted(patient_arrays(10, 1, keys="pa")) == ["pa"]

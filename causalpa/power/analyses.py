@@ -32,14 +32,14 @@ from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from causalpa._spec import Spec, make_spec
+from causalpa._spec import Spec, make_spec, parse_formula
 from causalpa.errors import SpecificationError
 from causalpa.power._kernels import (
     ancova_kernel,
@@ -62,7 +62,20 @@ __all__ = [
     "cluster_means_kernel",
     "t_summary",
     "adjust_pvalues",
+    "SESSION_SCORES",
 ]
+
+#: Outcomes the session-level ``"mixed"`` analysis accepts -> the session score it models.
+SESSION_SCORES: dict[str, str] = {
+    "phq9": "phq9",
+    "gad7": "gad7",
+    "phq9_change": "phq9",
+    "phq9_last": "phq9",
+    "gad7_change": "gad7",
+    "gad7_last": "gad7",
+}
+#: Estimands whose truth the simulator knows (both potential outcomes of every patient).
+CAUSAL_ESTIMANDS = ("ATE", "ATT", "ATC")
 
 
 @dataclass(frozen=True)
@@ -129,12 +142,20 @@ class AnalysisContext:
         return spec
 
     def covariate_columns(self) -> list[str]:
-        """Return the data columns of :attr:`covariates` (``C(sex)`` -> ``sex``)."""
-        out = []
-        for c in self.covariates:
-            c = c.strip()
-            out.append(c[2:-1] if c.startswith("C(") and c.endswith(")") else c)
-        return out
+        """Return the data columns that :attr:`covariates` read, sorted.
+
+        The terms are parsed as a formula's right-hand side, so ``C(sex)`` reads
+        ``sex`` and ``I(age**2)`` reads ``age``.
+
+        Examples
+        --------
+        >>> AnalysisContext(covariates=("C(sex)", "I(age**2)", "age")).covariate_columns()
+        ['age', 'sex']
+        """
+        if not self.covariates:
+            return []
+        rhs = " + ".join(self.covariates)
+        return sorted(parse_formula(rhs, "covariates", lhs=False).rhs_variables)
 
 
 @dataclass(frozen=True)
@@ -155,6 +176,12 @@ class Analysis:
         What the estimate means (for the truth used in bias and coverage).
     array_keys : tuple of str
         Extra simulator arrays the batched kernel needs (e.g. ``therapist``).
+    outcomes : frozenset of str or None
+        The outcomes the analysis can analyse (checked when a design is built);
+        None: not checked (custom analyses).
+    estimand_option : bool
+        The estimator takes ``estimand`` through ``options={name: {"estimand": ...}}``,
+        which then overrides :attr:`estimand` (see :meth:`estimand_in`).
     """
 
     name: str
@@ -163,6 +190,51 @@ class Analysis:
     needs_sessions: bool = False
     estimand: str = "ATE"
     array_keys: tuple[str, ...] = ()
+    outcomes: frozenset[str] | None = None
+    estimand_option: bool = False
+
+    def estimand_in(self, ctx: AnalysisContext) -> str:
+        """Return the estimand the analysis estimates in ``ctx`` (the truth it is compared to).
+
+        ``options={name: {"estimand": ...}}`` overrides the registered estimand of
+        an estimator that takes one (PSM, IPW, AIPW).
+
+        Examples
+        --------
+        >>> ipw = get_analysis("ipw")
+        >>> ipw.estimand_in(AnalysisContext()), ipw.estimand_in(
+        ...     AnalysisContext(options={"ipw": {"estimand": "att"}}))
+        ('ATE', 'ATT')
+        """
+        opts = ctx.options.get(self.name) if self.estimand_option else None
+        if not isinstance(opts, Mapping) or "estimand" not in opts:
+            return self.estimand
+        value = opts["estimand"]
+        if isinstance(value, str) and value.upper() in CAUSAL_ESTIMANDS:
+            return value.upper()
+        return str(value)
+
+    def check_outcome(self, outcome: str) -> None:
+        """Raise :class:`~causalpa.errors.SpecificationError` if the analysis cannot analyse ``outcome``.
+
+        Examples
+        --------
+        >>> get_analysis("mixed").check_outcome("recovered")
+        Traceback (most recent call last):
+        ...
+        causalpa.errors.SpecificationError: `outcomes`: analysis 'mixed' models session scores and accepts 'phq9', 'gad7', 'phq9_change', 'phq9_last', 'gad7_change', 'gad7_last'; got 'recovered'
+        """
+        if self.outcomes is None or outcome in self.outcomes:
+            return
+        if self.needs_sessions:
+            raise SpecificationError(
+                f"`outcomes`: analysis {self.name!r} models session scores and accepts "
+                f"{', '.join(map(repr, SESSION_SCORES))}; got {outcome!r}"
+            )
+        raise SpecificationError(
+            f"`outcomes`: {outcome!r} is not a column of the simulated patients (analysis "
+            f"{self.name!r}); available: {', '.join(_patient_columns())}"
+        )
 
 
 ANALYSES: dict[str, Analysis] = {}
@@ -176,8 +248,14 @@ def register_analysis(
     needs_sessions: bool = False,
     estimand: str = "ATE",
     array_keys: tuple[str, ...] = (),
+    outcomes: Collection[str] | None = None,
+    estimand_option: bool = False,
 ) -> Analysis:
     """Add an analysis to the registry (one line per method).
+
+    ``outcomes`` lists the outcomes the analysis accepts (checked when a design is
+    built; None: any) and ``estimand_option`` says that ``options={name:
+    {"estimand": ...}}`` changes what it estimates (see :class:`Analysis`).
 
     Examples
     --------
@@ -187,7 +265,8 @@ def register_analysis(
     'my-test'
     >>> _ = ANALYSES.pop("my-test")
     """
-    a = Analysis(name, func, batched, needs_sessions, estimand, tuple(array_keys))
+    a = Analysis(name, func, batched, needs_sessions, estimand, tuple(array_keys),
+                 None if outcomes is None else frozenset(outcomes), estimand_option)
     ANALYSES[name] = a
     return a
 
@@ -268,13 +347,25 @@ def _first(out: dict[str, np.ndarray]) -> Estimate:
     return Estimate(**vals)
 
 
+def _patient_columns() -> tuple[str, ...]:
+    from causalpa.simulate import PATIENT_COLUMNS
+
+    return PATIENT_COLUMNS
+
+
+def _require_columns(pts: pd.DataFrame, columns: Collection[str], what: str = "outcome") -> None:
+    """Raise a :class:`~causalpa.errors.SpecificationError` (a set-up error) for a missing column."""
+    for column in columns:
+        if column not in pts.columns:
+            raise SpecificationError(
+                f"{what} {column!r} is not a column of the simulated patients; available: "
+                f"{', '.join(map(str, pts.columns))}"
+            )
+
+
 def _row(pts: pd.DataFrame, column: str) -> np.ndarray:
     """One column of the patient table as a float row ``(1, n)`` (one replicate)."""
-    if column not in pts.columns:
-        raise SpecificationError(
-            f"outcome {column!r} is not a column of the simulated patients; available: "
-            f"{', '.join(map(str, pts.columns))}"
-        )
+    _require_columns(pts, [column])
     return pts[column].to_numpy(dtype=float)[None, :]
 
 
@@ -290,8 +381,12 @@ def _check_binary(y: np.ndarray, outcome: str) -> None:
 def _complete(pts: pd.DataFrame, outcome: str, ctx: AnalysisContext,
               extra: tuple[str, ...] = (), *, covariates: bool = False) -> pd.DataFrame:
     """Complete cases (outcome observed) of the patient table."""
-    cols = [ctx.treatment, outcome, *(ctx.covariate_columns() if covariates else []), *extra]
-    cols = list(dict.fromkeys(cols))
+    _require_columns(pts, [outcome])
+    _require_columns(pts, [ctx.treatment], "treatment")
+    covs = ctx.covariate_columns() if covariates else []
+    _require_columns(pts, covs, "covariate")
+    _require_columns(pts, extra, "column")
+    cols = list(dict.fromkeys([ctx.treatment, outcome, *covs, *extra]))
     ok = np.ones(len(pts), dtype=bool)
     for c in cols:
         v = pts[c].to_numpy()
@@ -440,7 +535,9 @@ def _mixed_sessions(data: Any, outcome: str, ctx: AnalysisContext) -> Estimate:
     """
     import causalpa as cpa
 
-    score = outcome.split("_")[0]
+    if outcome not in SESSION_SCORES:
+        get_analysis("mixed").check_outcome(outcome)  # raises: not a session score
+    score = SESSION_SCORES[outcome]
     opts = {"df": "satterthwaite", "re_formula": "~session", **dict(ctx.options.get("mixed", {}))}
     template = opts.pop("formula", "{score} ~ session * {treatment}")
     term = opts.pop("term", "session:{treatment}")
@@ -463,16 +560,19 @@ def _mixed_cluster(data: Any, outcome: str, ctx: AnalysisContext) -> Estimate:
     return _mixed_row(fit, ctx.treatment)
 
 
-register_analysis("t-test", _ttest, batched=_batched_ttest)
-register_analysis("ancova", _ancova, batched=_batched_ancova)
-register_analysis("risk-difference", _riskdiff, batched=_batched_riskdiff)
-register_analysis("logistic", _logistic, estimand="log odds ratio")
-register_analysis("cluster-t", _cluster_t, batched=_batched_cluster_t, array_keys=("therapist",))
-register_analysis("mixed", _mixed_sessions, needs_sessions=True, estimand="slope difference")
-register_analysis("mixed-cluster", _mixed_cluster)
-register_analysis("psm", _psm, estimand="ATT")
-register_analysis("ipw", _ipw, estimand="ATE")
-register_analysis("aipw", _aipw, estimand="ATE")
+_PATIENTS = _patient_columns()
+register_analysis("t-test", _ttest, batched=_batched_ttest, outcomes=_PATIENTS)
+register_analysis("ancova", _ancova, batched=_batched_ancova, outcomes=_PATIENTS)
+register_analysis("risk-difference", _riskdiff, batched=_batched_riskdiff, outcomes=_PATIENTS)
+register_analysis("logistic", _logistic, estimand="log odds ratio", outcomes=_PATIENTS)
+register_analysis("cluster-t", _cluster_t, batched=_batched_cluster_t, array_keys=("therapist",),
+                  outcomes=_PATIENTS)
+register_analysis("mixed", _mixed_sessions, needs_sessions=True, estimand="slope difference",
+                  outcomes=SESSION_SCORES)
+register_analysis("mixed-cluster", _mixed_cluster, outcomes=_PATIENTS)
+register_analysis("psm", _psm, estimand="ATT", outcomes=_PATIENTS, estimand_option=True)
+register_analysis("ipw", _ipw, estimand="ATE", outcomes=_PATIENTS, estimand_option=True)
+register_analysis("aipw", _aipw, estimand="ATE", outcomes=_PATIENTS, estimand_option=True)
 
 _ALIASES = {
     "ttest": "t-test",

@@ -136,6 +136,17 @@ def _t_core(
             return float("nan")
         return t_power(ncp, df, alpha, alternative)
 
+    if target != "n":
+        assert n is not None
+        df_given = df_ncp(1.0, n, n2)[0]
+        if df_given <= 0:
+            sizes = f"n = {n:g}" + ("" if n2 is None else f", n2 = {n2:g}")
+            formula = ("2 * (n - 1)" if n2 is None else "n + n2 - 2") + " - n_covariates"
+            raise SpecificationError(
+                f"`n_covariates` = {df_lost} leaves no residual degrees of freedom with "
+                f"{sizes}: df = {formula} = {df_given:g}; increase `n`"
+                f"{'' if n2 is None else ' or `n2`'} or use fewer covariates"
+            )
     if target == "power":
         assert n is not None and d is not None
         power = pw(d, n, n2)
@@ -146,7 +157,10 @@ def _t_core(
                 f"`d` = {d} cannot give power above alpha with alternative={alternative!r}"
             )
         d_fix = float(d)
-        n = solve_size(lambda x: pw(d_fix, x, n2), power, N_LOWER + df_lost / 2, "n", exact)
+        lower = N_LOWER + df_lost / 2  # df = 2 at the lower end, as pwr's interval gives
+        if n2 is not None:  # df = n + n2 - 2 - n_covariates >= 2 at the lower end
+            lower = max(lower, N_LOWER + df_lost + 2 - n2)
+        n = solve_size(lambda x: pw(d_fix, x, n2), power, lower, "n", exact)
     else:
         assert n is not None and power is not None
         d = solve_effect(lambda x: pw(x, n, n2), power, alpha, alternative, "d", exact)
@@ -284,7 +298,14 @@ def ancova(
         Covariates in the model (degrees of freedom lost).
     exact : bool
         As in :func:`two_sample_t` (``pwr``'s interval for ``n`` starts at
-        ``2 + 1e-10 + n_covariates / 2`` here, so that ``df > 0``).
+        ``2 + 1e-10 + n_covariates / 2`` here, and with ``n2`` given at least at
+        ``4 + 1e-10 + n_covariates - n2``, so that ``df >= 2`` throughout).
+
+    Raises
+    ------
+    SpecificationError
+        If the given ``n`` (and ``n2``) leave no residual degrees of freedom
+        (``df <= 0``) for ``n_covariates``.
 
     Returns
     -------
@@ -512,9 +533,16 @@ def design_effect(
     if cluster_sizes is not None:
         if m is not None:
             raise SpecificationError("give `m` (and `cv`) or `cluster_sizes`, not both")
-        sizes = np.asarray(cluster_sizes, dtype=float).reshape(-1)
+        bad = SpecificationError(
+            f"`cluster_sizes` must be positive finite numbers; got {cluster_sizes!r}")
+        if isinstance(cluster_sizes, (str, bytes)):
+            raise bad
+        try:
+            sizes = np.asarray(cluster_sizes, dtype=float).reshape(-1)
+        except (TypeError, ValueError):
+            raise bad from None
         if sizes.size == 0 or not np.all(np.isfinite(sizes)) or np.any(sizes <= 0):
-            raise SpecificationError("`cluster_sizes` must be positive finite numbers")
+            raise bad
         m = float(sizes.mean())
         cv = float(sizes.std(ddof=0) / m)
     if m is None:
@@ -578,6 +606,12 @@ def minimum_detectable_effect(
     ANCOVA if ``rho != 0``) is solved for d, as ``pwr`` solves it or, with
     ``exact=True``, to machine precision (see :func:`two_sample_t`).
 
+    Raises
+    ------
+    SpecificationError
+        If attrition and the design effect leave 2 or fewer effective participants
+        in a group.
+
     Examples
     --------
     >>> round(minimum_detectable_effect(38 / 2), 3)
@@ -588,6 +622,13 @@ def minimum_detectable_effect(
     de, a, n = float(design_effect), float(attrition), float(n)
     eff_n = n * (1 - a) / de
     eff_n2 = None if n2 is None else float(n2) * (1 - a) / de
+    for name, given, effective in (("n", n, eff_n), ("n2", n2, eff_n2)):
+        if effective is not None and not effective > 2:
+            raise SpecificationError(
+                f"`attrition` = {a:g} and `design_effect` = {de:g} leave an effective `{name}` "
+                f"of {given:g} * (1 - {a:g}) / {de:g} = {effective:.4g}, but the t test needs "
+                f"more than 2 per group; recruit more or lower `attrition` / `design_effect`"
+            )
     if rho:
         return ancova(n=eff_n, n2=eff_n2, power=power, alpha=alpha, alternative=alternative,
                       rho=rho, exact=exact).effect

@@ -120,7 +120,7 @@ def run_batched(design: Any, n: int, seeds: Sequence[np.random.SeedSequence]) ->
     from causalpa.power.designs import TRUTH_ROW
 
     potentials = sorted({TRUTH_ROW[o] for a, o, _ in tests
-                         if o in TRUTH_ROW and a.estimand in ("ATE", "ATT", "ATC")})
+                         if o in TRUTH_ROW and a.estimand_in(ctxs[o]) in ("ATE", "ATT", "ATC")})
     wanted = [*keys, *(f"{p}_{arm}" for p in potentials for arm in (0, 1))]
     for pos, arrays, lost, rows in design.draw(n, seeds, wanted):
         sel = design.select_arrays(arrays, lost, rows, keys, potentials)
@@ -140,7 +140,7 @@ def run_batched(design: Any, n: int, seeds: Sequence[np.random.SeedSequence]) ->
             res = a.batched(stacked, o, ctxs[o])  # type: ignore[misc]
             for f in FIELDS[:-1]:
                 out[f][:, j] = res[f]
-            out["truth"][:, j] = _estimand_truth(stacked, o, a.estimand)
+            out["truth"][:, j] = _estimand_truth(stacked, o, a.estimand_in(ctxs[o]))
             bad = ~np.isfinite(res["p_value"])
             out["failed"][:, j] = bad
             if bad.any():
@@ -190,7 +190,7 @@ def _fit_replicate(out: dict[str, Any], tests: list[tuple[Any, str, str]],
             continue
         for f in FIELDS[:-1]:
             out[f][i, j] = getattr(est, f)
-        out["truth"][i, j] = design.truth(data.truth, o, a.estimand)
+        out["truth"][i, j] = design.truth(data.truth, o, a.estimand_in(ctxs[o]))
         if not np.isfinite(est.p_value):
             out["failed"][i, j] = True
             out["errors"][(a.name, o, "UndefinedStatistic", "p-value is not finite")] += 1

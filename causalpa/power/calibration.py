@@ -30,6 +30,8 @@ from causalpa._validation import (
     Instance,
     Number,
     RandomState,
+    as_seed,
+    check_value,
     validate_params,
 )
 from causalpa.errors import SpecificationError
@@ -43,20 +45,6 @@ __all__ = ["calibrate_effect", "realised_smd", "CalibrationOutcome"]
 CalibrationOutcome = Literal["phq9_change", "gad7_change", "recovered"]
 _RNG = [RandomState()]
 _PARAMS = [Instance(CohortParams, "a causalpa.simulate.CohortParams"), NONE]
-
-
-def _seed(rng: Any) -> Any:
-    """Return a seed that can be re-used for every evaluation (common random numbers).
-
-    An int or SeedSequence is used as it is; None draws fresh entropy; a Generator
-    (or BitGenerator) gives one integer from its stream.
-    """
-    if rng is None:
-        return int(np.random.SeedSequence().entropy)  # type: ignore[arg-type]
-    if isinstance(rng, (np.random.Generator, np.random.BitGenerator)):
-        gen = rng if isinstance(rng, np.random.Generator) else np.random.Generator(rng)
-        return int(gen.integers(0, 2**63))
-    return rng
 
 
 def _smd(arr: Mapping[str, np.ndarray], outcome: str) -> float:
@@ -99,8 +87,11 @@ def realised_smd(design: Any, outcome: Literal["phq9_change", "gad7_change", "re
     >>> abs(round(realised_smd(RandomisedTrial(effect=0.0)), 3))
     0.0
     """
+    from causalpa.power.harness import _DESIGN  # here: the designs import this module
+
+    check_value("design", design, [_DESIGN])
     params = dataclasses.replace(design.params, n_therapists=None)
-    return _smd(_arrays(n, _seed(rng), params), outcome)
+    return _smd(_arrays(n, as_seed(rng), params), outcome)
 
 
 @functools.lru_cache(maxsize=64)
@@ -169,5 +160,5 @@ def calibrate_effect(smd: float, outcome: Literal["phq9_change", "gad7_change", 
     if outcome == "gad7_change":
         changes["effect_gad7"] = None  # GAD-7 follows the calibrated effect
     base = dataclasses.replace(base, **changes)
-    return _calibrate_cached(float(smd), base, outcome, int(n), _seed(rng))
+    return _calibrate_cached(float(smd), base, outcome, int(n), as_seed(rng))
 

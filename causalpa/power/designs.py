@@ -45,20 +45,23 @@ from scipy import optimize, special
 
 from causalpa._validation import (
     NONE,
+    Column,
     Columns,
     Constraint,
     Instance,
     Number,
     Options,
     RandomState,
+    as_seed,
     check_value,
     validate_params,
 )
 from causalpa.errors import SpecificationError
 from causalpa.power.analyses import AnalysisContext, get_analysis
 from causalpa.power.calibration import calibrate_effect
-from causalpa.simulate import CohortParams, cohort_from_arrays
-from causalpa.simulate._core import simulate_arrays
+from causalpa.simulate import PATIENT_COLUMNS, CohortParams, cohort_from_arrays
+from causalpa.simulate._cohort import FOLLOW_UP
+from causalpa.simulate._core import ARRAY_NAMES, simulate_arrays
 from causalpa.simulate._params import as_params
 
 __all__ = [
@@ -101,9 +104,6 @@ DEFAULT_CONFOUNDERS: tuple[str, ...] = (
     "gad7_first",
 )
 
-# outcome columns that lose their value when a patient is lost to follow-up
-_FOLLOW_UP = ("phq9_last", "gad7_last", "phq9_change", "gad7_change", "case_last", "recovered",
-              "reliable_improvement", "reliable_deterioration", "reliable_recovery")
 # outcome -> row of SimulatedCohort.truth
 TRUTH_ROW = {
     "phq9_change": "phq9_change",
@@ -161,12 +161,8 @@ def seed_sequence(rng: Any) -> np.random.SeedSequence:
     Generator (or BitGenerator) gives one integer seed from its stream (its state
     advances).
     """
-    if isinstance(rng, np.random.SeedSequence):
-        return rng
-    if isinstance(rng, (np.random.Generator, np.random.BitGenerator)):
-        gen = rng if isinstance(rng, np.random.Generator) else np.random.Generator(rng)
-        return np.random.SeedSequence(int(gen.integers(0, 2**63)))
-    return np.random.SeedSequence(rng)
+    seed = as_seed(rng)
+    return seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
 
 
 _FRACTION = Number(low=0, high=1, low_inclusive=False, high_inclusive=False)
@@ -184,10 +180,13 @@ class Design:
         :class:`causalpa.simulate.CohortParams`). 0 simulates the null (type-I error).
     effect_gad7 : float, optional
         Simulator effect on GAD-7 (default: ``effect``).
-    outcomes : sequence of str
+    outcomes : str or sequence of str
         Patient-level outcome columns to test (``phq9_change``, ``gad7_change``,
-        ``recovered``, ``phq9_last``, ...). Several outcomes are tested with
-        ``multiplicity`` control, and "all"/"any" power is reported.
+        ``recovered``, ``phq9_last``, ...; one string is one outcome). Several
+        outcomes are tested with ``multiplicity`` control, and "all"/"any" power is
+        reported. They are checked when the design is built: a registered analysis
+        needs a column of :data:`causalpa.simulate.PATIENT_COLUMNS` (``"mixed"`` a
+        PHQ-9 or GAD-7 score, see :data:`causalpa.power.analyses.SESSION_SCORES`).
     analyses : sequence of str or callable, or mapping
         Analyses from :data:`causalpa.power.analyses.ANALYSES` ("t-test",
         "ancova", "risk-difference", "logistic", "mixed", "mixed-cluster",
@@ -197,7 +196,8 @@ class Design:
         ``{"phq9_change": "ancova", "recovered": "risk-difference"}``
         (``outcomes`` is then taken from its keys).
     multiplicity : {"holm", "bonferroni", None}
-        Adjustment across outcomes within each analysis.
+        Adjustment across the tests of each family: the outcomes of each analysis,
+        or all the tests of an analysis plan.
     attrition : float
         Proportion of participants lost to follow-up (no final score); they
         are excluded from complete-case analyses and keep only their first
@@ -208,10 +208,14 @@ class Design:
         random given baseline).
     baselines : mapping, optional
         Outcome -> baseline column for ANCOVA (defaults in :data:`DEFAULT_BASELINES`).
-    covariates : sequence of str
-        Confounders for PSM / IPW / AIPW (formula terms, ``C(sex)`` for factors).
+    covariates : str or sequence of str
+        Confounders for PSM / IPW / AIPW (formula terms, ``C(sex)`` for factors,
+        ``I(age**2)``; one string is one term). The columns they read must be
+        columns of the simulated patients.
     options : mapping
-        Per-analysis estimator options, e.g. ``{"psm": {"caliper": 0.2}}``.
+        Per-analysis estimator options, e.g. ``{"psm": {"caliper": 0.2}}``. An
+        ``estimand`` given to PSM, IPW or AIPW (``{"ipw": {"estimand": "ATT"}}``)
+        is also the truth that bias and coverage are computed against.
     simulator : mapping
         Further simulator parameters: fields of :class:`causalpa.simulate.CohortParams`
         (e.g. ``{"mean_sessions": 8, "attrition": 0.0}``); they override the design's
@@ -240,6 +244,8 @@ class Design:
     CONSTRAINTS: ClassVar[dict[str, list[Constraint]]] = {
         "effect": [Number()],
         "effect_gad7": [Number(), NONE],
+        "outcomes": [Columns()],
+        "covariates": [Columns()],
         "multiplicity": [Options(*typing.get_args(Multiplicity)), NONE],
         "attrition": [Number(low=0, high=1, high_inclusive=False)],
         "attrition_dependence": [Number()],
@@ -266,6 +272,7 @@ class Design:
         object.__setattr__(self, "covariates", tuple(self.covariates))
         for name in ("baselines", "options", "simulator"):  # private copies
             object.__setattr__(self, name, dict(getattr(self, name)))
+        self._check_columns()
         bad = sorted(set(_DESIGN_ARGUMENTS) & set(self.simulator))
         if bad:
             raise SpecificationError(
@@ -295,6 +302,31 @@ class Design:
         for a in flat:
             get_analysis(a)  # validates names early
         return outcomes, analyses
+
+    def _check_columns(self) -> None:
+        """Check outcomes, baselines and covariates against the simulated patients' columns.
+
+        Each analysis says which outcomes it accepts (``"mixed"`` a PHQ-9 or GAD-7
+        score; the other registered analyses a column of
+        :data:`causalpa.simulate.PATIENT_COLUMNS`; custom callables anything).
+        """
+        for analysis, outcome, _ in self.tests():
+            analysis.check_outcome(outcome)
+        known = set(PATIENT_COLUMNS)
+        for outcome, column in self.baselines.items():
+            check_value(f"baselines[{outcome!r}]", column, [Column()])
+            if column not in known:
+                raise SpecificationError(
+                    f"`baselines`: {column!r} (the baseline of {outcome!r}) is not a column of "
+                    f"the simulated patients; available: {', '.join(PATIENT_COLUMNS)}"
+                )
+        unknown = sorted(set(AnalysisContext(covariates=self.covariates).covariate_columns())
+                         - known)
+        if unknown:
+            raise SpecificationError(
+                f"`covariates` read {unknown}, which are not columns of the simulated "
+                f"patients; available: {', '.join(PATIENT_COLUMNS)}"
+            )
 
     # ---- to be specialised ------------------------------------------------------------
     def n_total(self, n: int) -> int:
@@ -464,14 +496,11 @@ class Design:
         out: dict[str, np.ndarray] = {"pa": arrays["pa"][idx].astype(float)}
         for k in keys:
             if k not in arrays:
-                from causalpa.simulate import patient_arrays
-
                 raise SpecificationError(
-                    f"{k!r} is not produced by the simulator; available: "
-                    f"{sorted(patient_arrays(20, 0))}"
+                    f"{k!r} is not produced by the simulator; available: {sorted(ARRAY_NAMES)}"
                 )
             v = arrays[k][idx].astype(float)
-            if k in _FOLLOW_UP and any_lost:
+            if k in FOLLOW_UP and any_lost:
                 v[lost_rows] = np.nan
             out[k] = v
         for k in potentials:
@@ -535,6 +564,11 @@ class Design:
         >>> round(realised_smd(d), 2)
         0.43
         """
+        if "effect" in kwargs:
+            raise SpecificationError(
+                f"from_smd() finds `effect` from `smd`; give `smd` ({smd!r}) or "
+                f"`effect` ({kwargs['effect']!r}), not both"
+            )
         probe = cls(**kwargs)
         effect = calibrate_effect(smd, params=probe.params)
         return cls(effect=effect, **kwargs)

@@ -49,6 +49,7 @@ from causalpa._validation import (
     Instance,
     Number,
     RandomState,
+    as_seed,
     check_value,
     validate_params,
 )
@@ -83,16 +84,11 @@ def root_seed(rng: Any) -> tuple[np.random.SeedSequence, int | None]:
     >>> root_seed(7)[1], root_seed(np.random.SeedSequence(7))[1]
     (7, 7)
     """
-    if isinstance(rng, np.random.SeedSequence):
-        plain = not rng.spawn_key and rng.pool_size == 4 and isinstance(rng.entropy, int)
-        return rng, int(rng.entropy) if plain else None  # type: ignore[arg-type]
-    if isinstance(rng, (np.random.Generator, np.random.BitGenerator)):
-        gen = rng if isinstance(rng, np.random.Generator) else np.random.Generator(rng)
-        rng = int(gen.integers(0, 2**63))
-    if rng is None:
-        ss = np.random.SeedSequence()
-        return ss, int(ss.entropy)  # type: ignore[arg-type]
-    return np.random.SeedSequence(int(rng)), int(rng)
+    seed = as_seed(rng)
+    if isinstance(seed, np.random.SeedSequence):
+        plain = not seed.spawn_key and seed.pool_size == 4 and isinstance(seed.entropy, int)
+        return seed, int(seed.entropy) if plain else None  # type: ignore[arg-type]
+    return np.random.SeedSequence(seed), seed
 
 
 def replicate_seeds(root: np.random.SeedSequence, n_sims: int) -> list[np.random.SeedSequence]:
@@ -107,9 +103,7 @@ def replicate_seeds(root: np.random.SeedSequence, n_sims: int) -> list[np.random
 
 def _stable_seed(rng: Any) -> Any:
     """Return a seed that gives the same root at every n of a curve or a search."""
-    if isinstance(rng, np.random.SeedSequence):
-        return rng
-    return root_seed(rng)[1]
+    return as_seed(rng)
 
 
 # =========================================================================== tables
@@ -158,6 +152,12 @@ def _replicate_table(res: dict[str, Any], tests: list[tuple[Any, str, str]],
                     "reject": dec & ~failed_any, "failed": failed_any,
                 }))
     return pd.concat(frames, ignore_index=True)
+
+
+def _multiplicity(design: Design) -> str | None:
+    """Return the adjustment applied: the design's, if some family holds several tests."""
+    sizes = Counter(family for _, _, family in design.tests())
+    return design.multiplicity if any(k > 1 for k in sizes.values()) else None
 
 
 def _counter_frame(counter: Counter, columns: list[str]) -> pd.DataFrame:
@@ -294,7 +294,7 @@ def simulate(
         _replicates=_replicate_table(merged, design.tests(), alpha, design.multiplicity),
         _warnings=_counter_frame(merged["warnings"], ["category", "message"]),
         _errors=_counter_frame(merged["errors"], ["analysis", "outcome", "error", "message"]),
-        elapsed=elapsed, multiplicity=design.multiplicity if len(design.outcomes) > 1 else None,
+        elapsed=elapsed, multiplicity=_multiplicity(design),
         conf_level=conf_level,
     )
     failed = int(merged["failed"].sum())
@@ -333,6 +333,7 @@ def curve(
     >>> c.tidy()["n"].tolist()
     [20, 40]
     """
+    _check_forwarded("curve", kwargs, "ns")
     if isinstance(ns, (int, np.integer)):
         ns = [int(ns)]
     if isinstance(ns, str) or not ns:
@@ -345,6 +346,15 @@ def curve(
         for x in sizes
     )
     return PowerCurve(results)
+
+
+def _check_forwarded(func: str, kwargs: dict[str, Any], sizes: str) -> None:
+    """Refuse an ``n`` among the keyword arguments ``func`` passes on to :func:`simulate`."""
+    if "n" in kwargs:
+        raise SpecificationError(
+            f"{func}() sets `n` itself (the sample sizes come from `{sizes}`); "
+            f"remove `n={kwargs['n']!r}`"
+        )
 
 
 def _row_of(res: PowerResult, analysis: str | None, outcome: str | None) -> pd.Series:
@@ -413,6 +423,13 @@ def sample_size(
     -------
     SampleSizeResult
 
+    Raises
+    ------
+    SpecificationError
+        If the power at an evaluated n is undefined (every replicate's fit failed;
+        the message names the n and the most frequent errors), if ``n_max`` does not
+        reach ``target``, or if ``kwargs`` set ``n``.
+
     Examples
     --------
     >>> import causalpa as cpa
@@ -421,6 +438,7 @@ def sample_size(
     >>> 10 <= s.n <= 200, s.tidy().columns.tolist()[:3]
     (True, ['analysis', 'outcome', 'n'])
     """
+    _check_forwarded("sample_size", kwargs, "n_min` and `n_max")
     if n_max < n_min:
         raise SpecificationError(f"`n_max` must be >= `n_min` ({n_min}); got {n_max}")
     seed = _stable_seed(rng)
@@ -432,7 +450,15 @@ def sample_size(
                                 progress=progress, **kwargs)
         return float(_row_of(cache[x], analysis, outcome)["power"])
 
-    hi = _search(power_at, target, n_min, n_max, tol)
+    def failures(x: int) -> str:
+        errors = cache[x].errors if x in cache else pd.DataFrame()
+        if errors.empty:
+            return "no replicate gave a valid test"
+        top = "; ".join(f"{r['analysis']} on {r['outcome']}: {r['error']}: {r['message']} "
+                        f"(x{r['count']})" for _, r in errors.head(3).iterrows())
+        return f"{int(errors['count'].sum())} failed fits, most frequent: {top}"
+
+    hi = _search(power_at, target, n_min, n_max, tol, failures)
     res = cache[hi]
     row = _row_of(res, analysis, outcome)
     evals = [{"n": k, **{c: float(r[c]) for c in ("power", "power_low", "power_high")}}
@@ -445,22 +471,47 @@ def sample_size(
     )
 
 
-def _search(power_at: Any, target: float, n_min: int, n_max: int, tol: float) -> int:
-    """Bracket by doubling from ``n_min``, then bisect on integers."""
+def _search(power_at: Any, target: float, n_min: int, n_max: int, tol: float,
+            failures: Any = None) -> int:
+    """Bracket by doubling from ``n_min``, then bisect on integers.
+
+    A power that is not a number (every replicate's fit failed) stops the search with a
+    :class:`~causalpa.errors.SpecificationError` naming the n and ``failures(n)`` (a
+    summary of the failed fits).
+
+    Examples
+    --------
+    >>> _search(lambda n: min(1.0, n / 100), 0.8, n_min=5, n_max=500, tol=0.0)
+    80
+    >>> _search(lambda n: float("nan"), 0.8, n_min=5, n_max=500, tol=0.0)
+    Traceback (most recent call last):
+    ...
+    causalpa.errors.SpecificationError: power is undefined at n = 5 (no valid replicate); raise `n_min` or revisit the design
+    """
+    def power(x: int) -> float:
+        value = float(power_at(x))
+        if not math.isfinite(value):
+            detail = f": {failures(x)}" if failures is not None else ""
+            raise SpecificationError(
+                f"power is undefined at n = {x} (no valid replicate){detail}; raise `n_min` "
+                "or revisit the design"
+            )
+        return value
+
     lo, hi = n_min, n_min
-    if power_at(lo) >= target:
+    if power(lo) >= target:
         return lo
-    while power_at(hi) < target:
+    while power(hi) < target:
         lo = hi
         if hi >= n_max:
             raise SpecificationError(
-                f"power {power_at(hi):.3f} at n_max = {n_max} is below the target {target}; "
+                f"power {power(hi):.3f} at n_max = {n_max} is below the target {target}; "
                 "raise `n_max` or revisit the design"
             )
         hi = min(n_max, hi * 2)
     while hi - lo > max(1, int(tol * hi)):
         mid = (lo + hi) // 2
-        if power_at(mid) >= target:
+        if power(mid) >= target:
             hi = mid
         else:
             lo = mid

@@ -206,9 +206,23 @@ def _d_interval(d: float, n1: int, n0: int, conf_level: float) -> tuple[float, f
     a = (1 - conf_level) / 2
 
     def root(p: float) -> float:
+        # P(T > t_obs | ncp) rises with ncp: widen the bracket around t_obs until it
+        # holds the root (very large |t_obs|, e.g. arms that do not overlap, need more
+        # than +-10)
         f = lambda ncp: float(stats.nct.sf(t_obs, df, ncp)) - p  # noqa: E731
-        lo, hi = t_obs - 10, t_obs + 10
-        return float(optimize.brentq(f, lo, hi, xtol=1e-10))
+        width = 10.0
+        while True:
+            lo, hi = t_obs - width, t_obs + width
+            f_lo, f_hi = f(lo), f(hi)
+            if f_lo <= 0 <= f_hi:
+                return float(optimize.brentq(f, lo, hi, xtol=1e-10))
+            if width > 1e6 + abs(t_obs) or not (np.isfinite(f_lo) and np.isfinite(f_hi)):
+                raise DataError(
+                    f"the confidence interval of d = {d:.4g} cannot be computed (t = "
+                    f"{t_obs:.4g} on {df} df): the arms are separated too far for the "
+                    "noncentral t"
+                )
+            width *= 4
 
     return root(a) * scale, root(1 - a) * scale
 
@@ -229,11 +243,27 @@ def _icc_oneway(y: np.ndarray, g: np.ndarray) -> float:
     return float(s2b / (s2b + msw)) if s2b + msw > 0 else float("nan")
 
 
+def _numeric(patients: pd.DataFrame, column: str, argument: str) -> np.ndarray:
+    """Return a numeric column as floats; raise :class:`~causalpa.errors.DataError` if not."""
+    check_columns(patients, [column], argument)
+    values = patients[column]
+    if not (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)):
+        raise DataError(
+            f"{argument} column {column!r} must be numeric; it has dtype {values.dtype} "
+            f"(e.g. {_first_value(values)!r})"
+        )
+    return values.to_numpy(dtype=float)
+
+
+def _first_value(values: pd.Series) -> Any:
+    present = values.dropna()
+    return present.iloc[0] if len(present) else None
+
+
 def _within_arm_correlation(patients: pd.DataFrame, baseline: str, y: np.ndarray,
                             arm: np.ndarray, ok: np.ndarray) -> float:
     """Correlation of the baseline with the outcome, pooled within arms."""
-    check_columns(patients, [baseline], "baseline")
-    x = patients[baseline].to_numpy(dtype=float)
+    x = _numeric(patients, baseline, "baseline")
     keep = ok & np.isfinite(x)
     xc = x[keep] - pd.Series(x[keep]).groupby(arm[keep]).transform("mean").to_numpy()
     yc = y[keep] - pd.Series(y[keep]).groupby(arm[keep]).transform("mean").to_numpy()
@@ -278,6 +308,7 @@ def from_pilot(
     baseline: str | None = "phq9_first",
     groups: str | None = "therapist",
     conf_level: float = 0.6,
+    treated: Any = None,
 ) -> PilotEstimates:
     """Estimate design parameters from pilot data.
 
@@ -291,15 +322,18 @@ def from_pilot(
     outcome : str
         Continuous outcome (lower = better, e.g. ``phq9_change``).
     treatment : str
-        0/1 treatment column.
+        Treatment column: 0/1, bool, or two levels with ``treated``.
     baseline : str or None
-        Baseline column for the ANCOVA correlation.
+        Baseline column for the ANCOVA correlation (numeric).
     groups : str or None
         Therapist column for the ICC.
     conf_level : float
         Level of the two-sided interval for d. The default 0.6 makes the lower
         limit the 20th percentile (a one-sided 80% bound), a common
         conservative choice; use 0.95 for the usual interval.
+    treated : object, optional
+        The level of ``treatment`` that means PA, for a column that is not coded
+        0/1 (e.g. ``treated="PA"``).
 
     Returns
     -------
@@ -324,10 +358,9 @@ def from_pilot(
     """
     patients = check_frame(patients, "patients", min_rows=4)
     check_columns(patients, [treatment], "treatment")
-    check_columns(patients, [outcome], "outcome")
     conf_level = float(conf_level)
-    arm = binary_treatment(patients[treatment], treatment)
-    y = patients[outcome].to_numpy(dtype=float)
+    arm = binary_treatment(patients[treatment], treatment, treated)
+    y = _numeric(patients, outcome, "outcome")
     ok = np.isfinite(y)
     y1, y0 = y[ok & (arm == 1)], y[ok & (arm == 0)]
     n1, n0 = len(y1), len(y0)

@@ -183,7 +183,9 @@ class PowerResult(Result):
     elapsed : float
         Wall-clock seconds.
     multiplicity : str or None
-        "holm", "bonferroni" or None.
+        The adjustment applied to the p-values, "holm" or "bonferroni"; None when
+        no family of tests (the outcomes of an analysis, or an analysis plan) holds
+        more than one test, so nothing was adjusted.
     conf_level : float
         Level of the Monte-Carlo interval for power (Clopper-Pearson).
     """

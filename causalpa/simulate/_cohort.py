@@ -26,12 +26,14 @@ from causalpa._validation import (
     RandomState,
     validate_params,
 )
+from causalpa.errors import SpecificationError
 from causalpa.outcomes import OUTCOME_COLUMNS
 from causalpa.results import Result
-from causalpa.simulate._core import simulate_arrays, truth_table
+from causalpa.simulate._core import ARRAY_NAMES, simulate_arrays, truth_table
 from causalpa.simulate._params import CohortParams, as_params
 
-__all__ = ["SimulatedCohort", "cohort", "cohort_from_arrays", "patient_arrays", "PATIENT_COLUMNS"]
+__all__ = ["SimulatedCohort", "cohort", "cohort_from_arrays", "patient_arrays", "PATIENT_COLUMNS",
+           "FOLLOW_UP"]
 
 #: Patient-level columns of :attr:`SimulatedCohort.patients`, in order.
 PATIENT_COLUMNS = (
@@ -147,7 +149,17 @@ class SimulatedCohort(Result):
 
 # =========================================================================== functions
 def _keys(keys: Any) -> frozenset[str] | None:
-    return None if keys is None else frozenset(str(k) for k in keys)
+    """Return the requested array names, checked against ``_core.ARRAY_NAMES``."""
+    if keys is None:
+        return None
+    wanted = frozenset(keys)
+    unknown = sorted(str(k) for k in wanted - set(ARRAY_NAMES))
+    if unknown:
+        raise SpecificationError(
+            f"`keys` names arrays the simulator does not produce: {unknown}; available: "
+            f"{', '.join(ARRAY_NAMES)}"
+        )
+    return wanted
 
 
 @validate_params({"n": Number(low=1, integer=True), "rng": RandomState(), "params": _PARAMS,

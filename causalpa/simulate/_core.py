@@ -30,7 +30,7 @@ from scipy import optimize, special
 from causalpa.outcomes import OUTCOME_COLUMNS, outcome_arrays
 from causalpa.simulate._params import CohortParams
 
-__all__ = ["CALIBRATION", "simulate_arrays", "truth_table"]
+__all__ = ["CALIBRATION", "ARRAY_NAMES", "simulate_arrays", "truth_table"]
 
 #: Fixed model constants (documented in docs/simulator.md). They were chosen so
 #: that the control arm at the defaults reproduces the national figures in
@@ -76,6 +76,15 @@ CALIBRATION: dict[str, float] = {
 }
 
 _OBSERVED = OUTCOME_COLUMNS  # the outcome flags of the treatment received
+
+#: Names of the arrays :func:`simulate_arrays` returns (all of them when ``keys`` is None).
+ARRAY_NAMES: tuple[str, ...] = (
+    "therapist", "pa", "age", "female", "employed", "ltc", "imd_decile", "propensity",
+    "selection_index", "phq9_first", "phq9_last", "gad7_first", "gad7_last", "n_sessions",
+    "phq9_change", "gad7_change", *OUTCOME_COLUMNS, "phq9_sessions", "gad7_sessions",
+    "phq9_change_0", "phq9_change_1", "gad7_change_0", "gad7_change_1", "n_sessions_0",
+    "n_sessions_1", "recovered_0", "recovered_1",
+)
 
 
 # =========================================================================== helpers
