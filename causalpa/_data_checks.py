@@ -32,6 +32,7 @@ __all__ = [
     "check_arm_sizes",
     "check_weights",
     "check_outcome",
+    "align_to_rows",
 ]
 
 MEASURES: tuple[str, ...] = ("difference", "risk difference", "risk ratio", "odds ratio")
@@ -262,18 +263,84 @@ def check_arm_sizes(t: np.ndarray, treatment: str, what: str, *, minimum: int = 
     Traceback (most recent call last):
     ...
     causalpa.errors.DataError: the treated arm of 'pa' has 1 unit; AIPW needs at least 2 units per arm (and far more for trustworthy inference)
+    >>> check_arm_sizes(np.array([1, 1, 0]), "pa", "a table", minimum=1, weights=[1, 1, 0])
+    Traceback (most recent call last):
+    ...
+    causalpa.errors.DataError: there are no control units with positive weight in 'pa'; a table needs at least 1 unit per arm (and far more for trustworthy inference)
     """
     t = np.asarray(t)
     keep = np.ones(len(t), dtype=bool) if weights is None else np.asarray(weights) > 0
     n1, n0 = int(np.sum((t == 1) & keep)), int(np.sum((t == 0) & keep))
     if min(n1, n0) < minimum:
         arm, k = ("treated", n1) if n1 < minimum else ("control", n0)
-        units = f"{k} unit{'' if k == 1 else 's'}" + ("" if weights is None
-                                                        else " with positive weight")
+        positive = "" if weights is None else " with positive weight"
+        found = (f"there are no {arm} units{positive} in {treatment!r}" if k == 0 else
+                 f"the {arm} arm of {treatment!r} has {k} unit{'' if k == 1 else 's'}{positive}")
         raise DataError(
-            f"the {arm} arm of {treatment!r} has {units}; {what} needs at least {minimum} "
-            "units per arm (and far more for trustworthy inference)")
+            f"{found}; {what} needs at least {minimum} "
+            f"unit{'' if minimum == 1 else 's'} per arm (and far more for trustworthy "
+            "inference)")
     return n1, n0
+
+
+def align_to_rows(data: pd.DataFrame, values: Any, name: str) -> Any:
+    """Return per-row ``values`` in the row order of ``data`` (a Series is aligned by label).
+
+    A pandas Series is matched to the rows of ``data`` through its index, as pandas
+    aligns data: it is reindexed on ``data.index`` (labels that are not rows of ``data``
+    are ignored) and a row of ``data`` without a value is refused. Any other value (a
+    list, an array) is returned unchanged and read by position.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        The data whose rows the values belong to.
+    values : object
+        The values given for ``name`` (weights, clusters, a distance).
+    name : str
+        The argument, for messages.
+
+    Returns
+    -------
+    numpy.ndarray or object
+        The Series' values in row order, or ``values`` unchanged.
+
+    Raises
+    ------
+    DataError
+        A Series with duplicated labels that is not indexed like ``data``, or without a
+        value for some rows of ``data`` (named).
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"x": [1.0, 2.0, 3.0]}, index=["a", "b", "c"])
+    >>> align_to_rows(df, pd.Series([30.0, 10.0, 20.0], index=["c", "a", "b"]), "weights")
+    array([10., 20., 30.])
+    >>> align_to_rows(df, pd.Series([1.0, 2.0], index=["a", "b"]), "weights")
+    Traceback (most recent call last):
+    ...
+    causalpa.errors.DataError: `weights` is a pandas Series without a value for row c of `data`: a Series is aligned on `data.index` by label; give one value per row (or a plain array in row order)
+    """
+    if not isinstance(values, pd.Series):
+        return values
+    index = data.index
+    if values.index.equals(index):
+        return values.to_numpy()
+    if not values.index.is_unique:
+        dup = values.index[values.index.duplicated()].unique()
+        raise DataError(
+            f"`{name}` is a pandas Series with duplicated index labels ({format_rows(dup)}) "
+            "that is not indexed like `data`, so it cannot be aligned on the rows of `data`; "
+            "give it the index of `data` (or pass a plain array in row order)")
+    missing = ~np.asarray(index.isin(values.index), dtype=bool)
+    if missing.any():
+        rows = index[missing]
+        noun = "row" if len(rows) == 1 else "rows"
+        raise DataError(
+            f"`{name}` is a pandas Series without a value for {noun} {format_rows(rows)} of "
+            "`data`: a Series is aligned on `data.index` by label; give one value per row "
+            "(or a plain array in row order)")
+    return values.reindex(index).to_numpy()
 
 
 def check_weights(weights: Any, n: int, name: str = "weights") -> np.ndarray:

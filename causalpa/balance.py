@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from causalpa._callable_module import make_callable
+from causalpa._data_checks import align_to_rows
 from causalpa._spec import make_spec
 from causalpa._validation import (
     NONE,
@@ -50,19 +51,19 @@ from causalpa._validation import (
     Columns,
     Instance,
     Number,
+    check_arm_sizes,
     check_columns,
     check_no_missing,
     check_weights,
     validate_params,
 )
 from causalpa.errors import SpecificationError
+from causalpa.estimation import Estimand
 from causalpa.propensity import FORMULA
 from causalpa.results import Result
 
 __all__ = ["BalanceTable", "balance", "balance_statistics", "sample_sizes"]
 
-#: Target populations; the estimand chooses the standardising SD.
-Estimand = Literal["ATE", "ATT", "ATC", "ATO"]
 #: Which sample of a balance table to show.
 Sample = Literal["adjusted", "unadjusted"]
 #: Weights: a column name or one weight per row.
@@ -434,12 +435,16 @@ class BalanceTable(_BalanceViews):
 
 # =========================================================================== public API
 def _weight_vector(data: pd.DataFrame, weights: Any) -> np.ndarray:
-    """Return the weights as an array: a column of ``data`` or one weight per row."""
+    """Return the weights as an array: a column of ``data`` or one weight per row.
+
+    A pandas Series is aligned on ``data.index`` (by label, as ``match(distance=)`` and
+    ``estimate_effect(weights=)``); other sequences are read by position.
+    """
     if isinstance(weights, str):
         check_columns(data, [weights], "weights")
         check_no_missing(data, [weights])
         weights = data[weights].to_numpy()
-    return check_weights(weights, len(data))
+    return check_weights(align_to_rows(data, weights, "weights"), len(data))
 
 
 @validate_params({"formula": FORMULA, "treatment": [Column(), NONE],
@@ -467,7 +472,8 @@ def balance(
     treatment, covariates : str, list of str, optional
         Column names instead of a formula.
     weights : str or array-like, optional
-        Column name or one weight per row (matching or balancing weights).
+        Column name or one weight per row (matching or balancing weights); a pandas
+        Series is aligned on the index of ``data`` (every row needs a weight).
     estimand : {"ATE", "ATT", "ATC", "ATO"}
         Chooses the standardising SD: pooled (ATE/ATO), treated (ATT), control (ATC).
     threshold : float
@@ -484,7 +490,9 @@ def balance(
     SpecificationError
         An option outside its declared values (``estimand``, ``threshold``, ...).
     DataError
-        Missing values, a non-binary treatment, or weights of the wrong length or sign.
+        Missing values, a non-binary treatment, weights of the wrong length or sign, a
+        weight Series without a weight for some rows, or an arm whose weights are all
+        zero (there is no weighted arm to compare).
 
     Examples
     --------
@@ -503,6 +511,8 @@ def balance(
     t = spec.treatment_array(data)
     X = spec.covariate_frame(data)
     w = None if weights is None else _weight_vector(data, weights)
+    if w is not None:
+        check_arm_sizes(t, spec.treatment, "a weighted balance table", minimum=1, weights=w)
     return BalanceTable(
         unadjusted=balance_statistics(X, t, None, estimand=estimand).drop(columns="pair_dist")
         .assign(pair_dist=np.nan),

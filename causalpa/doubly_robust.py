@@ -48,9 +48,9 @@ from scipy import special
 from causalpa._regression import logistic, wls
 from causalpa._spec import make_spec
 from causalpa._validation import (
+    CONF_LEVEL,
     NONE,
     Boolean,
-    Classifier,
     Column,
     Columns,
     Constraint,
@@ -61,10 +61,11 @@ from causalpa._validation import (
     as_generator,
     check_arm_sizes,
     check_outcome,
+    format_rows,
     validate_params,
 )
 from causalpa.errors import ConvergenceWarning, DataError, SpecificationError
-from causalpa.estimation import COVARIATE_TERMS, adjustment_matrix, contrast
+from causalpa.estimation import COVARIATE_TERMS, adjustment_matrix, check_roles, contrast
 from causalpa.inference import (
     SMALL_ARM,
     Moments,
@@ -73,7 +74,7 @@ from causalpa.inference import (
     variance,
     warn_small_sample,
 )
-from causalpa.propensity import _propensity_from_spec
+from causalpa.propensity import PS_MODEL, _fit_classifier, _propensity_from_spec
 from causalpa.results import Effect, effect_from_estimate
 
 __all__ = ["aipw", "aipw_arrays"]
@@ -81,7 +82,6 @@ __all__ = ["aipw", "aipw_arrays"]
 
 # declared options shared by aipw and aipw_arrays
 _OUTCOME_MODEL: list[Constraint] = [Options("linear", "logistic"), Estimator()]
-_PS_MODEL: list[Constraint] = [Options("logistic", "firth"), Classifier()]
 _CROSS_FIT: list[Constraint] = [Number(low=2, integer=True), NONE]
 
 
@@ -117,11 +117,7 @@ def _fit_predict_ps(model: Any, Xtr: np.ndarray, ttr: np.ndarray, Xte: np.ndarra
     if isinstance(model, str):
         fit = logistic(ttr, Xtr, firth=model == "firth", maxit=100)
         return special.expit(Xte @ fit.coef)
-    from sklearn.base import clone
-
-    est = clone(model)
-    est.fit(Xtr[:, 1:], ttr)
-    return np.asarray(est.predict_proba(Xte[:, 1:]))[:, list(est.classes_).index(1)]
+    return _fit_classifier(model, ttr, Xtr, None, Xte)[0]  # the intercept column first
 
 
 def _folds(t: np.ndarray, cross_fit: int | None, rng: Any) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -195,7 +191,48 @@ def _aipw_arrays(y: np.ndarray, t: np.ndarray, X: np.ndarray, W: np.ndarray | No
     return {"mu1": mu1, "mu0": mu0, "phi1": phi1, "phi0": phi0, "e": e, "m1": m1, "m0": m0}
 
 
-@validate_params({"outcome_model": _OUTCOME_MODEL, "ps_model": _PS_MODEL, "cross_fit": _CROSS_FIT,
+def _check_arrays(y: Any, t: Any, X: Any, W: Any, scores: Any, binary: bool
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None,
+                             np.ndarray | None]:
+    """Validate the arrays of :func:`aipw_arrays` (lengths, finiteness, 0/1 treatment)."""
+    def numeric(name: str, value: Any, ndim: int) -> np.ndarray:
+        try:
+            arr = np.asarray(value, dtype=float)
+        except (TypeError, ValueError):
+            raise DataError(f"`{name}` must be numeric") from None
+        if arr.ndim != ndim:
+            shape = "a 1-D array" if ndim == 1 else "a 2-D model matrix (units x columns)"
+            raise DataError(f"`{name}` must be {shape}; got shape {arr.shape}")
+        bad = ~np.isfinite(arr) if ndim == 1 else ~np.isfinite(arr).all(axis=1)
+        if bad.any():
+            raise DataError(f"`{name}` has missing or infinite values at positions "
+                            f"{format_rows(np.flatnonzero(bad))}")
+        return arr
+
+    y_arr = numeric("y", y, 1)
+    n = len(y_arr)
+    t_arr = numeric("t", t, 1)
+    arrays = {"t": t_arr, "X": numeric("X", X, 2)}
+    if W is not None:
+        arrays["W"] = numeric("W", W, 2)
+    if scores is not None:
+        arrays["scores"] = numeric("scores", scores, 1)
+    for name, arr in arrays.items():
+        if arr.shape[0] != n:
+            what = "rows" if arr.ndim == 2 else "values"
+            raise DataError(f"`{name}` has {arr.shape[0]} {what} but `y` has {n} values; "
+                            "give one per unit")
+    if not np.isin(t_arr, (0.0, 1.0)).all():
+        shown = ", ".join(f"{v:g}" for v in np.unique(t_arr)[:10])
+        raise DataError(f"`t` must be the 0/1 treatment (1 = treated); its values are {shown}")
+    if binary and not np.isin(y_arr, (0.0, 1.0)).all():
+        raise DataError("`binary=True` needs a 0/1 outcome `y`; it has other values")
+    check_arm_sizes(t_arr, "t", "AIPW")
+    out_t = t_arr.astype(int)
+    return (y_arr, out_t, arrays["X"], arrays.get("W"), arrays.get("scores"))
+
+
+@validate_params({"outcome_model": _OUTCOME_MODEL, "ps_model": PS_MODEL, "cross_fit": _CROSS_FIT,
                   "rng": RandomState(), "binary": Boolean()})
 def aipw_arrays(
     y: np.ndarray,
@@ -241,6 +278,13 @@ def aipw_arrays(
         ``mu1``, ``mu0``, ``phi1``, ``phi0`` (influence functions, mean 0, such that
         ``var(mu_a) = sum(phi_a**2) / n**2``), ``e``, ``m1``, ``m0``.
 
+    Raises
+    ------
+    DataError
+        Arrays of different lengths, missing or infinite values, a treatment not coded
+        0/1 (or bool), an arm with fewer than 2 units, or a non-0/1 ``y`` with
+        ``binary=True`` (the argument is named).
+
     Examples
     --------
     >>> import numpy as np
@@ -259,6 +303,7 @@ def aipw_arrays(
     >>> bool(ate - 1.96 * se < 2.0 < ate + 1.96 * se)
     True
     """
+    y, t, X, W, scores = _check_arrays(y, t, X, W, scores, binary)
     return _aipw_arrays(y, t, X, W, estimand=estimand, outcome_model=outcome_model,
                         ps_model=ps_model, cross_fit=cross_fit, rng=rng, binary=binary,
                         scores=scores)
@@ -314,9 +359,8 @@ def _model_name(model: Any) -> str:
 _AIPW_OPTIONS: dict[str, Any] = {
     "outcome": Column(), "treatment": [Column(), NONE], "covariates": [Columns(), NONE],
     "outcome_covariates": COVARIATE_TERMS,
-    "outcome_model": [*_OUTCOME_MODEL, NONE], "ps_model": _PS_MODEL, "cross_fit": _CROSS_FIT,
-    "rng": RandomState(),
-    "conf_level": Number(low=0, high=1, low_inclusive=False, high_inclusive=False),
+    "outcome_model": [*_OUTCOME_MODEL, NONE], "ps_model": PS_MODEL, "cross_fit": _CROSS_FIT,
+    "rng": RandomState(), "conf_level": CONF_LEVEL,
 }
 
 
@@ -385,10 +429,12 @@ def aipw(
     ------
     SpecificationError
         Bad option values (named), a logistic outcome model for a non-0/1 outcome, an
-        outcome that is also the treatment or a covariate.
+        outcome that is also the treatment or a covariate, ``outcome_covariates`` that
+        include the outcome or the treatment.
     DataError
         Missing values, non-binary treatment, an arm with fewer than 2 units,
-        separation in the propensity model, scores of exactly 0 or 1.
+        separation in the propensity model, scores of exactly 0 or 1, collinear
+        ``outcome_covariates`` (the redundant column is named).
 
     Warns
     -----
@@ -409,9 +455,9 @@ def aipw(
     ('ATT', 't', inf)
     """
     spec = make_spec(data, formula, treatment=treatment, covariates=covariates, treated=treated)
+    check_roles(outcome, spec.treatment, spec.variables,
+                "formula" if formula is not None else "covariates")
     y, binary, effect_measure = check_outcome(data, outcome, measure)
-    if outcome == spec.treatment or outcome in spec.variables:
-        raise SpecificationError(f"`outcome` {outcome!r} is also the treatment or a covariate")
     outcome_model = _outcome_model_for(outcome_model, binary)
     t = spec.treatment_array(data)
     n1, n0 = check_arm_sizes(t, spec.treatment, "AIPW")
@@ -420,7 +466,8 @@ def aipw(
     X = ps.design
     W = X
     if outcome_covariates is not None:
-        Z, _ = adjustment_matrix(data, outcome_covariates, "outcome_covariates")
+        Z, _ = adjustment_matrix(data, outcome_covariates, "outcome_covariates",
+                                 outcome=outcome, treatment=spec.treatment)
         W = np.column_stack([np.ones(len(y)), Z])
     res = _aipw_arrays(y, t, X, W, estimand=estimand, outcome_model=outcome_model,
                        ps_model=ps_model, cross_fit=cross_fit, rng=rng, binary=binary,

@@ -54,16 +54,18 @@ from __future__ import annotations
 
 import math
 import typing
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from causalpa._regression import Fit, logistic, wls
+from causalpa._data_checks import align_to_rows
+from causalpa._regression import Fit, check_full_rank, logistic, wls
 from causalpa._spec import terms_spec
 from causalpa._validation import (
+    CONF_LEVEL,
     NONE,
     Columns,
     Instance,
@@ -74,7 +76,6 @@ from causalpa._validation import (
     check_columns,
     check_frame,
     check_no_missing,
-    check_number,
     check_outcome,
     check_value,
     check_weights,
@@ -91,10 +92,15 @@ from causalpa.inference import (
 )
 from causalpa.results import Effect, effect_from_bootstrap, effect_from_estimate
 
-__all__ = ["estimate_effect", "gcomp", "GComp", "adjustment_matrix", "contrast", "SE_CHOICES",
-           "SE_OPTIONS", "MatchedSE", "COVARIATE_TERMS"]
+__all__ = ["estimate_effect", "gcomp", "GComp", "adjustment_matrix", "check_roles", "contrast",
+           "SE_CHOICES", "SE_OPTIONS", "MatchedSE", "COVARIATE_TERMS", "Measure", "Estimand",
+           "ESTIMANDS"]
 
+#: The effect measures (``measure=``).
 Measure = Literal["difference", "risk difference", "risk ratio", "odds ratio"]
+#: The target populations of effects on matched or weighted data (``estimand=``).
+Estimand = Literal["ATE", "ATT", "ATC", "ATO"]
+ESTIMANDS: tuple[str, ...] = typing.get_args(Estimand)
 #: ``se=`` for matched data: the aliases and the built-in names of the variance registry
 #: (registered variances are accepted too, see :data:`SE_OPTIONS`).
 MatchedSE = Literal["cluster", "robust", "HC0", "HC1", "HC2", "HC3", "CR0", "CR1", "CR2",
@@ -116,7 +122,6 @@ class _SENames:
 #: or a :class:`~causalpa.inference.Variance` object.
 SE_OPTIONS = [Registered(_SENames(), "standard error"),
               Instance(Variance, "a causalpa.inference.Variance")]
-ESTIMANDS: tuple[str, ...] = ("ATT", "ATC", "ATE", "ATO")
 
 
 # =========================================================================== g-computation
@@ -222,21 +227,115 @@ def delta_se(grad: np.ndarray, V: np.ndarray) -> float:
     return float(math.sqrt(max(grad @ V @ grad, 0.0)))
 
 
-def adjustment_matrix(data: pd.DataFrame, adjust: Any,
-                      argument: str = "adjust") -> tuple[np.ndarray, list[str]]:
+def check_roles(outcome: str, treatment: str, covariates: Iterable[str] = (),
+                argument: str = "adjust") -> None:
+    """Refuse an outcome that is the treatment, and covariates that are either of them.
+
+    The one check of the variables' roles shared by the effect estimators (matching,
+    weighting, AIPW): the outcome cannot be the treatment column, and the adjustment
+    covariates (``adjust=``, ``outcome_covariates=``) are pre-treatment covariates, so
+    neither the outcome nor the treatment may be among them (a model of ``y`` on ``y``
+    or on a copy of the treatment has no effect left to estimate).
+
+    Parameters
+    ----------
+    outcome, treatment : str
+        The outcome and treatment columns.
+    covariates : iterable of str
+        Columns read by the adjustment covariates (e.g. ``terms_spec(...).variables``).
+    argument : str
+        The argument that gave the covariates, for messages.
+
+    Raises
+    ------
+    SpecificationError
+        The outcome is the treatment, or a covariate is the outcome or the treatment.
+
+    Examples
+    --------
+    >>> check_roles("y", "t", ["age"])  # nothing to refuse
+    >>> check_roles("y", "t", ["age", "t"])
+    Traceback (most recent call last):
+    ...
+    causalpa.errors.SpecificationError: `adjust` includes the treatment column 't'; adjustment covariates are measured before treatment and cannot be the outcome or the treatment: remove it
+    """
+    if outcome == treatment:
+        raise SpecificationError(
+            f"`outcome` {outcome!r} is the treatment column; give the outcome column (the "
+            "treatment cannot be its own outcome)")
+    covariates = set(covariates)
+    for role, column in (("outcome", outcome), ("treatment", treatment)):
+        if column in covariates:
+            raise SpecificationError(
+                f"`{argument}` includes the {role} column {column!r}; adjustment covariates "
+                "are measured before treatment and cannot be the outcome or the treatment: "
+                "remove it")
+
+
+def adjustment_matrix(data: pd.DataFrame, adjust: Any, argument: str = "adjust", *,
+                      outcome: str | None = None, treatment: str | None = None,
+                      rows: np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
     """Return the covariates for regression adjustment (model matrix of ``adjust``).
 
-    The intercept and constant columns (they carry no information) are dropped.
+    The intercept and the columns that are constant in the analysed rows (they carry no
+    information) are dropped; the remaining columns must be linearly independent of each
+    other and of the intercept (``check_full_rank``), since a least-squares fit cannot
+    be trusted to detect an exactly collinear design.
 
-    ``adjust`` is a right-hand side (``"age + C(sex)"``) or a list of columns; ``None``
-    gives an empty matrix.
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        The data (not modified).
+    adjust : str, list of str or None
+        A right-hand side (``"age + C(sex)"``) or a list of columns; ``None`` gives an
+        empty matrix.
+    argument : str
+        The argument that gave ``adjust``, for messages.
+    outcome, treatment : str, optional
+        The outcome and treatment columns; when both are given, :func:`check_roles`
+        refuses covariates that are either of them (and an outcome that is the treatment).
+    rows : ndarray of bool, optional
+        The rows the outcome model is fitted on (e.g. the units with positive weight);
+        default all.
+
+    Returns
+    -------
+    (ndarray, list of str)
+        The covariate columns (every row of ``data``) and their names.
+
+    Raises
+    ------
+    SpecificationError
+        A covariate is the outcome or the treatment.
+    DataError
+        A covariate column is a linear combination of the others (named).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"a": [1.0, 2, 3, 5], "b": [2.0, 1, 4, 3], "s": [1.0, 1, 1, 1]})
+    >>> adjustment_matrix(df, ["a", "s"])[1]  # 's' is constant: dropped
+    ['a']
+    >>> adjustment_matrix(df.assign(total=df["a"] + df["b"]), "a + b + total")
+    Traceback (most recent call last):
+    ...
+    causalpa.errors.DataError: the `adjust` model matrix is rank-deficient (3 of 4 columns independent); 'total' is a linear combination of the other covariates: remove it
     """
     if adjust is None:
+        if outcome is not None and treatment is not None:
+            check_roles(outcome, treatment, (), argument)
         return np.zeros((len(data), 0)), []
     spec = terms_spec(data, adjust, argument)
+    if outcome is not None and treatment is not None:
+        check_roles(outcome, treatment, spec.variables, argument)
     X, names = spec.design(intercept=False)
-    keep = [j for j in range(X.shape[1]) if np.ptp(X[:, j]) > 0]
-    return X[:, keep], [names[j] for j in keep]
+    fitted = X if rows is None else X[np.asarray(rows, dtype=bool)]
+    keep = [j for j in range(X.shape[1]) if len(fitted) and np.ptp(fitted[:, j]) > 0]
+    X, names = X[:, keep], [names[j] for j in keep]
+    if keep:
+        check_full_rank(np.column_stack([np.ones(len(fitted)), fitted[:, keep]]),
+                        ["Intercept", *names], f"the `{argument}` model")
+    return X, names
 
 
 # =========================================================================== matched data
@@ -247,7 +346,7 @@ def _column_or_array(data: pd.DataFrame, value: Any, name: str) -> np.ndarray | 
         check_columns(data, [value], name)
         check_no_missing(data, [value])
         return data[value].to_numpy()
-    arr = np.asarray(value)
+    arr = np.asarray(align_to_rows(data, value, name))
     if arr.ndim != 1 or arr.shape[0] != len(data):
         raise DataError(f"`{name}` must be a column name or have one value per row ({len(data)})")
     return arr
@@ -259,17 +358,56 @@ def resolve_se(se: str | Variance, *, clustered: bool, small: bool, linear: bool
 
     "cluster" is CR1 for linear models and CR0 for logistic ones (vcovCL's defaults), CR2
     when an arm is small; "robust" is HC3. Registry names and Variance objects pass through.
+
+    Parameters
+    ----------
+    se : str or Variance
+        The requested standard error.
+    clustered : bool
+        Whether cluster labels (matched subclasses) are available.
+    small : bool
+        Whether an arm is small (the small-sample rule applies).
+    linear : bool
+        Linear (else logistic) outcome model.
+    aliases : dict, optional
+        Extra aliases (name -> registry name).
+
+    Returns
+    -------
+    str or Variance
+
+    Raises
+    ------
+    SpecificationError
+        ``se`` is not a known name, or it needs the matched subclasses and there are
+        none (matching with replacement).
+
+    Examples
+    --------
+    >>> resolve_se("cluster", clustered=True, small=False, linear=True)
+    'CR1'
+    >>> resolve_se("cluster", clustered=False, small=False, linear=True)
+    Traceback (most recent call last):
+    ...
+    causalpa.errors.SpecificationError: se='cluster' needs the matched subclasses (`cluster=`) and there are none: matching with replacement has no subclasses; use se='robust' or se='bootstrap'
     """
     if isinstance(se, Variance):
         return se
     name = check_value("se", se, SE_OPTIONS)
     if aliases and name in aliases:
-        return aliases[name]
-    if name == "cluster":
-        return "CR2" if small else ("CR1" if linear else "CR0")
-    if name == "robust":
-        return "HC3"
-    return name
+        resolved = aliases[name]
+    elif name == "cluster":
+        resolved = "CR2" if small else ("CR1" if linear else "CR0")
+    elif name == "robust":
+        resolved = "HC3"
+    else:
+        resolved = name
+    if not clustered and resolved in VARIANCES and VARIANCES[resolved].needs_cluster:
+        raise SpecificationError(
+            f"se={name!r} needs the matched subclasses (`cluster=`) and there are none: "
+            "matching with replacement has no subclasses; use se='robust' or "
+            "se='bootstrap'")
+    return resolved
 
 
 def estimate_effect(
@@ -303,13 +441,16 @@ def estimate_effect(
     treatment : str
         Treatment column (0/1, bool, or two levels with ``treated=``).
     weights : str or array-like, optional
-        Column name or array of unit weights (matching or balancing weights).
+        Column name or array of unit weights (matching or balancing weights); a pandas
+        Series is aligned on the index of ``data``.
     cluster : str or array-like, optional
         Column name or array of cluster labels (matched subclasses); required for
-        cluster variances and ``se="permutation"``; optional for the bootstrap.
+        cluster variances and ``se="permutation"``; optional for the bootstrap. A pandas
+        Series is aligned on the index of ``data``.
     adjust : str or sequence of str, optional
         Covariates for regression adjustment: column names or a right-hand side such as
-        ``"age + C(sex)"`` (g-computation over the focal units).
+        ``"age + C(sex)"`` (g-computation over the focal units); neither the outcome nor
+        the treatment, and linearly independent on the rows with positive weight.
     estimand : {"ATT", "ATC", "ATE", "ATO"}
         Which units the effect is averaged over (treated, controls, all).
     se : str or Variance
@@ -334,6 +475,16 @@ def estimate_effect(
     -------
     Effect
 
+    Raises
+    ------
+    SpecificationError
+        A bad option, an outcome that is the treatment, ``adjust`` covariates that include
+        the outcome or the treatment, or a variance that needs ``cluster=`` without it.
+    DataError
+        Missing values, a non-binary treatment, bad weights (or a weight or cluster
+        Series without a value for some rows), an arm with fewer than 2 units of positive
+        weight, or collinear ``adjust`` covariates (the redundant one is named).
+
     Warns
     -----
     SmallSampleWarning
@@ -353,18 +504,18 @@ def estimate_effect(
             raise SpecificationError(f"`{name}` must be a column name; got {val!r}")
     check_columns(data, [outcome], "outcome")
     check_columns(data, [treatment], "treatment")
+    check_roles(outcome, treatment)
     check_no_missing(data, [outcome, treatment])
     estimand = check_value("estimand", estimand, [Options(*ESTIMANDS)])
-    conf_level = check_number("conf_level", conf_level, low=0, high=1, low_inclusive=False,
-                              high_inclusive=False)
+    conf_level = check_value("conf_level", conf_level, [CONF_LEVEL])
     t_all = binary_treatment(data[treatment], treatment, treated)
     y_all, binary, measure = check_outcome(data, outcome, measure)
     w_all = np.ones(len(data)) if weights is None else check_weights(
         _column_or_array(data, weights, "weights"), len(data))
     cl_all = _column_or_array(data, cluster, "cluster")
-    Z_all, _ = adjustment_matrix(data, adjust)
-
     keep = w_all > 0
+    Z_all, _ = adjustment_matrix(data, adjust, outcome=outcome, treatment=treatment, rows=keep)
+
     y, t, w, Z = y_all[keep], t_all[keep], w_all[keep], Z_all[keep]
     cl = None if cl_all is None else cl_all[keep]
     n1, n0 = check_arm_sizes(t, treatment, "an effect estimate", weights=w)
@@ -384,11 +535,11 @@ def estimate_effect(
     var = variance(resolved, cluster=cl if _wants_cluster(resolved) else None, n_boot=n_boot,
                    n_perm=n_perm, rng=rng)
     if var.kind == "sandwich":
-        return _sandwich_effect(g, var, w, cl, small, small_n, n1, n0, linear, log_scale, common)
+        return _sandwich_effect(g, var, w, small, small_n, n1, n0, linear, log_scale, common)
     if var.kind == "bootstrap":
         return _bootstrap_effect(y, t, w, Z, focal, g, var, link, measure, small, small_n,
                                  n1, n0, log_scale, common)
-    return _permutation_effect(y, t, cl, g, var, adjust, measure, estimand, n_perm, small,
+    return _permutation_effect(y, t, g, var, adjust, measure, estimand, n_perm, small,
                                small_n, conf_level, common)
 
 
@@ -398,16 +549,12 @@ def _wants_cluster(se: str | Variance) -> bool:
     return VARIANCES[se].needs_cluster or se == "bootstrap"
 
 
-def _sandwich_effect(g: GComp, var: Variance, w: np.ndarray, cl: Any, small: bool, small_n: int,
+def _sandwich_effect(g: GComp, var: Variance, w: np.ndarray, small: bool, small_n: int,
                      n1: int, n0: int, linear: bool, log_scale: bool,
                      common: dict[str, Any]) -> Effect:
     if var.name == "sandwich" or var.name == "influence":
         raise SpecificationError(
             f"se={var.name!r} is not available for matched data; use 'cluster' or 'robust'")
-    if var.needs_cluster and cl is None and var.cluster is None:
-        raise SpecificationError(
-            "se='cluster' needs `cluster=` (e.g. the matched subclass); use se='robust' "
-            "for matching with replacement or weighting")
     moments = Moments.from_fit(g.fit, case_weights=w if linear else None)
     V = var.vcov(moments)
     std = delta_se(g.gradient, V)
@@ -457,11 +604,9 @@ def _bootstrap_effect(y: np.ndarray, t: np.ndarray, w: np.ndarray, Z: np.ndarray
                                  notes=tuple(notes), **common)
 
 
-def _permutation_effect(y: np.ndarray, t: np.ndarray, cl: Any, g: GComp, var: Any, adjust: Any,
+def _permutation_effect(y: np.ndarray, t: np.ndarray, g: GComp, var: Any, adjust: Any,
                         measure: str, estimand: str, n_perm: int, small: bool, small_n: int,
                         conf_level: float, common: dict[str, Any]) -> Effect:
-    if cl is None:
-        raise SpecificationError("se='permutation' needs `cluster=` (the matched subclass)")
     if adjust is not None or measure != "difference":
         raise SpecificationError(
             "se='permutation' supports the difference in means without `adjust`; use "

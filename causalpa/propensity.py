@@ -63,6 +63,7 @@ from causalpa._validation import (
     Number,
     Options,
     Pair,
+    check_arm_sizes,
     check_value,
     format_rows,
     validate_params,
@@ -86,11 +87,26 @@ _METHODS = {"logistic": "logistic propensity model",
             "firth": "Firth logistic propensity model"}
 
 
-def _frozen(values: np.ndarray) -> np.ndarray:
-    """Return a read-only array (a copy unless ``values`` is read-only already)."""
-    out = values if not values.flags.writeable else np.array(values, copy=True)
-    out.setflags(write=False)
-    return out
+def _frozen(values: Any, dtype: Any = None) -> np.ndarray:
+    """Return a read-only copy (an array that is read-only and owns its data is kept).
+
+    What frozen results hold (propensity scores, matching results): changing the array
+    given, or any array sharing its memory, changes nothing in the result.
+
+    Examples
+    --------
+    >>> a = np.arange(3)
+    >>> f = _frozen(a)
+    >>> a[0] = 9
+    >>> f.tolist(), f.flags.writeable, _frozen(f) is f
+    ([0, 1, 2], False, True)
+    """
+    if isinstance(values, np.ndarray) and not values.flags.writeable and values.base is None \
+            and (dtype is None or values.dtype == dtype):
+        return values
+    arr = np.array(values, dtype=dtype)  # a copy
+    arr.setflags(write=False)
+    return arr
 
 
 @dataclass(frozen=True, repr=False, eq=False)
@@ -351,17 +367,26 @@ def _fit_logistic(y: np.ndarray, X: np.ndarray, names: list[str], model: str,
     return fit
 
 
-def _fit_classifier(estimator: Any, y: np.ndarray, X: np.ndarray,
-                    names: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Clone and fit a scikit-learn classifier on the covariates; return scores and logits."""
+def _fit_classifier(estimator: Any, y: np.ndarray, X: np.ndarray, names: list[str] | None,
+                    X_new: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Clone and fit a scikit-learn classifier on the covariates; return scores and logits.
+
+    ``names`` are the columns of ``X`` (the "Intercept" column is left out); ``None``
+    means that the first column is the intercept. The scores are those of ``X_new``
+    (another model matrix with the same columns, e.g. a held-out fold), default ``X``.
+    """
     from sklearn.base import clone
 
-    keep = [j for j, nm in enumerate(names) if nm != "Intercept"]
+    if names is None:
+        keep = list(range(1, X.shape[1]))
+    else:
+        keep = [j for j, nm in enumerate(names) if nm != "Intercept"]
     Xc = X[:, keep]
     est = clone(estimator)
     est.fit(Xc, y)
     classes = list(est.classes_)
-    e = np.asarray(est.predict_proba(Xc))[:, classes.index(1)].astype(float)
+    Xp = Xc if X_new is None else X_new[:, keep]
+    e = np.asarray(est.predict_proba(Xp))[:, classes.index(1)].astype(float)
     with np.errstate(divide="ignore"):
         lp = special.logit(e)
     return e, lp
@@ -382,13 +407,6 @@ def _warn_positivity(e: np.ndarray, y: np.ndarray, index: pd.Index,
             PositivityWarning,
             stacklevel=5,  # the caller of propensity() (through the validating wrapper)
         )
-
-
-def _both_arms(y: np.ndarray, treatment: str) -> None:
-    n1 = int(y.sum())
-    if n1 == 0 or n1 == len(y):
-        arm = "treated" if n1 == 0 else "control"
-        raise DataError(f"treatment column {treatment!r} has no {arm} units; both arms are needed")
 
 
 # =========================================================================== public API
@@ -485,7 +503,7 @@ def _propensity_from_spec(
     ps_model = check_value("ps_model", ps_model, PS_MODEL)
     positivity = check_value("positivity", positivity, POSITIVITY)
     y = spec.treatment_array(data)
-    _both_arms(y, spec.treatment)
+    check_arm_sizes(y, spec.treatment, "a propensity model", minimum=1)
     X, names = spec.design()
     check_full_rank(X, names, "the propensity model")
     if isinstance(ps_model, str):

@@ -555,25 +555,35 @@ def signed_rank_bounds(
 
 
 def _pair_differences(matched: Any, outcome: str | None) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Treated minus (mean) control outcome per treated unit, and the approximations made."""
+    """Treated minus control outcome per matched set, and the approximations made.
+
+    One difference per matched focal unit (a row of the match matrix; positions, so the
+    data's index may have duplicates): for the ATT the treated unit minus the mean of
+    its matched controls, for the ATC the mean of the matched treated units minus the
+    control.
+    """
     if outcome is None:
         raise SpecificationError("`outcome` (a column name) is needed with a matched result")
-    data = matched.data
-    y_arr, _, _ = check_outcome(data, outcome)
-    y = pd.Series(y_arr, index=data.index)
-    pairs = matched.pairs
-    yt = y.loc[pairs["treated"]].to_numpy(dtype=float)
-    yc = y.loc[pairs["control"]].to_numpy(dtype=float)
-    frame = pd.DataFrame({"t": pairs["treated"].to_numpy(), "dt": yt, "yc": yc})
-    grouped = frame.groupby("t", sort=False).agg(dt=("dt", "first"), yc=("yc", "mean"))
+    y, _, _ = check_outcome(matched.data, outcome)
+    mm = np.asarray(matched.match_matrix)
+    focal_pos = np.flatnonzero(np.asarray(matched.focal))
+    counts = (mm >= 0).sum(axis=1)
+    has = counts > 0
+    sums = np.where(mm >= 0, y[np.where(mm >= 0, mm, 0)], 0.0).sum(axis=1)
+    other_mean = sums[has] / counts[has]
+    y_focal = y[focal_pos[has]]
+    att = matched.estimand == "ATT"
+    diffs = y_focal - other_mean if att else other_mean - y_focal
+    focal_arm, other_arm = ("treated unit", "controls") if att else ("control unit", "treated units")
     caveats = []
-    if pairs["treated"].duplicated().any():
-        caveats.append("k:1 matching: each treated unit is compared with the mean of its "
-                       "controls (an approximation; the bounds are exact for pairs)")
-    if pairs["control"].duplicated().any():
-        caveats.append("controls are reused across pairs (matching with replacement); the "
-                       "bounds ignore the dependence this creates")
-    return (grouped["dt"] - grouped["yc"]).to_numpy(), tuple(caveats)
+    if (counts[has] > 1).any():
+        caveats.append(f"k:1 matching: each {focal_arm} is compared with the mean of its "
+                       f"{other_arm} (an approximation; the bounds are exact for pairs)")
+    used = mm[mm >= 0]
+    if len(np.unique(used)) < len(used):
+        caveats.append(f"{other_arm} are reused across matched sets (matching with "
+                       "replacement); the bounds ignore the dependence this creates")
+    return diffs, tuple(caveats)
 
 
 @validate_params({"outcome": [Column(), NONE], **_ROSENBAUM_OPTIONS})
@@ -590,8 +600,9 @@ def rosenbaum(
     Parameters
     ----------
     matched : MatchResult or array-like
-        The result of :func:`causalpa.match` (pairs are read from ``.pairs``), or
-        the pair differences (treated minus control) directly.
+        The result of :func:`causalpa.match` (one difference per matched set, read
+        from its match matrix), or the pair differences (treated minus control)
+        directly.
     outcome : str
         Outcome column of the matched data (needed for a MatchResult).
     gammas : float or sequence of float
@@ -617,11 +628,12 @@ def rosenbaum(
 
     Notes
     -----
-    For k:1 matching the difference between each treated unit and the mean of
-    its matched controls is used (an approximation: the signed-rank bounds are
-    exact for pairs). With matching with replacement, controls reused across
-    pairs make the pairs dependent, which the bounds ignore. Both are said in
-    the result's ``notes``.
+    There is one matched set per matched focal unit (the treated for the ATT, the
+    controls for the ATC). For k:1 matching the difference between each focal unit
+    and the mean of its k matches is used (an approximation: the signed-rank bounds
+    are exact for pairs). With matching with replacement, units reused across sets
+    make the sets dependent, which the bounds ignore. Both are said in the result's
+    ``notes``.
 
     Examples
     --------

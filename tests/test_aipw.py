@@ -302,3 +302,53 @@ def test_warnings_point_at_the_caller():
         e = aipw(df, outcome="y", treatment="pa", covariates=["age", "phq9_first"])
     assert {w.filename for w in rec if w.category is SmallSampleWarning} == {__file__}
     assert e.notes and "fewer than 20 units" in e.notes[0]
+
+
+def test_aipw_arrays_checks_its_arrays():
+    rng = np.random.default_rng(0)
+    n = 100
+    x = rng.normal(size=n)
+    t = rng.binomial(1, 0.5, n)
+    y = x + t + rng.normal(size=n)
+    X = np.column_stack([np.ones(n), x])
+    cases = [
+        ((y[:90], t, X), "`t` has 100 values but `y` has 90 values"),
+        ((y, t, X[:90]), "`X` has 90 rows but `y` has 100 values"),
+        ((y, t, X, X[:50]), "`W` has 50 rows but `y` has 100 values"),
+        ((y, t + 1, X), "`t` must be the 0/1 treatment \\(1 = treated\\); its values are 1, 2"),
+        ((np.r_[np.nan, y[1:]], t, X), "`y` has missing or infinite values at positions 0"),
+        ((y, t, np.where(np.arange(n)[:, None] == 4, np.inf, X)),
+         "`X` has missing or infinite values at positions 4"),
+        ((y, t, x), "`X` must be a 2-D model matrix"),
+        ((y, np.r_[1, np.zeros(n - 1, dtype=int)], X), "treated arm of 't' has 1 unit; AIPW"),
+        ((np.array(["a"] * n), t, X), "`y` must be numeric"),
+    ]
+    for args, message in cases:
+        with pytest.raises(DataError, match=message):
+            aipw_arrays(*args)
+    with pytest.raises(DataError, match="`scores` has 3 values"):
+        aipw_arrays(y, t, X, scores=np.full(3, 0.5))
+    with pytest.raises(DataError, match="`binary=True` needs a 0/1 outcome `y`"):
+        aipw_arrays(y, t, X, binary=True)
+    # a boolean treatment is the 0/1 treatment
+    a, b = aipw_arrays(y, t, X), aipw_arrays(y, t.astype(bool), X)
+    assert a["mu1"] - a["mu0"] == b["mu1"] - b["mu0"]
+
+
+def test_classifier_propensity_model_in_and_out_of_fold():
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(2)
+    n = 400
+    x = rng.normal(size=n)
+    t = rng.binomial(1, 1 / (1 + np.exp(-x)))
+    y = 2.0 * t + x + rng.normal(size=n)
+    X = np.column_stack([np.ones(n), x])
+    clf = LogisticRegression(C=1e6)
+    r = aipw_arrays(y, t, X, ps_model=clf)
+    expected = clf.fit(x[:, None], t).predict_proba(x[:, None])[:, 1]
+    np.testing.assert_allclose(r["e"], expected, rtol=1e-12)
+    own = aipw_arrays(y, t, X)
+    np.testing.assert_allclose(r["e"], own["e"], rtol=1e-4)
+    cf = aipw_arrays(y, t, X, ps_model=clf, cross_fit=2, rng=1)
+    assert abs((cf["mu1"] - cf["mu0"]) - (own["mu1"] - own["mu0"])) < 0.1

@@ -120,7 +120,8 @@ def test_declared_options(lalonde):
     for kwargs, message in bad:
         with pytest.raises(SpecificationError, match=message):
             balance(lalonde, **{"formula": F, **kwargs})
-    tab = balance(lalonde, F, estimand="att", weights=pd.Series(np.ones(len(lalonde))))
+    tab = balance(lalonde, F, estimand="att", weights=pd.Series(np.ones(len(lalonde)),
+                                                                index=lalonde.index))
     assert tab.estimand == "ATT"
     with pytest.raises(SpecificationError, match="`sample`"):
         tab.to_matchit("both")
@@ -178,3 +179,27 @@ def test_module_answers_for_the_function():
     assert callable(module) and module is not balance
     assert inspect.signature(module) == inspect.signature(balance)
     assert declared_params(module) == declared_params(balance)
+
+
+def test_a_weighted_arm_of_zero_weights_is_refused(lalonde):
+    t = lalonde["treat"].to_numpy()
+    with pytest.raises(DataError, match="there are no control units with positive weight in "
+                                        "'treat'; a weighted balance table needs at least 1 "
+                                        "unit per arm"):
+        balance(lalonde, F, weights=t.astype(float))
+    with pytest.raises(DataError, match="no treated units with positive weight"):
+        balance(lalonde, F, weights=1.0 - t)
+
+
+def test_weight_series_are_aligned_on_the_index(lalonde):
+    w = pd.Series(np.array(WREF["ATT"]["weights"], dtype=float), index=lalonde.index)
+    a = balance(lalonde, F, weights=w, estimand="ATT").adjusted
+    b = balance(lalonde, F, weights=w.sample(frac=1, random_state=0), estimand="ATT").adjusted
+    pd.testing.assert_frame_equal(a, b)
+    pd.testing.assert_frame_equal(a, balance(lalonde, F, weights=w.to_numpy(),
+                                             estimand="ATT").adjusted)
+    with pytest.raises(DataError, match="`weights` is a pandas Series without a value for row "
+                                        f"{lalonde.index[4]} of `data`"):
+        balance(lalonde, F, weights=w.drop(lalonde.index[4]))
+    with pytest.raises(DataError, match="`weights` is a pandas Series without a value"):
+        balance(lalonde, F, weights=pd.Series(w.to_numpy()))  # positions, not the rows' labels

@@ -325,6 +325,25 @@ def test_single_patient_arm_warns_and_estimate_refuses():
         m.estimate("y")
 
 
+def test_an_empty_arm_is_refused():
+    df = pd.DataFrame({"pa": [1] * 6, "x": np.arange(6.0)})
+    with pytest.raises(DataError, match="there are no control units in 'pa'; matching needs at "
+                                        "least 1 unit per arm"):
+        M.match(df, "pa ~ x", distance=df["x"].to_numpy())
+
+
+def test_a_distance_series_without_a_value_for_some_rows_is_refused(lalonde):
+    d = pd.Series(np.linspace(0, 1, len(lalonde)), index=lalonde.index)
+    with pytest.raises(DataError, match="`distance` is a pandas Series without a value for row "
+                                        f"{lalonde.index[2]} of `data`"):
+        M.match(lalonde, F, distance=d.drop(lalonde.index[2]))
+    with pytest.raises(DataError, match="`distance` is a pandas Series without a value"):
+        M.match(lalonde, F, distance=pd.Series(d.to_numpy()))  # positions, not the labels
+    a = M.match(lalonde, F, distance=d)
+    b = M.match(lalonde, F, distance=pd.concat([d, pd.Series([0.5], index=["extra"])]))
+    assert focal_pairs(a) == focal_pairs(b)  # labels that are not rows are ignored
+
+
 def test_matched_data_name_clash(lalonde):
     m = M.match(lalonde.assign(weights=1.0), F)
     with pytest.raises(DataError, match="'weights' is already"):

@@ -337,3 +337,46 @@ def test_refute_rng_and_declared_options():
         self_selection_graph("pa ~ age", outcome=["y"])
     with pytest.raises(SpecificationError, match="not both"):
         self_selection_graph("pa ~ age", outcome="y", treatment="pa")
+
+
+def _matched_frame(n=200, seed=5):
+    rng = np.random.default_rng(seed)
+    df = pd.DataFrame({"age": rng.normal(40, 10, n)}, index=[f"id{i}" for i in range(n)])
+    df["pa"] = rng.binomial(1, 0.7, n)
+    df["y"] = -2.0 * df["pa"] + 0.1 * df["age"] + rng.normal(size=n)
+    return df
+
+
+def test_rosenbaum_atc_k_to_1_has_one_set_per_matched_control():
+    matching = pytest.importorskip("causalpa.matching")
+    df = _matched_frame()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = matching.match(df, "pa ~ age", estimand="ATC", ratio=2)
+    mm, focal = m.match_matrix, np.flatnonzero(m.focal)
+    matched = (mm >= 0).any(axis=1)
+    y = df["y"].to_numpy()
+    # treated minus control: the mean of each control's matched treated minus the control
+    diffs = [y[mm[r][mm[r] >= 0]].mean() - y[focal[r]] for r in np.flatnonzero(matched)]
+    b = rosenbaum(m, "y", gammas=[1, 2])
+    assert b.n_pairs == int(matched.sum()) == len(diffs)
+    direct = signed_rank_bounds(diffs, [1, 2], alternative=b.alternative)
+    pd.testing.assert_frame_equal(b.table, direct.table)
+    assert any("each control unit is compared with the mean of its treated units" in n
+               for n in b.notes)
+    assert not any("reused" in n for n in b.notes)  # without replacement nothing is reused
+
+
+def test_rosenbaum_with_replacement_and_a_duplicated_index():
+    matching = pytest.importorskip("causalpa.matching")
+    df = _matched_frame()
+    dup = df.set_axis([0] * len(df))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = matching.match(df, "pa ~ age", estimand="ATC", replace=True)
+        md = matching.match(dup, "pa ~ age", estimand="ATC", replace=True)
+    b, bd = rosenbaum(m, "y", gammas=[1, 2]), rosenbaum(md, "y", gammas=[1, 2])
+    pd.testing.assert_frame_equal(b.table, bd.table)
+    assert b.n_pairs == int((m.match_matrix >= 0).any(axis=1).sum())
+    assert any("treated units are reused across matched sets" in n for n in b.notes)
+    assert not any("k:1" in n for n in b.notes)

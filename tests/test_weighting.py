@@ -629,3 +629,60 @@ def test_what_if_with_the_shipped_dataset():
     e = _w(d, stabilize=True).estimate("wt82_71", se="robust")
     # What If, ch. 12: 3.4 kg (95% CI 2.4 to 4.5)
     assert (round(e.estimate, 2), round(e.conf_low, 1), round(e.conf_high, 1)) == (3.44, 2.4, 4.5)
+
+
+# --------------------------------------------------------------------------- small samples
+def test_small_sample_rule_applies_to_the_defaults_not_to_an_estimator_asked_by_name():
+    from causalpa.estimation import estimate_effect
+
+    df = _pilot()  # 16 treated, 22 controls: the small-sample rule applies
+    w = _quiet(lambda: weight(df, "pa ~ age + phq9_first", outcome="phq9_change"))
+    n, p = len(df), 2
+    robust = _quiet(lambda: w.estimate(se="robust"))
+    assert robust.df == n - p and f"p = {p}, t with {n - p} df" in robust.inference
+    with pytest.warns(SmallSampleWarning, match="se='HC0' was requested: it is used as it is, "
+                                                "without the small-sample rule"):
+        hc0 = w.estimate(se="HC0")
+    assert hc0.df == np.inf and hc0.inference.endswith("normal reference")
+    assert robust.std_error == pytest.approx(hc0.std_error * np.sqrt(n / (n - p)), rel=1e-12)
+    # an estimator asked for by name is that estimator, as with the weights held fixed in
+    # estimate_effect (HC1 is not inflated by n / (n - p) a second time)
+    for se in ("HC0", "HC1", "HC2", "HC3"):
+        mine = _quiet(lambda se=se: w.estimate(se=se))
+        fixed = _quiet(lambda se=se: estimate_effect(df, "phq9_change", "pa", weights=w.weights,
+                                                     se=se, estimand="ATE"))
+        assert mine.estimate == pytest.approx(fixed.estimate, rel=1e-12)
+        assert mine.std_error == pytest.approx(fixed.std_error, rel=1e-10), se
+        assert mine.df == np.inf and f"robust ({se})" in mine.inference
+    # the defaults keep the documented rule
+    sandwich = _quiet(lambda: w.estimate())
+    assert sandwich.df == n - 2 * (1 + 0) - 3 and "larger of" in sandwich.inference
+
+
+def test_zero_weights_do_not_count_as_observations():
+    from causalpa.estimation import estimate_effect
+
+    df = _pilot()
+    w = _quiet(lambda: weight(df, "pa ~ age + phq9_first", outcome="phq9_change", trim=0.8,
+                              trim_drop=True))
+    pos = (w.weights > 0).to_numpy()
+    n_pos = int(pos.sum())
+    assert 20 < n_pos < len(df)
+    robust = _quiet(lambda: w.estimate(se="robust"))
+    hc0 = _quiet(lambda: w.estimate(se="HC0"))
+    # n and the df of the small-sample rule count the units with positive weight (as R's lm)
+    assert robust.df == n_pos - 2 and f"t with {n_pos - 2} df" in robust.inference
+    assert robust.std_error == pytest.approx(hc0.std_error * np.sqrt(n_pos / (n_pos - 2)),
+                                             rel=1e-12)
+    # HC1's n / (n - k) too: the same as the analysis of the positive-weight rows alone
+    sub = df[pos]
+    for se in ("HC0", "HC1", "HC3"):
+        mine = _quiet(lambda se=se: w.estimate(se=se))
+        alone = _quiet(lambda se=se: estimate_effect(sub, "phq9_change", "pa", se=se,
+                                                     weights=w.weights[pos], estimand="ATE"))
+        assert mine.estimate == pytest.approx(alone.estimate, rel=1e-12)
+        assert mine.std_error == pytest.approx(alone.std_error, rel=1e-10), se
+    # the estimate itself is the weighted difference in means over every row
+    y, t, wt = df["phq9_change"].to_numpy(), df["pa"].to_numpy(), w.weights.to_numpy()
+    diff = np.average(y[t == 1], weights=wt[t == 1]) - np.average(y[t == 0], weights=wt[t == 0])
+    assert robust.estimate == pytest.approx(diff, rel=1e-12)

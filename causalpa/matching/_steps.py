@@ -18,7 +18,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from causalpa._validation import Boolean, Number, check_columns, check_no_missing, check_value
+from causalpa._validation import (
+    Boolean,
+    Number,
+    check_arm_sizes,
+    check_columns,
+    check_no_missing,
+    check_value,
+)
 from causalpa.errors import CausalpaWarning, DataError, SmallSampleWarning, SpecificationError
 from causalpa.matching.distance import Distance
 from causalpa.matching.info import CovariateCaliper
@@ -31,10 +38,7 @@ _DIST_KEYS = ("", "distance")
 # =========================================================================== arms, strata
 def check_arms(t: np.ndarray, treatment: str) -> list[Message]:
     """Refuse an empty arm; return the warning for an arm with a single patient."""
-    n1, n0 = int(t.sum()), int(len(t) - t.sum())
-    if n1 == 0 or n0 == 0:
-        arm = "treated" if n1 == 0 else "control"
-        raise DataError(f"no {arm} units in treatment column {treatment!r}: nothing to match")
+    n1, n0 = check_arm_sizes(t, treatment, "matching", minimum=1)
     return [(SmallSampleWarning,
              f"the {arm} arm has a single patient: matching runs, but no standard error or "
              "balance statistic that needs a variance can be computed for that arm")

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from causalpa._data_checks import align_to_rows
 from causalpa._registry import register_into
 from causalpa._spec import Spec
 from causalpa.errors import DataError, SpecificationError
@@ -256,14 +257,15 @@ def resolve_distance(distance: Any, data: pd.DataFrame, spec: Spec, treatment: n
         dist = Distance(label="ps", values=distance.scores.to_numpy(dtype=float),
                         propensity=distance)
     else:
-        dist = _from_array(distance, data.index, n1, n0)
+        dist = _from_array(distance, data, n1, n0)
     _check_shape(dist, n, n1, n0)
     return dist
 
 
-def _from_array(distance: Any, index: pd.Index, n1: int, n0: int) -> Distance:
-    arr = distance.reindex(index).to_numpy() if isinstance(distance, pd.Series) \
-        else np.asarray(distance)
+def _from_array(distance: Any, data: pd.DataFrame, n1: int, n0: int) -> Distance:
+    """Read a user's distance: one value per row (a Series aligned on the index) or a matrix."""
+    index = data.index
+    arr = np.asarray(align_to_rows(data, distance, "distance"))
     try:
         arr = arr.astype(float)
     except (TypeError, ValueError) as exc:

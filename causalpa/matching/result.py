@@ -16,6 +16,7 @@ import pandas as pd
 
 from causalpa._spec import Spec
 from causalpa._validation import (
+    CONF_LEVEL,
     NONE,
     Boolean,
     Column,
@@ -36,7 +37,7 @@ from causalpa.estimation import (
 from causalpa.inference import Variance
 from causalpa.matching.distance import Distance
 from causalpa.matching.info import Estimand, MatchInfo
-from causalpa.propensity import PropensityScore
+from causalpa.propensity import PropensityScore, _frozen
 from causalpa.results import Effect, Result
 
 __all__ = ["MatchResult", "matchit_weights", "matchit_subclass"]
@@ -100,16 +101,6 @@ def matchit_subclass(mm: np.ndarray, focal: np.ndarray) -> np.ndarray:
         m = mm[r][mm[r] >= 0]
         sub[m] = number[f]
     return sub
-
-
-def _frozen(values: Any, dtype: Any = None) -> np.ndarray:
-    """Return a read-only copy (an array that is read-only and owns its data is kept)."""
-    if isinstance(values, np.ndarray) and not values.flags.writeable and values.base is None \
-            and (dtype is None or values.dtype == dtype):
-        return values
-    arr = np.array(values, dtype=dtype)  # a copy
-    arr.setflags(write=False)
-    return arr
 
 
 def _pair_table(index: pd.Index, focal: np.ndarray, mm: np.ndarray, dist: Distance,
@@ -376,8 +367,8 @@ class MatchResult(Result):
         "outcome": [Column(), NONE],
         "adjust": COVARIATE_TERMS,
         "se": [*SE_OPTIONS, NONE],
-        "conf_level": Number(low=0, high=1, low_inclusive=False, high_inclusive=False),
-        "n_boot": Number(low=2, integer=True),
+        "conf_level": CONF_LEVEL,
+        "n_boot": Number(low=10, integer=True),
         "n_perm": Number(low=2, integer=True),
         "rng": RandomState(),
     })
@@ -413,8 +404,10 @@ class MatchResult(Result):
             Effect measure; default "risk difference" for a 0/1 outcome, else "difference".
         conf_level : float
             Confidence level, in (0, 1).
-        n_boot, n_perm : int
-            Bootstrap replicates / permutation draws.
+        n_boot : int
+            Bootstrap replicates (``se="bootstrap"``), at least 10.
+        n_perm : int
+            Permutation draws (``se="permutation"``).
         rng : None, int or numpy.random.Generator
             Randomness of the bootstrap and permutation draws (SPEC 7).
 
@@ -425,7 +418,13 @@ class MatchResult(Result):
         Raises
         ------
         SpecificationError
-            No outcome (neither here nor in ``match(outcome=...)``) or an invalid option.
+            No outcome (neither here nor in ``match(outcome=...)``), an invalid option,
+            an outcome that is the treatment, ``adjust`` covariates that include the
+            outcome or the treatment, or a cluster variance ("cluster", "CR0"-"CR2",
+            "permutation") after matching with replacement (no subclasses).
+        DataError
+            The outcome is not numeric or has missing values, or the ``adjust``
+            covariates are collinear (the redundant column is named).
         """
         outcome = self._outcome(outcome)
         if se is None:

@@ -43,8 +43,8 @@ registry :data:`causalpa.inference.VARIANCES` and the alias ``"robust"``):
     Weights treated as known: the HC0 sandwich of the weighted outcome model (as
     ``geepack::geeglm``, ``survey::svyglm`` without the finite-population factor,
     and WeightIt's ``vcov = "HC0"``), conservative for the ATE. This is the
-    standard error of What If (Hernan & Robins, ch. 12). ``"HC1"``-``"HC3"`` ask for
-    the other weights-known sandwiches.
+    standard error of What If (Hernan & Robins, ch. 12). ``"HC0"``-``"HC3"`` ask for
+    that weights-known sandwich by name.
 ``"bootstrap"``
     Nonparametric bootstrap (:func:`causalpa.inference.bootstrap`) that re-estimates
     the weights in every replicate; percentile CI.
@@ -54,7 +54,10 @@ With ``adjust=`` the weighted outcome model ``y ~ t * (covariates)`` is averaged
 treated for the ATT, the controls for the ATC and with the overlap weights for the ATO,
 as WeightIt's effect estimation; the delta method holds the covariates fixed (as
 ``marginaleffects::avg_comparisons``). When an arm has fewer than 20 units the
-small-sample rule of :func:`causalpa.weighting.sandwich.sandwich_effect` applies.
+small-sample rule of :func:`causalpa.weighting.sandwich.sandwich_effect` applies to
+``"sandwich"`` and ``"robust"``; an estimator named (``"HC0"``-``"HC3"``) is kept exactly,
+and the warning says the rule was not applied. Units of weight 0 (``trim_drop=True``) do
+not count as observations in ``n``.
 
 Examples
 --------

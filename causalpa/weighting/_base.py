@@ -20,7 +20,7 @@ from __future__ import annotations
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -28,6 +28,7 @@ import pandas as pd
 from causalpa._registry import register_into
 from causalpa._regression import check_full_rank
 from causalpa._spec import Spec, make_spec
+from causalpa.estimation import ESTIMANDS, Estimand
 
 if typing.TYPE_CHECKING:
     from causalpa.propensity import PropensityScore
@@ -43,10 +44,6 @@ __all__ = [
     "arm_constants",
     "covariate_matrix",
 ]
-
-#: Target populations of weighting (the ``estimand`` option).
-Estimand = Literal["ATE", "ATT", "ATC", "ATO"]
-ESTIMANDS: tuple[str, ...] = typing.get_args(Estimand)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import pandas as pd
 
 from causalpa._spec import Spec
 from causalpa._validation import (
+    CONF_LEVEL,
     NONE,
     Column,
     Number,
@@ -26,7 +27,7 @@ from causalpa._validation import (
     validate_params,
 )
 from causalpa.errors import SpecificationError
-from causalpa.estimation import COVARIATE_TERMS, adjustment_matrix, gcomp
+from causalpa.estimation import COVARIATE_TERMS, Measure, adjustment_matrix, check_roles, gcomp
 from causalpa.inference import SMALL_ARM, bootstrap, is_small, warn_small_sample
 from causalpa.propensity import PropensityScore
 from causalpa.results import Effect, Result, effect_from_bootstrap
@@ -40,8 +41,6 @@ __all__ = ["WeightResult", "SE", "SE_CHOICES"]
 #: :mod:`causalpa.weighting`).
 SE = Literal["sandwich", "robust", "bootstrap", "HC0", "HC1", "HC2", "HC3"]
 SE_CHOICES: tuple[str, ...] = typing.get_args(SE)
-Measure = Literal["difference", "risk difference", "risk ratio", "odds ratio"]
-#: ``adjust=``: a right-hand side such as "age + C(sex)" or a list of columns.
 ARMS = (("treated", 1), ("control", 0))
 
 
@@ -209,9 +208,8 @@ class WeightResult(Result):
 
     # ------------------------------------------------------------------ effects
     @validate_params({"outcome": [Column(), NONE], "adjust": COVARIATE_TERMS,
-                      "conf_level": Number(low=0, high=1, low_inclusive=False,
-                                           high_inclusive=False),
-                      "n_boot": Number(low=10, integer=True), "rng": RandomState()})
+                      "conf_level": CONF_LEVEL, "n_boot": Number(low=10, integer=True),
+                      "rng": RandomState()})
     def estimate(
         self,
         outcome: str | None = None,
@@ -240,10 +238,14 @@ class WeightResult(Result):
             Inference (see :mod:`causalpa.weighting`). "sandwich" accounts for the
             estimation of the weights; "robust" (HC0) and "HC1"-"HC3" treat them as
             known; "bootstrap" re-estimates the weights in every replicate. When an
-            arm has fewer than 20 units, the larger of the two sandwiches ("robust"
-            alone for se="robust") is inflated by ``n / (n - p)`` and a t reference
-            with ``n - p`` df is used (p = model parameters), calibrated by
-            simulation at n = 38.
+            arm has fewer than 20 units, the defaults "sandwich" and "robust" follow
+            the small-sample rule: the larger of the two sandwiches ("robust" alone
+            for se="robust") is inflated by ``n / (n - p)`` and a t reference with
+            ``n - p`` df is used (p = model parameters, n = units with positive
+            weight), calibrated by simulation at n = 38. An estimator requested by
+            name ("HC0"-"HC3") is used exactly as asked, with its normal reference,
+            and the warning says the small-sample rule was not applied (as matching
+            keeps an estimator requested by name).
         measure : {"difference", "risk difference", "risk ratio", "odds ratio"}, optional
             Default: "risk difference" for 0/1 outcomes, "difference" otherwise.
         conf_level : float
@@ -260,15 +262,18 @@ class WeightResult(Result):
         Raises
         ------
         SpecificationError
-            No outcome given (here or to :func:`causalpa.weight`), or a bad option.
+            No outcome given (here or to :func:`causalpa.weight`), a bad option, an
+            outcome that is the treatment, or ``adjust`` covariates that include the
+            outcome or the treatment.
         DataError
-            The outcome is not numeric, has missing values, or an arm has fewer than 2
-            units with positive weight.
+            The outcome is not numeric, has missing values, an arm has fewer than 2
+            units with positive weight, or the ``adjust`` covariates are collinear.
 
         Warns
         -----
         SmallSampleWarning
-            An arm has fewer than 20 units: the message says which inference was used.
+            An arm has fewer than 20 units: the message says which inference was used
+            (or, for "HC0"-"HC3", that the small-sample rule was not applied).
 
         Examples
         --------
@@ -281,14 +286,16 @@ class WeightResult(Result):
         """
         outcome = self._outcome(outcome)
         data = self._problem.data
+        treatment = self.spec.treatment
+        check_roles(outcome, treatment)
         y, _, resolved = check_outcome(data, outcome, measure)
         n1, n0 = self._positive_arms()
-        Z, _ = adjustment_matrix(data, adjust)
+        Z, _ = adjustment_matrix(data, adjust, outcome=outcome, treatment=treatment,
+                                 rows=self._weights > 0)
         logit = resolved != "difference" and (adjust is not None or resolved != "risk difference")
         fields: dict[str, Any] = dict(
             estimand=self.estimand, method=self._label(), n_treated=n1, n_control=n0,
-            outcome=outcome, measure=resolved, conf_level=conf_level,
-            treatment=self.spec.treatment)
+            outcome=outcome, measure=resolved, conf_level=conf_level, treatment=treatment)
         if se == "bootstrap":
             return self._bootstrap(y, Z, measure=resolved, logit=logit, n_boot=n_boot, rng=rng,
                                    fields=fields)
@@ -301,7 +308,8 @@ class WeightResult(Result):
         return sandwich_effect(y, t, w, Z, averaging_weights(t, w, self.estimand),
                                logit=logit, nuisance=nuisance,
                                se="HC0" if se in ("sandwich", "robust") else se,
-                               why_known=why, **fields)
+                               why_known=why, small_sample_rule=se in ("sandwich", "robust"),
+                               **fields)
 
     def _outcome(self, outcome: str | None) -> str:
         if outcome is None:

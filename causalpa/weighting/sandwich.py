@@ -111,7 +111,15 @@ def stacked_sandwich(
     g = gcomp(y, t, w, Z, s, measure, link="logit" if logit else "identity")
     fit = g.fit
     if nuisance is None:
-        V = variance(se).vcov(Moments.from_fit(fit))
+        moments = Moments.from_fit(fit)
+        positive = np.asarray(w) > 0
+        if not positive.all():
+            # units with weight 0 are not observations of the outcome model (as R's lm
+            # with zero weights): they add nothing to the sandwich, and must not count in
+            # the n of HC1's n / (n - k)
+            moments = Moments(psi=moments.psi[positive], bread=moments.bread,
+                              xs=fit.xs[positive], es=fit.es[positive], rank=moments.rank)
+        V = variance(se).vcov(moments)
         return g.estimate, delta_se(g.gradient, V), V
     kg = nuisance.psi.shape[1]
     kb = g.X.shape[1]
@@ -136,6 +144,7 @@ def sandwich_effect(
     nuisance: Nuisance | None,
     se: str,
     why_known: str | None,
+    small_sample_rule: bool = True,
     **fields: Any,
 ) -> Effect:
     """Weighted effect with a sandwich standard error, applying the small-sample rule.
@@ -149,6 +158,15 @@ def sandwich_effect(
     inflated by ``n / (n - p)`` with a t reference on ``n - p`` degrees of freedom
     (:func:`~causalpa.inference.small_sample_inflation`; ``p`` counts the outcome and
     weight-model parameters), and a :class:`~causalpa.errors.SmallSampleWarning` says so.
+    ``n`` counts the units with positive weight only: units given weight 0 (by
+    ``trim_drop``) are not observations of the outcome model, as in R's ``lm``, whose
+    residual degrees of freedom ignore zero-weight cases.
+
+    With ``small_sample_rule=False`` (an estimator such as ``"HC1"`` requested by name)
+    the requested sandwich is kept exactly, with its normal reference, and the warning
+    says that the small-sample rule was not applied: inflating ``"HC1"`` by
+    ``n / (n - p)`` would apply the degrees-of-freedom correction twice, and ``"HC0"``
+    would silently become HC1.
 
     Parameters
     ----------
@@ -162,6 +180,9 @@ def sandwich_effect(
         The weights-known sandwich.
     why_known : str or None
         Reason for a note when the M-estimation sandwich was asked for but not possible.
+    small_sample_rule : bool
+        Apply the small-sample rule when an arm is small (the defaults ``se="sandwich"``
+        and ``"robust"``); False keeps an estimator requested by name as it is.
     **fields
         The :class:`~causalpa.results.Effect` fields other than the estimate and its
         inference (``measure``, ``n_treated``, ``n_control``, ``conf_level``, ...).
@@ -184,13 +205,22 @@ def sandwich_effect(
             notes.append(f"{why_known}: the sandwich treats the weights as known")
     df = np.inf
     n1, n0 = fields["n_treated"], fields["n_control"]
-    if is_small(n1, n0):
+    if is_small(n1, n0) and not small_sample_rule:
+        label += ", normal reference"
+        notes.append(warn_small_sample(
+            f"an arm has fewer than {SMALL_ARM} units ({n1} treated, {n0} control) and "
+            f"se={se!r} was requested: it is used as it is, without the small-sample rule "
+            "(factor n/(n-p), t with n-p df), so its normal-reference interval can be too "
+            "narrow; use se='sandwich' or se='robust' for the small-sample rule, or "
+            "se='bootstrap'", stacklevel=5))
+    elif is_small(n1, n0):
         if nuisance is not None:
             _, std_known, _ = stacked_sandwich(y, t, w, Z, s, measure, logit=logit,
                                                nuisance=None)
             std = max(std, std_known)
         p = 2 * (1 + Z.shape[1]) + (0 if nuisance is None else nuisance.psi.shape[1])
-        std, df = small_sample_inflation(std, len(y), p)
+        n = int(np.sum(np.asarray(w) > 0))  # zero-weight units are not observations
+        std, df = small_sample_inflation(std, n, p)
         label = (
             "small-sample sandwich: larger of the M-estimation and weights-known "
             f"sandwich, factor n/(n-p) with p = {p}, t with {df:g} df"
