@@ -9,8 +9,9 @@ numDeriv's ``method = "Richardson"``: central differences at steps ``h, h/2, h/4
 * :func:`derivatives` -- value, Jacobian and Hessians of a vector function from one set of
   evaluation points (what lmerTest needs);
 * :func:`jacobian` and :func:`hessian` -- the numDeriv functions of the same names;
-* :func:`central_jacobian` -- plain central differences (one-sided at a lower bound) with a
-  chosen step rule; :func:`gradient` is its use as the cheap gradient of an optimiser.
+* :func:`central_jacobian` -- plain central differences (one-sided at a lower bound, or
+  forward differences throughout) with a chosen step rule; :func:`gradient` is its use as
+  the cheap gradient of an optimiser.
 
 The module is private and has no model in it, so that every model of the package (the
 linear mixed model, the GLMM, the estimating equations of entropy balancing) differentiates
@@ -154,17 +155,23 @@ def hessian(fun: Callable[[np.ndarray], float], x: np.ndarray, r: int = 4,
 
 
 def central_jacobian(fun: Function, x: np.ndarray, *, rel_step: float, floor: float,
-                     lower: np.ndarray | None = None, f0: Any = None) -> np.ndarray:
+                     lower: np.ndarray | None = None, f0: Any = None,
+                     forward: bool = False) -> np.ndarray:
     """Jacobian ``(m, k)`` by plain central differences; one-sided at a lower bound.
 
     Coordinate ``j`` is stepped by ``h_j = rel_step * max(|x_j|, floor)``; a coordinate whose
     backward step would cross ``lower_j`` is differenced forwards from ``f0 = fun(x)``
-    (evaluated if not given). ``fun`` returns a number or a 1-D array.
+    (evaluated if not given), and so is every coordinate with ``forward=True`` (one
+    evaluation per coordinate, e.g. the Hessian from an exact gradient). ``fun`` returns a
+    number or a 1-D array.
 
     Examples
     --------
     >>> f = lambda x: np.array([x[0] * x[1], x[1] ** 2])
     >>> np.round(central_jacobian(f, np.array([2.0, 3.0]), rel_step=1e-6, floor=1.0), 6).tolist()
+    [[3.0, 2.0], [0.0, 6.0]]
+    >>> np.round(central_jacobian(f, np.array([2.0, 3.0]), rel_step=1e-8, floor=1.0,
+    ...                           forward=True), 6).tolist()
     [[3.0, 2.0], [0.0, 6.0]]
     """
     h = rel_step * np.maximum(np.abs(x), floor)
@@ -172,7 +179,7 @@ def central_jacobian(fun: Function, x: np.ndarray, *, rel_step: float, floor: fl
     for k in range(len(x)):
         e = np.zeros_like(x)
         e[k] = h[k]
-        if lower is not None and x[k] - h[k] < lower[k]:  # one-sided at the boundary
+        if forward or (lower is not None and x[k] - h[k] < lower[k]):  # one-sided
             base = np.atleast_1d(fun(x) if f0 is None else f0)
             cols.append((np.atleast_1d(fun(x + e)) - base) / h[k])
         else:

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import linalg, special
 
-from causalpa.errors import DataError
+from causalpa.errors import DataError, SpecificationError
 
 __all__ = ["Fit", "lstsq", "wls", "logistic", "separation_direction", "check_full_rank"]
 
@@ -288,8 +288,8 @@ def logistic(
         estimates equal ``glm(family = quasibinomial, weights = w)``'s, whose dispersion
         the sandwich estimators do not use.
     firth : bool
-        Maximise Firth's penalised likelihood instead (unweighted only): finite
-        estimates under separation and less small-sample bias.
+        Maximise Firth's penalised likelihood instead (unweighted only: ``w`` must be
+        None): finite estimates under separation and less small-sample bias.
     epsilon, maxit : float, int
         ``glm.control`` settings (R's defaults); ``maxit`` also bounds the Newton
         iterations of the Firth fit.
@@ -301,6 +301,11 @@ def logistic(
     Fit
         Working form with ``v = w mu (1 - mu)``; ``deviance`` is the residual deviance.
 
+    Raises
+    ------
+    SpecificationError
+        Weights given with ``firth=True`` (the Firth fit is unweighted).
+
     Examples
     --------
     >>> import numpy as np
@@ -309,6 +314,10 @@ def logistic(
     >>> fit.converged
     True
     """
+    if firth and w is not None:
+        raise SpecificationError(
+            "`w` cannot be used with firth=True: the Firth fit is unweighted, and weights "
+            "would enter its working form (xs, es) but not its estimates")
     y = np.asarray(y, dtype=float)
     X = np.asarray(X, dtype=float)
     w = _weights(w, len(y))

@@ -355,3 +355,147 @@ def test_ipw_weighted_trajectory_removes_confounding():
     assert abs(est_w.mean() - truth) < 4 * mc_se
     assert np.mean(est_u) < truth - 0.3  # confounded without weights
     assert np.mean(se_w) > 0.9 * est_w.std(ddof=1)
+
+
+# --------------------------------------------------------------------------- AR(1), units of time
+def _ar1_sessions(rho: float, seed: int = 0, G: int = 200, m: int = 5) -> pd.DataFrame:
+    """Gaussian AR(1) errors within patient (lag-one correlation ``rho`` per session)."""
+    rng = np.random.default_rng(seed)
+    e = np.zeros((G, m))
+    e[:, 0] = rng.normal(size=G)
+    for j in range(1, m):
+        e[:, j] = rho * e[:, j - 1] + np.sqrt(1 - rho**2) * rng.normal(size=G)
+    d = pd.DataFrame({"patient": np.repeat(np.arange(G), m), "session": np.tile(np.arange(m), G)})
+    d["y"] = 10 - 0.5 * d.session + e.reshape(-1)
+    return d
+
+
+@pytest.mark.parametrize("rho", [0.7, -0.5])
+def test_ar1_correlation_does_not_depend_on_the_unit_of_time(rho):
+    """Times in weeks (2 per session), days (7) or months (1/4): no pair is one unit apart,
+    where geepack's update (started at 0, with derivative 0 there) used to stay at 0. The
+    least-squares rho in the new unit is the session one to the power 1/unit, and the fits
+    are the same."""
+    d = _ar1_sessions(rho)
+    d = d.assign(week=2 * d.session, day=7 * d.session, month=d.session / 4)
+    base = cpa.gee(d, "y ~ session", corr="ar1", time="session")
+    assert base.converged and base.working_correlation == pytest.approx(rho, abs=0.1)
+    units = {"day": 7.0} if rho < 0 else {"week": 2.0, "day": 7.0, "month": 0.25}
+    for column, unit in units.items():
+        fit = cpa.gee(d, "y ~ session", corr="ar1", time=column)
+        assert fit.converged
+        assert fit.working_correlation**unit == pytest.approx(base.working_correlation, rel=1e-8)
+        np.testing.assert_allclose(fit.params, base.params, rtol=1e-9)
+        np.testing.assert_allclose(fit.cov, base.cov, rtol=1e-7)
+    # a negative rho with even-lag-only times (weeks) cannot be an AR(1) in weeks: rho >= 0 there
+    if rho < 0:
+        assert cpa.gee(d, "y ~ session", corr="ar1", time="week").working_correlation >= 0
+
+
+def test_ar1_correlation_is_the_least_squares_fit():
+    """The reported rho minimises sum (r_j r_k / phi - rho^|t_j - t_k|)^2 over all pairs at
+    the final estimates (the documented estimator), checked by brute force on a fine grid."""
+    d = _ar1_sessions(0.6, seed=3, G=80)
+    d = d[~((d.session == 2) & (d.patient % 3 == 0))]  # gaps: lags 1..4 and 2..4
+    d = d.assign(week=2 * d.session)
+    fit = cpa.gee(d, "y ~ session", corr="ar1", time="week")
+    r = d.y.to_numpy() - fit.predict()
+    z = r / np.sqrt(np.mean(r**2))
+    prods, lags = [], []
+    for _, idx in d.groupby("patient").indices.items():
+        t = d.week.to_numpy()[idx]
+        j, k = np.triu_indices(len(idx), 1)
+        prods.append(z[idx][j] * z[idx][k])
+        lags.append(np.abs(t[k] - t[j]))
+    prods, lags = np.concatenate(prods), np.concatenate(lags)
+    grid = np.linspace(0, 0.9999, 100_001)
+    crit = [np.sum((prods - a**lags) ** 2) for a in (grid[::100])]
+    coarse = grid[::100][int(np.argmin(crit))]
+    fine = grid[(grid > coarse - 0.002) & (grid < coarse + 0.002)]
+    best = fine[int(np.argmin([np.sum((prods - a**lags) ** 2) for a in fine]))]
+    assert fit.working_correlation == pytest.approx(best, abs=2e-5)
+    assert fit.working_correlation > 0.5
+
+
+# --------------------------------------------------------------------------- weights, convergence
+def test_df_clusters_counts_only_clusters_with_positive_weight():
+    """Zero-weight clusters take no part in the fit: the fit, its df and the small-sample
+    check are those of the positive-weight clusters alone."""
+    rng = np.random.default_rng(0)
+    G = 30
+    d = pd.DataFrame({"patient": np.repeat(np.arange(G), 5), "session": np.tile(np.arange(5), G)})
+    d["pa"] = d.patient % 2
+    d["y"] = rng.normal(size=G * 5) + np.repeat(rng.normal(size=G), 5)
+    d["w"] = np.where(d.patient < 20, 0.0, 1.0)
+    a = cpa.gee(d, "y ~ session * pa", weights="w", se="bias-reduced", df="clusters")
+    b = cpa.gee(d[d.w > 0], "y ~ session * pa", se="bias-reduced", df="clusters")
+    assert (a.n_groups, a.df) == (b.n_groups, b.df) == (10, 10 - 4)
+    pd.testing.assert_frame_equal(a.tidy(), b.tidy().assign(n=a.n_obs), rtol=1e-8)
+    with pytest.warns(SmallSampleWarning, match="only 10 clusters"):
+        cpa.gee(d, "y ~ session * pa", weights="w")
+
+
+def test_convergence_tolerance_is_relative_to_the_coefficients(sessions):
+    """An outcome in units of 1e6 or 1e8 converges (an absolute step of 1e-10 is below the
+    rounding error of coefficients of 1e9) to the scaled estimates."""
+    data = _gap(sessions)
+    base = cpa.gee(data, "phq9 ~ session * pa + age", corr="ar1", time="session")
+    for scale in (1e6, 1e8):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ConvergenceWarning)
+            fit = cpa.gee(data.assign(phq9=data.phq9 * scale), "phq9 ~ session * pa + age",
+                          corr="ar1", time="session")
+        assert fit.converged and fit.n_iter < 50
+        np.testing.assert_allclose(fit.params / scale, base.params, rtol=1e-9)
+        assert fit.working_correlation == pytest.approx(base.working_correlation, rel=1e-9)
+
+
+# --------------------------------------------------------------------------- refused designs
+def test_binomial_constant_or_separated_outcome_is_refused(sessions):
+    with pytest.raises(DataError, match="'case' is 1 in every row: a logistic GEE"):
+        cpa.gee(sessions.assign(case=1), "case ~ session", family="binomial")
+    w = np.where(sessions.case == 1, 1.0, 0.0)
+    with pytest.raises(DataError, match="'case' is 1 in every row with positive weight"):
+        cpa.gee(sessions, "case ~ session", family="binomial", weights=w)
+    with pytest.raises(DataError, match="separation: term.*'pa'.*'case'"):
+        cpa.gee(sessions.assign(case=sessions.pa), "case ~ session + pa", family="binomial")
+    quasi = sessions.assign(case=np.where(sessions.pa == 1, 1, sessions.case))
+    with pytest.raises(DataError, match=r"\(quasi-\)complete separation.*'pa'"):
+        cpa.gee(quasi, "case ~ session + pa", family="binomial")
+
+
+def test_collinear_or_constant_terms_are_named(sessions):
+    with pytest.raises(DataError, match="rank-deficient.*'s2'"):
+        cpa.gee(sessions.assign(s2=2 * sessions.session), "phq9 ~ session + s2")
+    w = np.where(sessions.pa == 1, 0.0, 1.0)
+    with pytest.raises(DataError, match="'pa'.*constant.*rows with positive `weights`"):
+        cpa.gee(sessions, "phq9 ~ session * pa", weights=w)
+
+
+def test_bias_reduced_sandwich_refuses_clusters_of_leverage_one():
+    """A term specific to one cluster fits it exactly (leverage 1): the Mancl-DeRouen
+    correction divides by 1 - 1 and gave SEs of 4e4 or a raw LinAlgError."""
+    rng = np.random.default_rng(0)
+    d = pd.DataFrame({"patient": np.repeat(np.arange(20), 3), "session": np.tile(np.arange(3), 20)})
+    d["y"] = rng.normal(size=60) + d.session
+    d["solo"] = ((d.patient == 0) & (d.session == 0)).astype(float)
+    with pytest.raises(DataError, match="1 'patient' cluster.*leverage 1 \\(0\\).*se='robust'"):
+        cpa.gee(d, "y ~ session + solo", se="bias-reduced")
+    with pytest.raises(DataError, match="20 'patient' cluster.*leverage 1"):
+        cpa.gee(d, "y ~ session + C(patient)", corr="independence", se="bias-reduced")
+    with pytest.raises(DataError, match="working correlation is singular.*C\\(patient\\)"):
+        cpa.gee(d, "y ~ session + C(patient)", se="bias-reduced")
+    with pytest.warns(SmallSampleWarning):  # the plain sandwich is defined
+        fit = cpa.gee(d, "y ~ session + solo", se="robust")
+    assert np.isfinite(fit.bse).all()
+
+
+def test_conf_level_is_the_shared_constraint():
+    """Every conf_level of the longitudinal models is declared by _validation.CONF_LEVEL."""
+    from causalpa._validation import CONF_LEVEL, declared_params
+    from causalpa.longitudinal.glmm import GLMMResult
+    from causalpa.longitudinal.mixed import MixedModelResult
+
+    for fn in (cpa.gee, cpa.glmm, cpa.panel, cpa.mixed, GLMMResult.odds_ratios,
+               MixedModelResult.contrast):
+        assert any(c is CONF_LEVEL for c in declared_params(fn)["conf_level"]), fn

@@ -582,3 +582,72 @@ def test_satterthwaite_ingredients_are_lmertest_derivatives(data, fit):
     # hessian() is derivatives() of a scalar function, to the last bit
     fun = lambda v: prob.deviance_varpar(v, reml=True)  # noqa: E731
     np.testing.assert_array_equal(H, derivatives(lambda v: np.array([fun(v)]), varpar, 1)[2][0])
+
+
+# --------------------------------------------------------------------------- contrasts L
+@pytest.mark.parametrize("method", ["satterthwaite", "kenward-roger", "residual", "normal"])
+def test_empty_or_all_zero_contrasts_are_refused(fit, method):
+    """No df method returns NaN rows, NaN tests or raw numpy errors for a vacuous L."""
+    for L in ({}, np.empty((0, 4))):
+        with pytest.raises(SpecificationError, match="`L` (is empty|has no rows)"):
+            fit.contrast(L, df=method)
+        with pytest.raises(SpecificationError, match="`L` (is empty|has no rows)"):
+            fit.test(L, df=method)
+    for L in ({"pa": 0}, [[0, 0, 0, 0]], {"level": {"pa": 1}, "none": {}}):
+        with pytest.raises(SpecificationError, match="`L` has all-zero rows"):
+            fit.contrast(L, df=method)
+        with pytest.raises(SpecificationError, match="`L` has all-zero rows"):
+            fit.test(L, df=method)
+
+
+@pytest.mark.parametrize("method", ["satterthwaite", "kenward-roger", "residual", "normal"])
+def test_joint_test_reduces_linearly_dependent_rows(fit, method):
+    """Dependent rows are reduced to independent ones (lmerTest's contestMD); Kenward-Roger
+    raised a raw LinAlgError. The test equals the one of a basis of the same hypotheses
+    (except contestMD's pooled Satterthwaite df of q > 1 rows, which depends on the basis)."""
+    one = fit.test({"a": {"pa": 1}}, df=method).tidy().iloc[0]
+    dup = fit.test({"a": {"pa": 1}, "b": {"pa": 2}}, df=method).tidy().iloc[0]
+    two = fit.test({"a": {"pa": 1}, "b": {"session:pa": 1}}, df=method).tidy().iloc[0]
+    three = fit.test(np.array([[0, 0, 1, 0], [0, 0, 0, 1], [0, 0, 1, -1.0]]),
+                     df=method).tidy().iloc[0]
+    for got, want in ((dup, one), (three, two)):
+        assert got.num_df == want.num_df
+        assert got.statistic == pytest.approx(want.statistic, rel=1e-6)
+        if method != "satterthwaite" or want.num_df == 1:
+            assert got.den_df == pytest.approx(want.den_df, rel=1e-6)
+            assert got.p_value == pytest.approx(want.p_value, rel=1e-6)
+
+
+def test_satterthwaite_hessian_note_is_warned(data, monkeypatch):
+    """lmerTest warns when the deviance's Hessian is not positive definite; the note is kept."""
+    import causalpa.longitudinal._lmm_result as lmm_result
+
+    real = lmm_result.satterthwaite
+    note = "the Hessian of the deviance has 1 negative eigenvalue(s): test note"
+
+    def with_note(prob, fit):
+        return dataclasses.replace(real(prob, fit), notes=(note,))
+
+    monkeypatch.setattr(lmm_result, "satterthwaite", with_note)
+    with pytest.warns(ConvergenceWarning, match="negative eigenvalue") as caught:
+        f = cpa.mixed(data, "phq9 ~ session", groups="patient")
+    assert caught[0].filename == __file__
+    assert note in f.notes
+    kr = cpa.mixed(data, "phq9 ~ session", groups="patient", df="kenward-roger")
+    with pytest.warns(ConvergenceWarning, match="negative eigenvalue") as caught:
+        est = kr.contrast({"session": 1}, df="satterthwaite")
+    assert caught[0].filename == __file__
+    assert note in est.notes
+
+
+def test_refit_refuses_non_numeric_outcome_naming_y(fit):
+    with pytest.raises(DataError, match="`y` must be numeric"):
+        fit.refit(["a"] * fit.n_obs)
+    with pytest.raises(DataError, match="`y` must hold"):
+        fit.refit(np.ones(3))
+
+
+def test_infinite_outcome_is_refused_by_the_shared_screen(data):
+    d = data.assign(phq9=np.where(np.arange(len(data)) == 3, np.inf, data["phq9"]))
+    with pytest.raises(DataError, match="infinite values in column 'phq9'"):
+        cpa.mixed(d, "phq9 ~ session", groups="patient")

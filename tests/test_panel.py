@@ -150,3 +150,25 @@ def test_bad_inputs(sessions):
         cpa.panel(sessions, "phq9 ~ session", df="kr")
     with pytest.raises(SpecificationError, match="intercept"):
         cpa.panel(sessions, "phq9 ~ 1")
+
+
+def test_fewer_than_two_clusters_are_refused(sessions):
+    """linearmodels raised a raw ValueError (lazily, when the covariance was read)."""
+    one = sessions[sessions.patient == sessions.patient.iloc[0]]
+    with pytest.raises(DataError, match="too few clusters: `groups` column 'patient' has 1 level"):
+        cpa.panel(one, "phq9 ~ session")
+    with pytest.raises(DataError, match="too few clusters: `cluster` column 'site' has 1 level"):
+        cpa.panel(sessions.assign(site="A"), "phq9 ~ session", cluster="site")
+
+
+def test_collinear_time_varying_terms_are_refused_not_absorbed(sessions):
+    """A time-varying term that is a combination of other identified terms is collinear (an
+    error naming it, as in the other models), not 'absorbed' by the patient effects; terms
+    constant within patient, or explained by session with time effects, are still absorbed."""
+    d = sessions.assign(s2=2 * sessions.session, w=sessions.session * sessions.pa + 1)
+    with pytest.raises(DataError, match="rank-deficient.*'s2'"):
+        cpa.panel(d, "phq9 ~ session + s2")
+    with pytest.raises(DataError, match="rank-deficient.*'session:pa' is a linear combination"):
+        cpa.panel(d, "phq9 ~ session * pa + w")  # w = session:pa + 1
+    fit = cpa.panel(d, "phq9 ~ session * pa + age", time_effects=True)
+    assert fit.terms == ("session:pa",) and fit.absorbed == ("session", "pa", "age")

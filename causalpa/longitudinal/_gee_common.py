@@ -27,14 +27,14 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from causalpa._spec import Spec, model_spec, parse_formula, response
+from causalpa._spec import Spec, model_spec, response
 from causalpa._validation import check_columns, check_no_missing, check_weights, format_rows
 from causalpa.errors import DataError, SpecificationError
 from causalpa.inference import TIDY_COLUMNS, coef_table
 from causalpa.results import EstimateResult, estimate_frame
 
-__all__ = ["PredictType", "outcome_model", "group_codes", "resolve_weights", "readonly",
-           "CoefficientResult"]
+__all__ = ["PredictType", "outcome_model", "check_binary_outcome", "group_codes",
+           "resolve_weights", "readonly", "CoefficientResult"]
 
 #: Scale of a prediction: the mean (probability) or the linear predictor.
 PredictType = Literal["response", "link"]
@@ -79,17 +79,50 @@ def outcome_model(
     DataError
         A named column is absent or has missing values; a non-numeric outcome.
     """
-    parsed = parse_formula(formula, example=example)
-    named = set(parsed.rhs_variables) | set(parsed.lhs_variables)
-    absent = sorted(named - set(data.columns))
-    if absent:
-        check_columns(data, absent, "formula")
-    check_no_missing(data, [*(c for c in data.columns if c in named), *extra])
+    # model_spec refuses absent formula columns and missing values in them
     spec = model_spec(data, formula, example=example)
+    check_no_missing(data, extra)
     X, _ = spec.design()
     if X.shape[1] == 0:
         raise SpecificationError(f"`formula` {formula!r} has no terms on the right-hand side")
     return spec, response(data, spec), X
+
+
+def check_binary_outcome(y: np.ndarray, index: pd.Index, outcome: str, model: str,
+                         hint: str = "") -> None:
+    """Refuse an outcome that is not 0/1 (the binomial GEE and the logistic GLMM).
+
+    Parameters
+    ----------
+    y : numpy.ndarray
+        The outcome as floats (bools already 0/1).
+    index : pandas.Index
+        Row labels of the data, to name the offending rows.
+    outcome : str
+        The outcome's name (column or expression).
+    model : str
+        What needs the 0/1 outcome, for the message (``"family='binomial'"``).
+    hint : str
+        Appended to the message (e.g. how to give binomial counts).
+
+    Raises
+    ------
+    DataError
+        Some values are neither 0 nor 1; the message names the outcome and the rows.
+
+    Examples
+    --------
+    >>> check_binary_outcome(np.array([0.0, 1.0, 2.0]), pd.RangeIndex(3), "case", "a logit model")
+    Traceback (most recent call last):
+    ...
+    causalpa.errors.DataError: outcome 'case' must be 0/1 (or bool) for a logit model; rows 2 are not
+    """
+    bad = ~np.isin(y, (0.0, 1.0))
+    if bad.any():
+        raise DataError(
+            f"outcome {outcome!r} must be 0/1 (or bool) for {model}; rows "
+            f"{format_rows(index[bad])} are not{hint}"
+        )
 
 
 def group_codes(data: pd.DataFrame, groups: str, argument: str = "groups") -> tuple[np.ndarray, Any]:

@@ -38,7 +38,8 @@ import numpy as np
 from causalpa._numdiff import derivatives
 from causalpa.longitudinal._lmm_fit import LmmFit, LmmProblem, single_thread
 
-__all__ = ["Satterthwaite", "KenwardRoger", "satterthwaite", "kenward_roger", "KR_MAX_RE"]
+__all__ = ["Satterthwaite", "KenwardRoger", "satterthwaite", "kenward_roger", "independent_rows",
+           "KR_MAX_RE"]
 
 #: Random effects of one cluster (a therapist's block when nested) Kenward-Roger accepts.
 KR_MAX_RE = 6000
@@ -89,15 +90,9 @@ class Satterthwaite:
 
     def ftest(self, L: np.ndarray, beta: np.ndarray) -> tuple[float, float, float]:
         """F test of ``L beta = 0`` as lmerTest's ``contestMD``: (F, q, denominator df)."""
-        L2 = np.atleast_2d(L)
-        VL = L2 @ self.vcov @ L2.T
-        d, Pm = np.linalg.eigh(VL)
-        order = np.argsort(d)[::-1]
-        d, Pm = d[order], Pm[:, order]
-        tol = max(np.sqrt(np.finfo(float).eps) * d[0], 0.0)
-        q = int(np.sum(d > tol))
-        PtL = (Pm.T @ L2)[:q]
-        t2 = (PtL @ beta) ** 2 / d[:q]
+        PtL, d = independent_rows(L, self.vcov)
+        q = len(d)
+        t2 = (PtL @ beta) ** 2 / d
         F = float(np.sum(t2) / q)
         nu = np.array([self.df(PtL[m]) for m in range(q)])
         if q == 1 or np.all(np.abs(np.diff(nu)) < 1e-8):
@@ -108,6 +103,36 @@ class Satterthwaite:
             E = float(np.sum(nu / (nu - 2)))
             ddf = 2 * E / (E - q)
         return F, float(q), ddf
+
+
+def independent_rows(L: np.ndarray, vcov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Independent rows spanning the hypothesis ``L beta = 0``, as lmerTest's ``contestMD``.
+
+    The eigenvectors ``P`` of ``L vcov L'`` with eigenvalues ``d`` above
+    ``sqrt(eps) * max(d)`` give the ``q = rank(L)`` rows ``P'L``, whose estimates are
+    uncorrelated with variances ``d``: linearly dependent rows of ``L`` are dropped.
+
+    Returns
+    -------
+    PtL : ndarray
+        The ``(q, p)`` independent rows.
+    d : ndarray
+        Their variances ``(q,)``, largest first.
+
+    Examples
+    --------
+    >>> PtL, d = independent_rows(np.array([[0.0, 1.0], [0.0, 2.0]]), np.eye(2))
+    >>> PtL.shape, np.round(d, 12).tolist()
+    ((1, 2), [5.0])
+    """
+    L2 = np.atleast_2d(L)
+    VL = L2 @ vcov @ L2.T
+    d, Pm = np.linalg.eigh(VL)
+    order = np.argsort(d)[::-1]
+    d, Pm = d[order], Pm[:, order]
+    tol = max(np.sqrt(np.finfo(float).eps) * d[0], 0.0)
+    q = int(np.sum(d > tol))
+    return (Pm.T @ L2)[:q], d[:q]
 
 
 def satterthwaite(prob: LmmProblem, fit: LmmFit) -> Satterthwaite:
@@ -220,8 +245,14 @@ class KenwardRoger:
         return self.moments(L)[1]
 
     def ftest(self, L: np.ndarray, beta: np.ndarray) -> tuple[float, float, float]:
-        """F test of ``L beta = 0`` as pbkrtest's ``KRmodcomp``: (scaled F, q, denominator df)."""
+        """F test of ``L beta = 0`` as pbkrtest's ``KRmodcomp``: (scaled F, q, denominator df).
+
+        Linearly dependent rows of ``L`` are first reduced to independent ones as for
+        Satterthwaite (:func:`independent_rows`); the test does not depend on the basis.
+        """
         L2 = np.atleast_2d(L)
+        if np.linalg.matrix_rank(L2 @ self.vcov @ L2.T) < L2.shape[0]:
+            L2 = independent_rows(L2, self.vcov)[0]
         q, df2, A2 = self.moments(L2)
         scaling = 1.0 if abs(df2 - 2) < 1e-2 else df2 * (1 - A2 / q) / (df2 - 2)
         Lb = L2 @ beta

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from scipy import optimize
 
-from causalpa._numdiff import gradient, hessian
+from causalpa._numdiff import central_jacobian, gradient, hessian
 
 __all__ = ["LmmProblem", "LmmFit", "n_theta", "single_thread"]
 
@@ -80,9 +80,8 @@ def _lower(par: np.ndarray, q: int) -> np.ndarray:
 
 def _diag_index(q: int) -> list[int]:
     """Positions of the diagonal elements of ``_lower`` within its parameter vector."""
-    rows, cols = np.tril_indices(q)
-    order = np.lexsort((rows, cols))
-    return [k for k, (r, c) in enumerate(zip(rows[order], cols[order], strict=True)) if r == c]
+    rows, cols = _tril_colmajor(q)
+    return [int(k) for k in np.flatnonzero(rows == cols)]
 
 
 @dataclass
@@ -557,11 +556,12 @@ class LmmProblem:
 
                 H = hessian(on_free, base[idx], r=2, d=1e-3)
             else:  # forward differences of the analytic gradient (inward at a bound)
-                H = np.empty((len(idx), len(idx)))
-                for a, j in enumerate(idx):
-                    h = 1e-5 * max(abs(base[j]), 0.1)
-                    gp = self.deviance_grad(_put(base, np.array([j]), np.array([base[j] + h])), reml)[1]
-                    H[:, a] = (gp - g)[idx] / h
+                def grad_free(t: np.ndarray, idx: np.ndarray = idx,
+                              base: np.ndarray = base) -> np.ndarray:
+                    return self.deviance_grad(_put(base, idx, t), reml)[1][idx]
+
+                H = central_jacobian(grad_free, base[idx], rel_step=1e-5, floor=0.1,
+                                     f0=g[idx], forward=True)
                 H = 0.5 * (H + H.T)
             H_prev, idx_prev = H, idx
             try:
@@ -645,9 +645,7 @@ def _lower_factor(A: np.ndarray) -> np.ndarray:
 
 
 def _lower_params(L: np.ndarray) -> np.ndarray:
-    q = L.shape[0]
-    rows, cols = np.tril_indices(q)
-    order = np.lexsort((rows, cols))
-    return L[rows[order], cols[order]]
+    """Return the lower triangle of ``L`` column by column (lme4's theta order; ``_lower``'s inverse)."""
+    return L[_tril_colmajor(L.shape[0])]
 
 

@@ -27,9 +27,9 @@ import pandas as pd
 
 from causalpa._spec import Spec
 from causalpa._validation import (
+    CONF_LEVEL,
     NONE,
     Column,
-    Number,
     check_columns,
     check_frame,
     check_no_missing,
@@ -42,14 +42,12 @@ from causalpa.longitudinal._lmm_ddf import KenwardRoger, Satterthwaite, kenward_
 from causalpa.longitudinal._lmm_fit import LmmFit, LmmProblem
 from causalpa.results import EstimateResult, Estimates, Result, estimate_frame
 
-__all__ = ["MixedModelResult", "FTest", "DfMethod", "DF_METHODS", "LEVEL", "build_result",
+__all__ = ["MixedModelResult", "FTest", "DfMethod", "DF_METHODS", "build_result",
            "check_reml", "group_keys"]
 
 #: How the degrees of freedom of t and F tests are found (the ``df=`` option).
 DfMethod = Literal["satterthwaite", "kenward-roger", "residual", "normal"]
 DF_METHODS: tuple[str, ...] = typing.get_args(DfMethod)
-#: The declared constraint of ``conf_level``.
-LEVEL = Number(low=0, high=1, low_inclusive=False, high_inclusive=False)
 _DF_TEXT = {"satterthwaite": "Satterthwaite df", "kenward-roger": "Kenward-Roger df",
             "residual": "residual df", "normal": "normal reference"}
 Setup: typing.TypeAlias = "Satterthwaite | KenwardRoger | None"
@@ -264,12 +262,21 @@ class MixedModelResult(EstimateResult):
 
     # ------------------------------------------------------------------ inference
     def _setup_for(self, method: str) -> Setup:
-        """Return the df setup of ``method``: the fit's own, or one computed now (not stored)."""
+        """Return the df setup of ``method``: the fit's own, or one computed now (not stored).
+
+        A setup computed now warns about its caveats (a ``ConvergenceWarning`` for a
+        Hessian with negative eigenvalues), as one computed at fit time did.
+        """
         if method == self.df_method:
             return self._setup
-        return _df_setup(method, self._design.problem, self._fit)
+        setup = _df_setup(method, self._design.problem, self._fit)
+        if isinstance(setup, Satterthwaite):
+            for note in setup.notes:
+                # stack: warn <- _setup_for <- contrast/test <- validate_params wrapper <- caller
+                warnings.warn(note, ConvergenceWarning, stacklevel=4)
+        return setup
 
-    @validate_params({"conf_level": [LEVEL, NONE]})
+    @validate_params({"conf_level": [CONF_LEVEL, NONE]})
     def contrast(
         self,
         L: Mapping[str, float] | Sequence[float] | np.ndarray | Mapping[str, Mapping[str, float]],
@@ -294,6 +301,17 @@ class MixedModelResult(EstimateResult):
         causalpa.results.Estimates
             One row per contrast in the shared schema (each tested on its own); it stacks
             with effects and other estimates in :func:`causalpa.compare`.
+
+        Raises
+        ------
+        SpecificationError
+            ``L`` is empty, has an all-zero row, names an unknown term or has the wrong
+            number of columns.
+
+        Warns
+        -----
+        ConvergenceWarning
+            Satterthwaite df computed now from a deviance Hessian with negative eigenvalues.
 
         Examples
         --------
@@ -355,7 +373,15 @@ class MixedModelResult(EstimateResult):
         -------
         FTest
             ``tidy()`` is one row: ``term`` (the hypothesis), ``num_df``, ``den_df``,
-            ``statistic`` (F), ``p_value``.
+            ``statistic`` (F), ``p_value``. Linearly dependent rows of ``L`` are reduced to
+            independent ones (as ``contestMD``) with every df method, so ``num_df`` is the
+            rank of ``L``.
+
+        Raises
+        ------
+        SpecificationError
+            ``L`` is empty, has an all-zero row, names an unknown term or has the wrong
+            number of columns.
 
         Examples
         --------
@@ -405,21 +431,35 @@ class MixedModelResult(EstimateResult):
                 v[names.index(k)] = check_number(f"L[{k!r}]", w)
             return v
 
+        if isinstance(L, Mapping) and not L:
+            raise SpecificationError("`L` is empty: give at least one {term: weight}")
         if isinstance(L, Mapping):
-            if L and all(isinstance(v, Mapping) for v in L.values()):
-                return [from_map(v) for v in L.values()], [str(k) for k in L]
-            v = from_map(L)
-            return [v], [_label(v, names)]
-        try:
-            arr = np.atleast_2d(np.asarray(L, dtype=float))
-        except (TypeError, ValueError) as exc:
-            raise SpecificationError("`L` must be a dict {term: weight} or a numeric array") from exc
-        if arr.ndim != 2 or arr.shape[1] != p:
+            if all(isinstance(v, Mapping) for v in L.values()):
+                rows, labels = [from_map(v) for v in L.values()], [str(k) for k in L]
+            else:
+                v = from_map(L)
+                rows, labels = [v], [_label(v, names)]
+        else:
+            try:
+                arr = np.atleast_2d(np.asarray(L, dtype=float))
+            except (TypeError, ValueError) as exc:
+                raise SpecificationError(
+                    "`L` must be a dict {term: weight} or a numeric array") from exc
+            if arr.ndim != 2 or arr.shape[1] != p:
+                raise SpecificationError(
+                    f"`L` must have {p} columns (one per fixed effect {names}); got shape "
+                    f"{arr.shape}")
+            if not np.all(np.isfinite(arr)):
+                raise SpecificationError("`L` must be finite")
+            rows, labels = list(arr), [_label(r, names) for r in arr]
+        if not rows:
+            raise SpecificationError("`L` has no rows: give at least one contrast")
+        zero = [label for row, label in zip(rows, labels, strict=True) if not np.any(row)]
+        if zero:
             raise SpecificationError(
-                f"`L` must have {p} columns (one per fixed effect {names}); got shape {arr.shape}")
-        if not np.all(np.isfinite(arr)):
-            raise SpecificationError("`L` must be finite")
-        return list(arr), [_label(r, names) for r in arr]
+                f"`L` has all-zero rows ({', '.join(map(repr, zero))}): a contrast needs at "
+                f"least one non-zero weight on the fixed effects {names}")
+        return rows, labels
 
     # ------------------------------------------------------------------ prediction
     @validate_params()
@@ -489,6 +529,11 @@ class MixedModelResult(EstimateResult):
         ``y`` must be in the row order of the original data. ``df`` overrides the
         degrees-of-freedom method (e.g. "normal" skips the small-sample computations).
 
+        Raises
+        ------
+        DataError
+            ``y`` is not numeric, or does not hold one finite value per fitted row.
+
         Examples
         --------
         >>> import numpy as np, pandas as pd
@@ -501,7 +546,11 @@ class MixedModelResult(EstimateResult):
         >>> round(float(new.coef["session"] - fit.coef["session"]), 6)
         0.5
         """
-        yv = np.asarray(y, dtype=float).reshape(-1)
+        try:
+            yv = np.asarray(y, dtype=float).reshape(-1)
+        except (TypeError, ValueError) as exc:
+            raise DataError(
+                f"`y` must be numeric: {self.n_obs} finite values, one per fitted row") from exc
         if yv.shape[0] != self.n_obs or not np.all(np.isfinite(yv)):
             raise DataError(f"`y` must hold {self.n_obs} finite values (one per fitted row)")
         method = self.df_method if df is None else df
@@ -649,7 +698,9 @@ def build_result(design: _Design, reml: bool, df_method: str, conf_level: float,
         notes.append(_warn(_singular_message(components, design, fit), SingularFitWarning))
     setup = _df_setup(df_method, prob, fit)
     if isinstance(setup, Satterthwaite):
-        notes += setup.notes
+        # lmerTest warns when the Hessian of the deviance is not positive definite
+        for note in setup.notes:  # (a loop: a comprehension's frame would shift stacklevel)
+            notes.append(_warn(note, ConvergenceWarning))
     names = tuple(design.x_spec.columns)
     eye = np.eye(prob.p)
     moments = [_variance_df(eye[j], df_method, fit, setup, prob) for j in range(prob.p)]

@@ -17,7 +17,11 @@ correlation, and the sandwich are those of R's ``geepack::geeglm`` (checked in
 * exchangeable ``rho = sum_{j<k} w_j w_k r_j r_k / phi / sum_{j<k} w_j w_k`` over all
   within-cluster pairs;
 * AR(1): ``corr(y_j, y_k) = rho^|t_j - t_k|`` with ``rho`` the weighted least-squares
-  fit of ``r_j r_k / phi`` on ``rho^|t_j - t_k|`` over all within-cluster pairs.
+  fit of ``r_j r_k / phi`` on ``rho^|t_j - t_k|`` over all within-cluster pairs (geepack's
+  Gauss-Newton update, checked against the global minimum over ``rho``: geepack's update
+  starts at 0 and stays there when no two times of a cluster are one unit apart, e.g.
+  times in weeks or days). The estimate does not depend on the unit of time: with times in
+  days ``rho_day ** 7`` equals ``rho`` with times in weeks.
 
 The covariances are geepack's ``B^-1 M B^-1`` with the computed inverse of the bread
 ``B`` on both sides (the product ``B^-1 M (B^-1)'`` of :func:`causalpa.inference.sandwich`
@@ -47,9 +51,10 @@ from typing import Any, Literal, get_args
 import numpy as np
 import pandas as pd
 
-from causalpa._regression import logistic, wls
+from causalpa._regression import check_full_rank, logistic, separation_direction, wls
 from causalpa._spec import Spec
 from causalpa._validation import (
+    CONF_LEVEL,
     NONE,
     Column,
     Number,
@@ -64,6 +69,7 @@ from causalpa.inference import MIN_CLUSTERS, warn_small_sample
 from causalpa.longitudinal._gee_common import (
     CoefficientResult,
     PredictType,
+    check_binary_outcome,
     group_codes,
     outcome_model,
     readonly,
@@ -82,8 +88,12 @@ _SE_LABELS = {
     "naive": "model-based (naive)",
     "bias-reduced": "bias-reduced sandwich (Mancl-DeRouen)",
 }
-_LEVEL = Number(low=0, high=1, low_inclusive=False, high_inclusive=False)
 _EPS = np.finfo(float).eps
+#: Coefficient change, relative to ``1 + max |beta|``, that counts as converged whatever ``tol``
+#: (a few hundred times the rounding error of the steps at the solution).
+_ROUNDING = 1000 * _EPS
+#: Leverage of a cluster above which the Mancl-DeRouen correction is undefined (1 - sqrt(eps)).
+_LEVERAGE_ONE = 1.0 - np.sqrt(_EPS)
 
 
 # --------------------------------------------------------------------------- family
@@ -168,6 +178,7 @@ class _Fit:
     meat_md: np.ndarray | None
     n_iter: int
     converged: bool
+    leverage: np.ndarray | None  # per cluster, with the bias-reduced meat
 
 
 @dataclass
@@ -181,13 +192,6 @@ class _Working:
     RinvD: np.ndarray  # R^-1 Dt
 
 
-def _glm_start(y: np.ndarray, X: np.ndarray, w: np.ndarray, family: str) -> np.ndarray:
-    """Fit the independence GLM that starts the iterations, as geepack (R's ``glm.fit``)."""
-    if family == "gaussian":
-        return wls(y, X, w).coef
-    return logistic(y, X, w).coef
-
-
 class _Problem:
     """The padded data of one GEE and its update of scale, correlation and whitening."""
 
@@ -196,6 +200,7 @@ class _Problem:
         self.lay, self.family, self.corr = lay, family, corr
         self.Yp, self.Xp, self.Wp = lay.pad(y), lay.pad(X), lay.pad(w)
         self.pairs = _pairs(lay) if corr != "independence" else None
+        self.lags = _Lags.of(lay, self.pairs) if corr == "ar1" and self.pairs is not None else None
 
     def working(self, beta: np.ndarray, rho: float) -> _Working:
         """Scale, correlation and whitened quantities at ``beta`` (one geepack update)."""
@@ -209,12 +214,21 @@ class _Problem:
         scale = float(np.sum(Wp * pr**2) / np.sum(Wp))
         # working correlation (geepack's moment update of the parameter, solved to convergence)
         if self.pairs is not None:
-            rho = _estimate_correlation(pr / np.sqrt(scale), Wp, lay, self.pairs, self.corr, rho)
+            rho = _estimate_correlation(pr / np.sqrt(scale), Wp, self.pairs, self.lags, rho)
         R = _working_corr(rho, self.corr, lay)
         Dt = (np.sqrt(Wp) * dmu * rs)[:, :, None] * self.Xp
         Dt[~lay.mask] = 0.0
         et = np.sqrt(Wp) * pr
-        return _Working(scale, rho, Dt, et, np.linalg.solve(R, Dt))
+        try:
+            RinvD = np.linalg.solve(R, Dt)
+        except np.linalg.LinAlgError as exc:
+            raise DataError(
+                f"the {self.corr} working correlation is singular (parameter {rho:.4g}): the "
+                "residuals within a cluster are exactly dependent, e.g. a term specific to one "
+                "cluster (such as C(patient)) makes them sum to zero. Remove such terms or use "
+                "corr='independence'"
+            ) from exc
+        return _Working(scale, rho, Dt, et, RinvD)
 
 
 def _fit(
@@ -225,12 +239,19 @@ def _fit(
     family: str,
     corr: str,
     *,
+    beta0: np.ndarray,
     max_iter: int,
     tol: float,
     bias_reduced: bool,
 ) -> _Fit:
-    """Solve the estimating equations by Fisher scoring (geepack's iteration); bread and meat."""
-    beta = _glm_start(y, X, w, family)
+    """Solve the estimating equations by Fisher scoring (geepack's iteration); bread and meat.
+
+    Iterates from ``beta0`` until the largest coefficient change is at most ``tol``, or at
+    most ``_ROUNDING * (1 + max |beta|)``: the rounding level of the coefficients, which
+    exceeds an absolute ``tol`` when they are large (an outcome in units of 1e6), so that
+    outcomes on any scale converge.
+    """
+    beta = beta0
     prob = _Problem(y, X, w, lay, family, corr)
     rho = 0.0
     converged = False
@@ -251,7 +272,7 @@ def _fit(
         beta = beta + step
         if not np.all(np.isfinite(beta)):
             break
-        if np.max(np.abs(step)) <= tol:
+        if np.max(np.abs(step)) <= max(tol, _ROUNDING * (1.0 + np.max(np.abs(beta)))):
             converged = True
             break
     # final quantities at beta
@@ -259,30 +280,57 @@ def _fit(
     bread = np.einsum("gmp,gmq->pq", wk.Dt, wk.RinvD)
     U = np.einsum("gmp,gm->gp", wk.RinvD, wk.et)
     meat = U.T @ U
-    meat_md = _bias_reduced_meat(bread, wk) if bias_reduced else None
-    return _Fit(beta, float(wk.rho), wk.scale, bread, meat, meat_md, it, converged)
+    meat_md, leverage = _bias_reduced_meat(bread, wk) if bias_reduced else (None, None)
+    return _Fit(beta, float(wk.rho), wk.scale, bread, meat, meat_md, it, converged, leverage)
 
 
-def _bias_reduced_meat(bread: np.ndarray, wk: _Working) -> np.ndarray:
-    """Mancl-DeRouen meat: each cluster's residuals inflated by ``(I - H_ii)^{-1}``."""
+def _bias_reduced_meat(bread: np.ndarray, wk: _Working) -> tuple[np.ndarray | None, np.ndarray]:
+    """Mancl-DeRouen meat: each cluster's residuals inflated by ``(I - H_ii)^{-1}``.
+
+    Returns the meat and every cluster's leverage (the largest eigenvalue of ``H_ii``);
+    the meat is None when a leverage is (numerically) 1, where the correction is undefined.
+    """
     binv = np.linalg.inv(bread)
     # H~_i = D~_i B^-1 D~_i' R_i^-1 ; U_i^MD = D~_i' R_i^-1 (I - H~_i)^-1 e_i
     Ht = np.einsum("gmp,pq,gnq->gmn", wk.Dt, binv, wk.RinvD)
+    leverage = np.linalg.eigvals(Ht).real.max(axis=1)
+    if np.any(leverage > _LEVERAGE_ONE):
+        return None, leverage
     m = Ht.shape[1]
     e_adj = np.linalg.solve(np.eye(m)[None] - Ht, wk.et[:, :, None])[:, :, 0]
     Umd = np.einsum("gmp,gm->gp", wk.RinvD, e_adj)
-    return Umd.T @ Umd
+    return Umd.T @ Umd, leverage
+
+
+@dataclass(frozen=True)
+class _Lags:
+    """Time differences of the within-cluster pairs of an AR(1) model, and their distinct values."""
+
+    lag: np.ndarray  # |t_k - t_j| of every pair
+    values: np.ndarray  # the distinct lags, ascending
+    index: np.ndarray  # position of each pair's lag in `values`
+    integer: bool  # all lags are whole numbers (then a negative rho is admissible)
+
+    @classmethod
+    def of(cls, lay: _Padded, pairs: tuple[np.ndarray, np.ndarray, np.ndarray]) -> "_Lags":
+        gi, j, k = pairs
+        lag = np.abs(lay.time[gi, k] - lay.time[gi, j])
+        values, index = np.unique(lag, return_inverse=True)
+        return cls(lag, values, index.reshape(-1), bool(np.all(values == np.round(values))))
 
 
 def _estimate_correlation(
     z: np.ndarray,
     w: np.ndarray,
-    lay: _Padded,
     pairs: tuple[np.ndarray, np.ndarray, np.ndarray],
-    corr: str,
+    lags: _Lags | None,
     start: float,
 ) -> float:
-    """Moment estimate of the working-correlation parameter from standardised residuals."""
+    """Moment estimate of the working-correlation parameter from standardised residuals.
+
+    Exchangeable (``lags`` None): the weighted mean of the pair products. AR(1): the
+    weighted least-squares fit of the products on ``rho^lag`` (see :func:`_ar1_least_squares`).
+    """
     gi, j, k = pairs
     if len(gi) == 0:
         return 0.0
@@ -290,9 +338,10 @@ def _estimate_correlation(
     pw = w[gi, j] * w[gi, k]
     if pw.sum() <= 0:
         return 0.0
-    if corr == "exchangeable":
+    if lags is None:
         return float(np.sum(pw * prod) / np.sum(pw))
-    lag = np.abs(lay.time[gi, k] - lay.time[gi, j])
+    # geepack's Gauss-Newton update of alpha, iterated to convergence from the last value
+    lag = lags.lag
     a = float(start) if np.isfinite(start) else 0.0
     for _ in range(200):
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -305,7 +354,53 @@ def _estimate_correlation(
         a += step
         if abs(step) < 1e-13:
             break
-    return float(a)
+    return _ar1_least_squares(prod, pw, lags, a)
+
+
+def _ar1_least_squares(prod: np.ndarray, pw: np.ndarray, lags: _Lags, local: float) -> float:
+    """Return the weighted least-squares AR(1) parameter, ``argmin sum pw (prod - rho^lag)^2``.
+
+    ``local`` is the Gauss-Newton solution (geepack's update). It is kept when it is the
+    global minimum over the admissible ``rho`` (``(-1, 1)`` for whole-number lags, else
+    ``[0, 1)``). It is not when no pair is one time unit apart (times in weeks or days):
+    the derivative of ``rho^lag`` is then 0 at ``rho = 0``, where geepack's update starts
+    and stays. The global minimum is found on a grid of ``rho = +-exp(-kappa)`` with
+    ``kappa * (smallest lag)`` log-spaced (so the search does not depend on the unit of
+    time) and refined by a bounded scalar minimisation.
+    """
+    from scipy.optimize import minimize_scalar
+
+    W = np.bincount(lags.index, weights=pw, minlength=len(lags.values))
+    P = np.bincount(lags.index, weights=pw * prod, minlength=len(lags.values))
+    lv = lags.values
+    sign_options = (1.0, -1.0) if lags.integer else (1.0,)
+
+    def objective(a: Any) -> Any:  # the least-squares criterion less its constant part
+        f = np.power(np.asarray(a, dtype=float)[..., None], lv)
+        return np.sum(W * f * f - 2.0 * P * f, axis=-1)
+
+    u_grid = np.linspace(np.log(1e-10), np.log(50.0), 301)  # log(kappa * smallest lag)
+    best_a, best_s = 0.0, 0.0  # rho = 0: criterion 0
+    for sign in sign_options:
+        def rho(u: Any, sign: float = sign) -> Any:
+            return sign * np.exp(-np.exp(u) / lv[0])
+
+        values = objective(rho(u_grid))
+        i = int(np.argmin(values))
+        if values[i] >= best_s:
+            continue
+        lo, hi = u_grid[max(i - 1, 0)], u_grid[min(i + 1, len(u_grid) - 1)]
+        res = minimize_scalar(lambda u, rho=rho: float(objective(rho(u))), bounds=(lo, hi),
+                              method="bounded", options={"xatol": 1e-12})
+        u_best, s_best = (res.x, float(res.fun)) if res.fun < values[i] else (u_grid[i], values[i])
+        if s_best < best_s:
+            best_a, best_s = float(rho(u_best)), float(s_best)
+    admissible = np.isfinite(local) and -1.0 < local < 1.0 and (local >= 0 or lags.integer)
+    if admissible:
+        s_local = float(objective(local))
+        if s_local <= best_s + 1e-10 * float(np.sum(W) + np.sum(np.abs(P))):
+            return float(local)
+    return best_a
 
 
 # --------------------------------------------------------------------------- result
@@ -333,11 +428,12 @@ class GEEResult(CoefficientResult):
         Degrees of freedom of the t reference (``inf``: normal, as geepack's Wald tests).
     working_correlation : float
         Working-correlation parameter: the exchangeable correlation or the AR(1)
-        lag-one correlation (``nan`` for independence).
+        correlation at a time difference of 1 (in the unit of ``time``; ``nan`` for
+        independence).
     scale : float
         Scale (dispersion) estimate.
     n_obs, n_groups : int
-        Rows and clusters used.
+        Rows, and clusters with a positive total weight (the clusters used).
     converged : bool
         Whether the iterations met the tolerance.
     n_iter : int
@@ -477,15 +573,6 @@ class GEEResult(CoefficientResult):
 
 
 # --------------------------------------------------------------------------- public
-def _check_binary(y: np.ndarray, data: pd.DataFrame, outcome: str) -> None:
-    bad = ~np.isin(y, (0.0, 1.0))
-    if bad.any():
-        raise DataError(
-            f"outcome {outcome!r} must be 0/1 (or bool) for family='binomial'; rows "
-            f"{format_rows(data.index[bad])} are not"
-        )
-
-
 def _time_values(data: pd.DataFrame, time: str | None, codes: np.ndarray, groups: str,
                  corr: str) -> np.ndarray | None:
     """Return the time column as floats (None without one); AR(1) needs distinct times."""
@@ -520,7 +607,7 @@ def _reference_df(df: str | float, n_groups: int, p: int) -> float:
     "groups": Column(),
     "time": [Column(), NONE],
     "df": [Options(*get_args(GeeDF)), Number(low=0, low_inclusive=False)],
-    "conf_level": _LEVEL,
+    "conf_level": CONF_LEVEL,
     "max_iter": Number(low=1, integer=True),
     "tol": Number(low=0, low_inclusive=False),
 })
@@ -573,8 +660,8 @@ def gee(
         clusters.
     df : "normal", "clusters" or float
         Reference distribution for tests and intervals: ``"normal"`` (as geepack),
-        ``"clusters"`` (t with G - p degrees of freedom, G clusters and p
-        coefficients, as Mancl & DeRouen recommend) or a number > 0.
+        ``"clusters"`` (t with G - p degrees of freedom, G clusters with a positive total
+        weight and p coefficients, as Mancl & DeRouen recommend) or a number > 0.
     conf_level : float
         Confidence level.
     max_iter : int
@@ -582,7 +669,9 @@ def gee(
         scale and the working correlation, as geepack). Binomial models with a strong
         working correlation can need a few hundred.
     tol : float
-        Convergence tolerance on the largest coefficient change.
+        Convergence tolerance on the largest coefficient change. A change at the rounding
+        level of the coefficients (``1000 * eps * (1 + max |beta|)``) also counts as
+        converged, so an outcome on any scale (e.g. in units of 1e6) converges.
 
     Returns
     -------
@@ -594,7 +683,10 @@ def gee(
         Unknown option or malformed formula.
     DataError
         Absent columns, missing values, a non-binary outcome with ``family="binomial"``,
-        negative weights, duplicated times within a cluster for AR(1).
+        a binomial outcome that is constant or (quasi-)completely separated by the terms,
+        constant or collinear terms (among rows with positive weight), negative weights,
+        duplicated times within a cluster for AR(1), a singular working correlation, or
+        ``se="bias-reduced"`` with a cluster of leverage 1 (fitted exactly by a term).
 
     Warns
     -----
@@ -640,26 +732,27 @@ def gee(
     True
     """
     data = check_frame(data, "data")
-    codes, _ = group_codes(data, groups)
+    codes, labels = group_codes(data, groups)
     if time is not None:
         check_columns(data, [time], "time")
     spec, y, X = outcome_model(data, formula, extra=(groups,) + ((time,) if time else ()))
+    outcome = str(spec.lhs)
     if family == "binomial":
-        _check_binary(y, data, str(spec.lhs))
+        check_binary_outcome(y, data.index, outcome, "family='binomial'")
     w = resolve_weights(data, weights, weights_by, groups)
     weighted = w is not None
     if w is None:
         w = np.ones(len(data))
     lay = _layout(codes, _time_values(data, time, codes, groups, corr))
-    n_groups = len(lay.sizes)
+    # clusters whose weights are all zero take no part in the fit
+    n_groups = int(np.count_nonzero(np.bincount(codes, weights=w, minlength=len(labels)) > 0))
     df_val = _reference_df(df, n_groups, X.shape[1])
-    if np.linalg.matrix_rank(X[w > 0]) < X.shape[1]:
-        raise DataError(
-            f"the model matrix of `formula` {formula!r} is rank deficient (collinear terms, or a "
-            "term without variation among rows with positive weight)"
-        )
-    res = _fit(y, X, w, lay, family, corr, max_iter=max_iter, tol=tol,
+    _check_design(X, w, list(spec.columns))
+    beta0 = _glm_start(y, X, w, family, outcome, list(spec.columns))
+    res = _fit(y, X, w, lay, family, corr, beta0=beta0, max_iter=max_iter, tol=tol,
                bias_reduced=se == "bias-reduced")
+    if res.leverage is not None and res.meat_md is None:
+        raise _leverage_error(res.leverage, labels, groups)
     notes = _warnings(res, max_iter, se, n_groups, df_val)
     binv = np.linalg.inv(res.bread)
     cov_naive = res.scale * binv
@@ -667,7 +760,7 @@ def gee(
     cov_md = None if res.meat_md is None else binv @ res.meat_md @ binv
     chosen = {"robust": cov_robust, "naive": cov_naive}.get(se, cov_md)
     return GEEResult(
-        formula=spec.formula, outcome=str(spec.lhs), family=family,
+        formula=spec.formula, outcome=outcome, family=family,
         link="identity" if family == "gaussian" else "logit", corr=corr, terms=spec.columns,
         se=se, df=df_val,
         working_correlation=float("nan") if corr == "independence" else res.rho,
@@ -677,6 +770,69 @@ def gee(
         _cov_robust=readonly(cov_robust), _cov_naive=readonly(cov_naive),
         _cov_bias_reduced=None if cov_md is None else readonly(cov_md), _spec=spec,
         notes=notes,
+    )
+
+
+def _check_design(X: np.ndarray, w: np.ndarray, names: list[str]) -> None:
+    """Refuse constant or collinear terms among the rows with positive weight, naming them."""
+    positive = w > 0
+    try:
+        check_full_rank(X[positive], names, "the `formula`")
+    except DataError as exc:
+        if positive.all():
+            raise
+        raise DataError(f"{exc} (among the {int(positive.sum())} rows with positive "
+                        "`weights`)") from None
+
+
+def _glm_start(y: np.ndarray, X: np.ndarray, w: np.ndarray, family: str, outcome: str,
+               names: list[str]) -> np.ndarray:
+    """Fit the independence GLM that starts the iterations, as geepack (R's ``glm.fit``).
+
+    A binomial outcome that is constant, or (quasi-)completely separated by the terms,
+    among the rows with positive weight is refused: the estimates would be infinite.
+    """
+    if family == "gaussian":
+        return wls(y, X, w).coef
+    positive = w > 0
+    yp = y[positive]
+    if np.all(yp == yp[0]):
+        raise DataError(
+            f"outcome {outcome!r} is {int(yp[0])} in every row" + ("" if positive.all() else
+            " with positive weight") + ": a logistic GEE needs both 0s and 1s")
+    fit = logistic(y, X, w)
+    if np.abs(fit.eta[positive]).max() > 15 or not fit.converged:
+        direction = separation_direction(X[positive], yp)
+        if direction is not None:
+            raise _separation_error(X[positive], names, yp, direction, outcome)
+    return fit.coef
+
+
+def _separation_error(X: np.ndarray, names: list[str], y: np.ndarray, direction: np.ndarray,
+                      outcome: str) -> DataError:
+    """Build the error for a (quasi-)separated binomial outcome, naming the separating terms."""
+    involved = [names[j] for j in np.flatnonzero(direction) if names[j] != "Intercept"]
+    if not involved:
+        involved = [n for n in names if n != "Intercept"]
+    eta = X @ direction
+    perfect = np.flatnonzero((2 * y - 1) * eta > 1e-9 * (1 + np.abs(eta).max()))
+    kind = "complete" if len(perfect) == len(y) else "(quasi-)complete"
+    return DataError(
+        f"{kind} separation: term(s) {', '.join(map(repr, involved))} predict the outcome "
+        f"{outcome!r} perfectly for at least {len(perfect)} of {len(y)} rows, so the GEE "
+        "estimates do not exist (they are infinite). Merge sparse factor levels or remove "
+        "the term(s)"
+    )
+
+
+def _leverage_error(leverage: np.ndarray, labels: Any, groups: str) -> DataError:
+    """Build the error for clusters fitted exactly (leverage 1): Mancl-DeRouen is undefined."""
+    bad = leverage > _LEVERAGE_ONE
+    return DataError(
+        f"se='bias-reduced' is undefined here: {int(bad.sum())} {groups!r} cluster(s) have "
+        f"leverage 1 ({format_rows(pd.Index(labels)[bad])}): a term, such as a dummy for one "
+        f"{groups!r} or one row, fits them exactly, so (I - H_ii) cannot be inverted. Remove "
+        "such terms or use se='robust'"
     )
 
 

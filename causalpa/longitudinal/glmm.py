@@ -56,13 +56,13 @@ import pandas as pd
 from scipy import optimize, special
 
 from causalpa._numdiff import central_jacobian
-from causalpa._regression import logistic
+from causalpa._regression import check_full_rank, logistic
 from causalpa._spec import Spec
 from causalpa._validation import (
+    CONF_LEVEL,
     NONE,
     Boolean,
     Column,
-    Number,
     check_columns,
     check_frame,
     format_rows,
@@ -73,6 +73,7 @@ from causalpa.inference import coef_table
 from causalpa.longitudinal._gee_common import (
     CoefficientResult,
     PredictType,
+    check_binary_outcome,
     group_codes,
     outcome_model,
     readonly,
@@ -83,7 +84,6 @@ __all__ = ["glmm", "GLMMResult"]
 GlmmFamily = Literal["binomial"]
 GlmmSE = Literal["hessian", "rx"]
 
-_LEVEL = Number(low=0, high=1, low_inclusive=False, high_inclusive=False)
 _SE_LABELS = {"hessian": "Hessian of the Laplace deviance (glmer's default)",
               "rx": "fixed-effects information at the modes, theta fixed (glmer's RX)"}
 
@@ -321,7 +321,7 @@ class GLMMResult(CoefficientResult):
         return pd.Series(np.array(self._ranef), index=self._group_labels.copy(),
                          name="intercept")
 
-    @validate_params({"conf_level": [_LEVEL, NONE]})
+    @validate_params({"conf_level": [CONF_LEVEL, NONE]})
     def odds_ratios(self, conf_level: float | None = None) -> pd.DataFrame:
         """Conditional (within-patient) odds ratios with Wald intervals.
 
@@ -421,17 +421,18 @@ def _response(data: pd.DataFrame, formula: str, trials: str | None,
     if trials_col is None and failures is None:
         spec, y, X = outcome_model(data, formula, extra=(groups,),
                                    example="'case ~ session + pa'")
-        bad = ~np.isin(y, (0.0, 1.0))
-        if bad.any():
-            raise DataError(
-                f"outcome {spec.lhs!r} must be 0/1 (or bool) for a logistic GLMM; rows "
-                f"{format_rows(data.index[bad])} are not (for counts give "
-                "'successes / trials ~ ...' or trials=)"
-            )
+        check_binary_outcome(y, data.index, str(spec.lhs), "a logistic GLMM",
+                             " (for counts give 'successes / trials ~ ...' or trials=)")
         return _Response(spec, y, np.ones_like(y), X, str(spec.lhs))
     count_col = trials_col if trials_col is not None else str(failures)
     check_columns(data, [succ, count_col], "formula" if in_formula else "trials")
     spec, k, X = outcome_model(data, f"{succ} ~ {rhs}", extra=(groups, count_col))
+    if not pd.api.types.is_numeric_dtype(data[count_col]):
+        what = "trials" if failures is None else "failures"
+        raise DataError(
+            f"{what} column {count_col!r} must be numeric (whole numbers); it has dtype "
+            f"{data[count_col].dtype}"
+        )
     m = data[count_col].to_numpy(dtype=float)
     if failures is not None:
         bad_f = (m < 0) | (m != np.round(m))
@@ -497,7 +498,7 @@ def _warn(message: str, category: type[Warning]) -> str:
 
 
 # --------------------------------------------------------------------------- public
-@validate_params({"groups": Column(), "trials": [Column(), NONE], "conf_level": _LEVEL})
+@validate_params({"groups": Column(), "trials": [Column(), NONE], "conf_level": CONF_LEVEL})
 def glmm(
     data: pd.DataFrame,
     formula: str,
@@ -545,7 +546,8 @@ def glmm(
         Unknown option or malformed formula.
     DataError
         Absent columns, missing values, an outcome that is not 0/1 (or successes not
-        between 0 and the trials), non-integer counts.
+        between 0 and the trials), non-numeric or non-integer counts, constant or
+        collinear terms, fewer than 2 groups.
 
     Warns
     -----
@@ -575,9 +577,12 @@ def glmm(
     r = _response(data, formula, trials, groups)
     y, m, X = r.y, r.m, r.X
     p = X.shape[1]
-    if np.linalg.matrix_rank(X) < p:
-        raise DataError(f"the fixed-effects model matrix of {formula!r} is rank deficient")
+    check_full_rank(X, list(r.spec.columns), "the `formula`")
     G = len(labels)
+    if G < 2:
+        raise DataError(
+            f"too few groups: `groups` column {groups!r} has {G} level; a GLMM needs at "
+            "least 2 (use an ordinary logistic regression)")
     lap = _Laplace(y, m, X, codes, G)
     par, newton_ok = _optimise(lap, np.concatenate([[1.0], _glm_start(y, m, X)]))
     par[0] = abs(par[0])  # the deviance is symmetric in theta

@@ -43,8 +43,9 @@ import numpy as np
 import pandas as pd
 
 from causalpa._regression import check_full_rank
-from causalpa._spec import Spec, model_spec, parse_formula, terms_spec
+from causalpa._spec import Spec, model_spec, terms_spec
 from causalpa._validation import (
+    CONF_LEVEL,
     NONE,
     Boolean,
     Columns,
@@ -58,7 +59,6 @@ from causalpa.errors import DataError, SpecificationError
 from causalpa.longitudinal._lmm_fit import LmmProblem
 from causalpa.longitudinal._lmm_result import (
     DF_METHODS,
-    LEVEL,
     DfMethod,
     FTest,
     MixedModelResult,
@@ -96,7 +96,7 @@ class _Groups(Columns):
     "groups": _Groups(),
     "re_formula": [Instance(str, f"a right-hand side such as {_RE_EXAMPLE}"), NONE],
     "reml": Boolean(),
-    "conf_level": LEVEL,
+    "conf_level": CONF_LEVEL,
 })
 def mixed(
     data: pd.DataFrame,
@@ -201,31 +201,24 @@ def mixed(
 
 def _model_specs(data: pd.DataFrame, formula: Any, re_formula: str,
                  group_cols: tuple[str, ...]) -> tuple[Spec, Spec]:
-    """Validate the columns the model reads, then build the fixed and random-effects specs."""
-    parsed = parse_formula(formula, "formula", example=_FORMULA_EXAMPLE)
-    re_parsed = parse_formula(re_formula, "re_formula", lhs=False, example=_RE_EXAMPLE)
-    if len(parsed.lhs_variables) != 1 or parsed.lhs.strip("` ") != parsed.lhs_variables[0]:
-        raise SpecificationError(
-            f"the left-hand side of `formula` must be one outcome column; got {parsed.lhs!r} "
-            "(transform the outcome in the data first, e.g. data.assign(...))")
-    y_name = parsed.lhs_variables[0]
-    check_columns(data, [y_name, *sorted(parsed.rhs_variables)], "formula")
-    check_columns(data, sorted(re_parsed.rhs_variables), "re_formula")
+    """Build the fixed and random-effects specs, then check the groups and the outcome.
+
+    The spec builders refuse a malformed formula, an outcome that is not one column, absent
+    columns and missing values in the columns the formulas name; here the grouping columns
+    get the same checks and the outcome must be numeric (not bool).
+    """
+    # the matrices are built on the full frame: formulaic does not report the variables
+    # used inside stateful transforms such as center(age) or poly(session, 2)
+    x_spec = model_spec(data, formula, lhs="column", example=_FORMULA_EXAMPLE)
+    z_spec = terms_spec(data, re_formula, "re_formula", example=_RE_EXAMPLE)
     check_columns(data, list(group_cols), "groups")
-    x_vars = [c for c in data.columns if c in parsed.rhs_variables]
-    z_vars = [c for c in data.columns if c in re_parsed.rhs_variables]
-    check_no_missing(data, [y_name, *x_vars, *z_vars, *group_cols])
+    check_no_missing(data, list(group_cols))
+    y_name = str(x_spec.outcome)
     ycol = data[y_name]
     if pd.api.types.is_bool_dtype(ycol) or not pd.api.types.is_numeric_dtype(ycol):
         raise DataError(
             f"outcome column {y_name!r} must be numeric for a linear mixed model; it has dtype "
             f"{ycol.dtype} (for a binary outcome use cpa.glmm or cpa.gee)")
-    if not np.all(np.isfinite(ycol.to_numpy(dtype=float))):
-        raise DataError(f"outcome column {y_name!r} has infinite values")
-    # the matrices are built on the full frame: formulaic does not report the variables
-    # used inside stateful transforms such as center(age) or poly(session, 2)
-    x_spec = model_spec(data, formula, lhs="column", example=_FORMULA_EXAMPLE)
-    z_spec = terms_spec(data, re_formula, "re_formula", example=_RE_EXAMPLE)
     return x_spec, z_spec
 
 

@@ -48,7 +48,9 @@ from typing import Any, Literal, get_args
 import numpy as np
 import pandas as pd
 
+from causalpa._regression import check_full_rank
 from causalpa._validation import (
+    CONF_LEVEL,
     NONE,
     Boolean,
     Column,
@@ -67,8 +69,6 @@ __all__ = ["panel", "PanelResult"]
 
 PanelSE = Literal["CR1", "CR0"]
 PanelDF = Literal["clusters", "normal"]
-
-_LEVEL = Number(low=0, high=1, low_inclusive=False, high_inclusive=False)
 
 
 @dataclass(frozen=True, repr=False, eq=False)
@@ -158,7 +158,18 @@ class PanelResult(CoefficientResult):
 def _identified(
     X: np.ndarray, entity: Any, n_fixed: int, names: list[str]
 ) -> tuple[list[int], list[str]]:
-    """Split user terms into identified and absorbed (after patient demeaning and session dummies)."""
+    """Split user terms into identified and absorbed (after patient demeaning and session dummies).
+
+    A term is absorbed when the fixed effects alone explain it (constant within patient, or
+    a function of the session with ``time_effects``). A term that is instead a linear
+    combination of other identified terms (and the fixed effects) is collinear, and is
+    refused as in the other models, naming it.
+
+    Raises
+    ------
+    DataError
+        Collinear identified terms.
+    """
     codes = pd.factorize(entity)[0]
     counts = np.bincount(codes)
     means = np.zeros((counts.size, X.shape[1]))
@@ -177,16 +188,26 @@ def _identified(
             absorbed.append(names[j])
             continue
         kept.append(j)
-        basis = np.column_stack([basis, resid / np.linalg.norm(resid)])
+    # the identified terms after removing the fixed effects must be of full rank
+    within = Xd[:, [n_fixed + j for j in kept]]
+    if basis.shape[1]:
+        within = within - basis @ (basis.T @ within)
+    check_full_rank(within, [names[j] for j in kept], "the `formula` (within patients)")
     return kept, absorbed
 
 
 def _check_panel(data: pd.DataFrame, groups: str, time: str, cluster: str) -> None:
-    """Columns present and complete, numeric time unique within patient, nested clusters."""
+    """Columns present and complete, numeric time unique within patient, >= 2 nested clusters."""
     check_columns(data, [groups], "groups")
     check_columns(data, [time], "time")
     check_columns(data, [cluster], "cluster")
     check_no_missing(data, [groups, time, cluster])
+    n_clusters = data[cluster].nunique()
+    if n_clusters < 2:
+        argument = "groups" if cluster == groups else "cluster"
+        raise DataError(
+            f"too few clusters: `{argument}` column {cluster!r} has {n_clusters} level; the "
+            "cluster-robust covariance of a fixed-effects regression needs at least 2")
     if not pd.api.types.is_numeric_dtype(data[time]):
         raise DataError(f"`time` column {time!r} must be numeric (session number)")
     dup = data.duplicated([groups, time])
@@ -237,7 +258,7 @@ def _within_fit(y: pd.Series, X: pd.DataFrame, data: pd.DataFrame, groups: str, 
     "time_effects": Boolean(),
     "cluster": [Column(), NONE],
     "df": [Options(*get_args(PanelDF)), Number(low=0, low_inclusive=False)],
-    "conf_level": _LEVEL,
+    "conf_level": CONF_LEVEL,
 })
 def panel(
     data: pd.DataFrame,
@@ -288,8 +309,9 @@ def panel(
     SpecificationError
         Malformed formula or option.
     DataError
-        Absent columns, missing values, repeated (patient, session) rows, no
-        identified term left after absorbing, or clusters that split a patient.
+        Absent columns, missing values, repeated (patient, session) rows, fewer than 2
+        clusters, no identified term left after absorbing, collinear identified terms,
+        or clusters that split a patient.
 
     Examples
     --------
