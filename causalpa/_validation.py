@@ -138,8 +138,8 @@ class _NoneConstraint(Constraint):
         return [None]
 
 
-#: The constraint "the value may be None".
 NONE = _NoneConstraint()
+"""The constraint "the value may be None"."""
 
 
 class Options(Constraint):
@@ -283,8 +283,8 @@ class Number(Constraint):
         return out
 
 
-#: The constraint of every ``conf_level`` argument: a number strictly between 0 and 1.
 CONF_LEVEL = Number(low=0, high=1, low_inclusive=False, high_inclusive=False)
+"""The constraint of every ``conf_level`` argument: a number strictly between 0 and 1."""
 
 
 class Boolean(Constraint):

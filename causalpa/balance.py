@@ -64,10 +64,10 @@ from causalpa.results import Result
 
 __all__ = ["BalanceTable", "balance", "balance_statistics", "sample_sizes"]
 
-#: Which sample of a balance table to show.
 Sample = Literal["adjusted", "unadjusted"]
-#: Weights: a column name or one weight per row.
+"""Which sample of a balance table to show."""
 WEIGHTS = (Column(), Instance((np.ndarray, pd.Series, list, tuple), "one weight per row"), NONE)
+"""Weights: a column name or one weight per row."""
 
 _EPS = float(np.sqrt(np.finfo(float).eps))
 _COLS = ["type", "mean_treated", "mean_control", "smd", "var_ratio", "ecdf_mean", "ecdf_max",

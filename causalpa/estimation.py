@@ -96,19 +96,19 @@ __all__ = ["estimate_effect", "gcomp", "GComp", "adjustment_matrix", "check_role
            "SE_CHOICES", "SE_OPTIONS", "MatchedSE", "COVARIATE_TERMS", "Measure", "Estimand",
            "ESTIMANDS"]
 
-#: The effect measures (``measure=``).
 Measure = Literal["difference", "risk difference", "risk ratio", "odds ratio"]
-#: The target populations of effects on matched or weighted data (``estimand=``).
+"""The effect measures (``measure=``)."""
 Estimand = Literal["ATE", "ATT", "ATC", "ATO"]
+"""The target populations of effects on matched or weighted data (``estimand=``)."""
 ESTIMANDS: tuple[str, ...] = typing.get_args(Estimand)
-#: ``se=`` for matched data: the aliases and the built-in names of the variance registry
-#: (registered variances are accepted too, see :data:`SE_OPTIONS`).
 MatchedSE = Literal["cluster", "robust", "HC0", "HC1", "HC2", "HC3", "CR0", "CR1", "CR2",
                     "sandwich", "influence", "bootstrap", "permutation"]
+"""``se=`` for matched data: the aliases and the built-in names of the variance registry
+(registered variances are accepted too, see :data:`SE_OPTIONS`)."""
 SE_CHOICES: tuple[str, ...] = typing.get_args(MatchedSE)
-#: The declaration of a right-hand side given on its own (``adjust=``, ``outcome_covariates=``).
 COVARIATE_TERMS: list[Any] = [Instance(str, "a right-hand side such as 'age + C(sex)'"),
                               Columns(), NONE]
+"""The declaration of a right-hand side given on its own (``adjust=``, ``outcome_covariates=``)."""
 
 
 class _SENames:
@@ -118,10 +118,10 @@ class _SENames:
         return iter(("cluster", "robust", *VARIANCES))
 
 
-#: The declaration of ``se`` for matched data: a name (aliases or any registered variance)
-#: or a :class:`~causalpa.inference.Variance` object.
 SE_OPTIONS = [Registered(_SENames(), "standard error"),
               Instance(Variance, "a causalpa.inference.Variance")]
+"""The declaration of ``se`` for matched data: a name (aliases or any registered variance) or a
+:class:`~causalpa.inference.Variance` object."""
 
 
 # =========================================================================== g-computation

@@ -83,9 +83,9 @@ __all__ = [
     "PermutationResult",
 ]
 
-#: Columns of every table of estimates (effects and model coefficients).
 TIDY_COLUMNS: tuple[str, ...] = ("term", "estimate", "std_error", "statistic", "df", "p_value",
                                  "conf_low", "conf_high")
+"""Columns of every table of estimates (effects and model coefficients)."""
 
 
 # =========================================================================== tables
@@ -211,10 +211,10 @@ def coef_table(
 
 
 # =========================================================================== small samples
-#: Arms smaller than this get small-sample inference and a SmallSampleWarning.
 SMALL_ARM: int = 20
-#: Longitudinal sandwiches on fewer clusters than this warn (use a bias-reduced sandwich).
+"""Arms smaller than this get small-sample inference and a SmallSampleWarning."""
 MIN_CLUSTERS: int = 40
+"""Longitudinal sandwiches on fewer clusters than this warn (use a bias-reduced sandwich)."""
 
 
 def is_small(n_treated: int, n_control: int, threshold: int = SMALL_ARM) -> bool:
@@ -425,6 +425,8 @@ class Variance:
 
 
 VARIANCES: dict[str, type[Variance]] = {}
+"""The variance estimators by name (see the table above); each class below adds itself with
+``register_variance``, so the registry is full once the module is imported."""
 
 
 def register_variance(cls: type[Variance]) -> type[Variance]:
@@ -564,9 +566,9 @@ class Permutation(Variance):
 
 
 # =========================================================================== resampling
-#: Failures of a bootstrap replicate that drop it (an arm empty in a resample and the like).
 REPLICATE_FAILURES: tuple[type[BaseException], ...] = (
     CausalpaError, np.linalg.LinAlgError, ValueError, ZeroDivisionError, FloatingPointError)
+"""Failures of a bootstrap replicate that drop it (an arm empty in a resample and the like)."""
 
 
 def bootstrap(

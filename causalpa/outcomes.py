@@ -55,7 +55,6 @@ from causalpa.errors import DataError, SpecificationError
 
 __all__ = ["nhs_outcomes", "from_sessions", "check_scores", "outcome_arrays", "OUTCOME_COLUMNS"]
 
-#: Columns added by :func:`nhs_outcomes`, in order.
 OUTCOME_COLUMNS = (
     "case_first",
     "case_last",
@@ -64,6 +63,7 @@ OUTCOME_COLUMNS = (
     "reliable_deterioration",
     "reliable_recovery",
 )
+"""Columns added by :func:`nhs_outcomes`, in order."""
 
 
 # --------------------------------------------------------------------------- arrays

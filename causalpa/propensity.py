@@ -74,14 +74,14 @@ from causalpa.results import EstimateResult, estimate_frame
 
 __all__ = ["PropensityScore", "propensity", "PS_MODEL", "POSITIVITY"]
 
-#: The built-in propensity models (``ps_model=`` also takes a scikit-learn classifier).
 PSModelName = Literal["logistic", "firth"]
-#: The declaration of ``ps_model`` (for every estimator that fits a propensity model).
+"""The built-in propensity models (``ps_model=`` also takes a scikit-learn classifier)."""
 PS_MODEL: tuple[Constraint, ...] = (Options(*typing.get_args(PSModelName)), Classifier())
-#: The declaration of ``positivity``: an interval inside [0, 1], or None for no check.
+"""The declaration of ``ps_model`` (for every estimator that fits a propensity model)."""
 POSITIVITY: tuple[Constraint, ...] = (Pair(0, 1), NONE)
-#: The declaration of a treatment-model formula (a string or a :class:`Spec`).
+"""The declaration of ``positivity``: an interval inside [0, 1], or None for no check."""
 FORMULA: tuple[Constraint, ...] = (Instance((str, Spec), "a formula string or a Spec"), NONE)
+"""The declaration of a treatment-model formula (a string or a :class:`Spec`)."""
 
 _METHODS = {"logistic": "logistic propensity model",
             "firth": "Firth logistic propensity model"}

@@ -53,10 +53,10 @@ __all__ = [
     "effect_from_bootstrap",
 ]
 
-#: Context columns of every table of estimates.
 CONTEXT_COLUMNS: tuple[str, ...] = ("outcome", "estimand", "method", "n")
-#: The leading columns of every table of estimates (effects, coefficients, contrasts).
+"""Context columns of every table of estimates."""
 ESTIMATE_COLUMNS: tuple[str, ...] = TIDY_COLUMNS + CONTEXT_COLUMNS
+"""The leading columns of every table of estimates (effects, coefficients, contrasts)."""
 
 
 def plain(value: Any) -> Any:

@@ -47,10 +47,10 @@ from causalpa.errors import SpecificationError
 __all__ = ["self_selection_graph", "causal_model", "refute", "REFUTERS"]
 
 Refuter = Literal["placebo", "random_common_cause", "data_subset"]
-#: Short names of the supported DoWhy refuters and DoWhy's names for them.
 REFUTERS: dict[str, str] = dict(zip(
     get_args(Refuter),
     ("placebo_treatment_refuter", "random_common_cause", "data_subset_refuter"), strict=True))
+"""Short names of the supported DoWhy refuters and DoWhy's names for them."""
 
 # the treatment model's declared options, shared by the three functions
 _MODEL_OPTIONS: dict[str, Any] = {

@@ -36,8 +36,8 @@ from causalpa.results import EstimateResult, estimate_frame
 __all__ = ["PredictType", "outcome_model", "check_binary_outcome", "group_codes",
            "resolve_weights", "readonly", "CoefficientResult"]
 
-#: Scale of a prediction: the mean (probability) or the linear predictor.
 PredictType = Literal["response", "link"]
+"""Scale of a prediction: the mean (probability) or the linear predictor."""
 
 
 # =========================================================================== data

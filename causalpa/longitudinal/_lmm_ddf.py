@@ -41,8 +41,8 @@ from causalpa.longitudinal._lmm_fit import LmmFit, LmmProblem, single_thread
 __all__ = ["Satterthwaite", "KenwardRoger", "satterthwaite", "kenward_roger", "independent_rows",
            "KR_MAX_RE"]
 
-#: Random effects of one cluster (a therapist's block when nested) Kenward-Roger accepts.
 KR_MAX_RE = 6000
+"""Random effects of one cluster (a therapist's block when nested) Kenward-Roger accepts."""
 
 
 def _readonly(*arrays: np.ndarray) -> None:

@@ -45,8 +45,8 @@ from causalpa.results import EstimateResult, Estimates, Result, estimate_frame
 __all__ = ["MixedModelResult", "FTest", "DfMethod", "DF_METHODS", "build_result",
            "check_reml", "group_keys"]
 
-#: How the degrees of freedom of t and F tests are found (the ``df=`` option).
 DfMethod = Literal["satterthwaite", "kenward-roger", "residual", "normal"]
+"""How the degrees of freedom of t and F tests are found (the ``df=`` option)."""
 DF_METHODS: tuple[str, ...] = typing.get_args(DfMethod)
 _DF_TEXT = {"satterthwaite": "Satterthwaite df", "kenward-roger": "Kenward-Roger df",
             "residual": "residual df", "normal": "normal reference"}

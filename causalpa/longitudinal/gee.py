@@ -89,11 +89,11 @@ _SE_LABELS = {
     "bias-reduced": "bias-reduced sandwich (Mancl-DeRouen)",
 }
 _EPS = np.finfo(float).eps
-#: Coefficient change, relative to ``1 + max |beta|``, that counts as converged whatever ``tol``
-#: (a few hundred times the rounding error of the steps at the solution).
 _ROUNDING = 1000 * _EPS
-#: Leverage of a cluster above which the Mancl-DeRouen correction is undefined (1 - sqrt(eps)).
+"""Coefficient change, relative to ``1 + max |beta|``, that counts as converged whatever
+``tol`` (a few hundred times the rounding error of the steps at the solution)."""
 _LEVERAGE_ONE = 1.0 - np.sqrt(_EPS)
+"""Leverage of a cluster above which the Mancl-DeRouen correction is undefined (1 - sqrt(eps))."""
 
 
 # --------------------------------------------------------------------------- family

@@ -114,8 +114,8 @@ class Distance:
 
 
 DistanceFunction = Callable[..., Distance]
-#: Named distances: name -> ``fn(data, spec, treatment, *, ps_model) -> Distance``.
 DISTANCES: dict[str, DistanceFunction] = {}
+"""Named distances: name -> ``fn(data, spec, treatment, *, ps_model) -> Distance``."""
 
 
 def register_distance(name: str) -> Callable[[DistanceFunction], DistanceFunction]:

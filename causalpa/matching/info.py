@@ -20,8 +20,8 @@ from typing import Literal
 
 __all__ = ["MatchInfo", "CovariateCaliper", "Estimand"]
 
-#: Whose matches are sought: the treated units (ATT) or the controls (ATC).
 Estimand = Literal["ATT", "ATC"]
+"""Whose matches are sought: the treated units (ATT) or the controls (ATC)."""
 
 
 @dataclass(frozen=True)

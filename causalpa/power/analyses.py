@@ -65,7 +65,6 @@ __all__ = [
     "SESSION_SCORES",
 ]
 
-#: Outcomes the session-level ``"mixed"`` analysis accepts -> the session score it models.
 SESSION_SCORES: dict[str, str] = {
     "phq9": "phq9",
     "gad7": "gad7",
@@ -74,8 +73,9 @@ SESSION_SCORES: dict[str, str] = {
     "gad7_change": "gad7",
     "gad7_last": "gad7",
 }
-#: Estimands whose truth the simulator knows (both potential outcomes of every patient).
+"""Outcomes the session-level ``"mixed"`` analysis accepts -> the session score it models."""
 CAUSAL_ESTIMANDS = ("ATE", "ATT", "ATC")
+"""Estimands whose truth the simulator knows (both potential outcomes of every patient)."""
 
 
 @dataclass(frozen=True)

@@ -76,8 +76,8 @@ __all__ = [
     "minimum_detectable_effect",
 ]
 
-#: The alternative hypotheses (R's spellings such as ``"two.sided"`` are accepted too).
 Alternative = Literal["two-sided", "greater", "less"]
+"""The alternative hypotheses (R's spellings such as ``"two.sided"`` are accepted too)."""
 
 
 class _AlternativeOption(Options):
@@ -94,10 +94,10 @@ _FRACTION = Number(low=0, high=1, low_inclusive=False, high_inclusive=False)
 _PROPORTION = Number(low=0, high=1)
 _CORRELATION = Number(low=-1, high=1, low_inclusive=False, high_inclusive=False)
 _ATTRITION = Number(low=0, high=1, high_inclusive=False)
-#: Declarations shared by the t-test calculations.
 _T_DECLARED: dict[str, Constraint | Sequence[Constraint]] = {"d": [Number(), NONE], "n": [Number(low=2, low_inclusive=False), NONE],
                "n2": [Number(low=2, low_inclusive=False), NONE], "power": [_FRACTION, NONE],
                "alpha": _FRACTION, "alternative": _ALTERNATIVE, "exact": Boolean()}
+"""Declarations shared by the t-test calculations."""
 
 
 # --------------------------------------------------------------------------- t test

@@ -27,13 +27,13 @@ from causalpa.errors import SpecificationError
 
 __all__ = ["run_blocks", "Backend", "BACKENDS", "BACKEND", "N_JOBS"]
 
-#: Where blocks of replicates run (None: in-process when ``n_jobs == 1``, loky otherwise).
 Backend = Literal["sequential", "loky", "threading", "dask"]
+"""Where blocks of replicates run (None: in-process when ``n_jobs == 1``, loky otherwise)."""
 BACKENDS: tuple[str | None, ...] = (None, *typing.get_args(Backend))
-#: The declaration of ``backend`` (shared by the harness's functions).
 BACKEND: list[Constraint] = [Options(*typing.get_args(Backend)), NONE]
-#: The declaration of ``n_jobs``: a positive number of workers, or -1 for every core.
+"""The declaration of ``backend`` (shared by the harness's functions)."""
 N_JOBS: list[Constraint] = [Number(low=1, integer=True), Options(-1)]
+"""The declaration of ``n_jobs``: a positive number of workers, or -1 for every core."""
 
 
 def _iter_blocks(

@@ -39,8 +39,8 @@ __all__ = ["run_batched", "run_general", "chunk_size", "FIELDS"]
 
 FIELDS = ("estimate", "std_error", "conf_low", "conf_high", "p_value", "truth")
 
-#: Memory budget of one batched block (bytes); blocks are sized to stay below it.
 MEMORY_BUDGET = 256 * 2**20
+"""Memory budget of one batched block (bytes); blocks are sized to stay below it."""
 
 
 def chunk_size(n_total: int, n_keys: int, budget: int = MEMORY_BUDGET) -> int:

@@ -41,8 +41,8 @@ from causalpa.simulate._params import as_params
 
 __all__ = ["calibrate_effect", "realised_smd", "CalibrationOutcome"]
 
-#: Outcomes whose realised standardised difference can be calibrated.
 CalibrationOutcome = Literal["phq9_change", "gad7_change", "recovered"]
+"""Outcomes whose realised standardised difference can be calibrated."""
 _RNG = [RandomState()]
 _PARAMS = [Instance(CohortParams, "a causalpa.simulate.CohortParams"), NONE]
 

@@ -79,10 +79,9 @@ __all__ = [
 
 D = TypeVar("D", bound="Design")
 
-#: Multiplicity adjustments across the outcomes of an analysis.
 Multiplicity = Literal["holm", "bonferroni"]
+"""Multiplicity adjustments across the outcomes of an analysis."""
 
-#: Baseline column adjusted for by ANCOVA, per outcome.
 DEFAULT_BASELINES: dict[str, str] = {
     "phq9_change": "phq9_first",
     "phq9_last": "phq9_first",
@@ -92,8 +91,8 @@ DEFAULT_BASELINES: dict[str, str] = {
     "reliable_improvement": "phq9_first",
     "reliable_recovery": "phq9_first",
 }
+"""Baseline column adjusted for by ANCOVA, per outcome."""
 
-#: Recorded confounders of choosing PA in the simulated cohort (DOMAIN.md).
 DEFAULT_CONFOUNDERS: tuple[str, ...] = (
     "age",
     "C(sex)",
@@ -103,6 +102,7 @@ DEFAULT_CONFOUNDERS: tuple[str, ...] = (
     "phq9_first",
     "gad7_first",
 )
+"""Recorded confounders of choosing PA in the simulated cohort (DOMAIN.md)."""
 
 # outcome -> row of SimulatedCohort.truth
 TRUTH_ROW = {
@@ -118,12 +118,12 @@ _POTENTIAL = ("phq9_change", "gad7_change", "recovered")
 _DESIGN_ARGUMENTS = ("n", "rng", "sessions", "effect", "effect_gad7")
 
 
-#: Patients simulated per call of the simulator in a power simulation (fixed, so that
-#: the data of a replicate never depend on n_jobs, the backend or the task size; about
-#: 100 MB of working memory).
 GENERATOR_PATIENTS = 2**15
-#: Most replicates simulated in one call.
+"""Patients simulated per call of the simulator in a power simulation (fixed, so that the data
+of a replicate never depend on n_jobs, the backend or the task size; about 100 MB of working
+memory)."""
 GENERATOR_REPLICATES = 64
+"""Most replicates simulated in one call."""
 # spawn-key tag of generator blocks (block b of root r: spawn_key (*r, tag, b); replicate
 # seeds have spawn_key (*r, i), so the two never coincide)
 _BLOCK_TAG = 0xB10C

@@ -66,9 +66,9 @@ _FRACTION = Number(low=0, high=1, low_inclusive=False, high_inclusive=False)
 _N = Number(low=2, integer=True)
 _DESIGN = Instance(Design, "a causalpa.power design (RandomisedTrial, ClusterTrial, "
                            "LongitudinalTrial, ObservationalStudy)")
-#: Declarations shared by simulate, curve and sample_size.
 _COMMON: dict[str, Constraint | Sequence[Constraint]] = {"design": _DESIGN, "n_sims": Number(low=1, integer=True), "alpha": _FRACTION,
            "rng": RandomState(), "n_jobs": N_JOBS, "backend": BACKEND, "progress": Boolean()}
+"""Declarations shared by simulate, curve and sample_size."""
 
 
 # =========================================================================== seeds

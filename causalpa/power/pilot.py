@@ -61,12 +61,12 @@ from causalpa.results import Result
 
 __all__ = ["PilotEstimates", "from_pilot", "LITERATURE_SMD", "PlanningEffect", "DesignKind"]
 
-#: Median SMD of PA vs usual care for depression (Singh et al. 2023, BJSM 57:1203).
 LITERATURE_SMD = 0.43
-#: The effect to plan for: the point estimate, the lower limit, or the literature's SMD.
+"""Median SMD of PA vs usual care for depression (Singh et al. 2023, BJSM 57:1203)."""
 PlanningEffect = Literal["lower", "observed", "literature"]
-#: The designs :meth:`PilotEstimates.design` builds.
+"""The effect to plan for: the point estimate, the lower limit, or the literature's SMD."""
 DesignKind = Literal["randomised", "cluster", "longitudinal", "observational"]
+"""The designs :meth:`PilotEstimates.design` builds."""
 _EFFECT = [Options(*typing.get_args(PlanningEffect)), Number()]
 _CAUTION = ("a pilot's effect size is imprecise: plan with design(effect='lower') or "
             "design(effect='literature')")

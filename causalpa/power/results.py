@@ -31,7 +31,6 @@ from causalpa.results import Result
 __all__ = ["PowerResult", "PowerCurve", "SampleSizeResult", "AnalyticResult",
            "clopper_pearson", "summarise_replicates", "SUMMARY_COLUMNS"]
 
-#: Columns of :meth:`PowerResult.tidy`.
 SUMMARY_COLUMNS = [
     "analysis",
     "outcome",
@@ -52,6 +51,7 @@ SUMMARY_COLUMNS = [
     "empirical_se",
     "coverage",
 ]
+"""Columns of :meth:`PowerResult.tidy`."""
 _SHOWN = ["analysis", "outcome", "n", "power", "power_low", "power_high", "n_valid", "n_failed",
           "truth", "bias", "rmse", "coverage"]
 

@@ -35,7 +35,6 @@ from causalpa.simulate._params import CohortParams, as_params
 __all__ = ["SimulatedCohort", "cohort", "cohort_from_arrays", "patient_arrays", "PATIENT_COLUMNS",
            "FOLLOW_UP"]
 
-#: Patient-level columns of :attr:`SimulatedCohort.patients`, in order.
 PATIENT_COLUMNS = (
     "patient",
     "therapist",
@@ -55,6 +54,7 @@ PATIENT_COLUMNS = (
     "gad7_change",
     *OUTCOME_COLUMNS,
 )
+"""Patient-level columns of :attr:`SimulatedCohort.patients`, in order."""
 
 _PARAMS = [Instance(CohortParams, "a causalpa.simulate.CohortParams"), NONE]
 

@@ -32,9 +32,6 @@ from causalpa.simulate._params import CohortParams
 
 __all__ = ["CALIBRATION", "ARRAY_NAMES", "simulate_arrays", "truth_table"]
 
-#: Fixed model constants (documented in docs/simulator.md). They were chosen so
-#: that the control arm at the defaults reproduces the national figures in
-#: DOMAIN.md; changing them changes the calibration.
 CALIBRATION: dict[str, float] = {
     # covariates
     "age_mean": 40.0,
@@ -74,10 +71,12 @@ CALIBRATION: dict[str, float] = {
     # SD of the selection index before standardisation
     "selection_index_sd": 1.02,
 }
+"""Fixed model constants (documented in docs/simulator.md). They were chosen so that the
+control arm at the defaults reproduces the national figures in DOMAIN.md; changing them
+changes the calibration."""
 
 _OBSERVED = OUTCOME_COLUMNS  # the outcome flags of the treatment received
 
-#: Names of the arrays :func:`simulate_arrays` returns (all of them when ``keys`` is None).
 ARRAY_NAMES: tuple[str, ...] = (
     "therapist", "pa", "age", "female", "employed", "ltc", "imd_decile", "propensity",
     "selection_index", "phq9_first", "phq9_last", "gad7_first", "gad7_last", "n_sessions",
@@ -85,6 +84,7 @@ ARRAY_NAMES: tuple[str, ...] = (
     "phq9_change_0", "phq9_change_1", "gad7_change_0", "gad7_change_1", "n_sessions_0",
     "n_sessions_1", "recovered_0", "recovered_1",
 )
+"""Names of the arrays :func:`simulate_arrays` returns (all of them when ``keys`` is None)."""
 
 
 # =========================================================================== helpers

@@ -38,11 +38,10 @@ from causalpa.errors import SpecificationError
 
 __all__ = ["CohortParams", "Assignment", "as_params"]
 
-#: How patients reach PA: they choose (``"patient"``) or their therapist is randomised.
 Assignment = Literal["patient", "therapist"]
+"""How patients reach PA: they choose (``"patient"``) or their therapist is randomised."""
 
 _ANY = Number()
-#: The constraint of every parameter (the one declaration; see ``declared_params``).
 CONSTRAINTS: dict[str, list[Constraint]] = {
     "selection": [_ANY],
     "effect": [_ANY],
@@ -59,6 +58,7 @@ CONSTRAINTS: dict[str, list[Constraint]] = {
     "hidden": [_ANY],
     "cases_only": [Boolean()],
 }
+"""The constraint of every parameter (the one declaration; see ``declared_params``)."""
 _FLOATS = ("selection", "effect", "effect_gad7", "heterogeneity", "icc", "p_treated",
            "mean_sessions", "attrition", "hidden")
 

@@ -122,9 +122,9 @@ __all__ = ["weight", "WeightResult", "METHODS", "register_method", "WeightProble
 Method = Literal["ps", "entropy"]
 _T = TypeVar("_T")
 
-#: ``trim=``: a quantile in (0, 1), a whole number of weights, or None.
 TRIM = [Number(low=0, high=1, low_inclusive=False, high_inclusive=False),
         Number(low=1, integer=True), NONE]
+"""``trim=``: a quantile in (0, 1), a whole number of weights, or None."""
 
 
 @validate_params({

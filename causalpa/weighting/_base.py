@@ -166,8 +166,8 @@ class MethodFit:
 
 
 WeightingMethod = Callable[[WeightProblem], MethodFit]
-#: Registry of weighting methods: name -> ``fn(problem: WeightProblem) -> MethodFit``.
 METHODS: dict[str, WeightingMethod] = {}
+"""Registry of weighting methods: name -> ``fn(problem: WeightProblem) -> MethodFit``."""
 
 
 def register_method(name: str) -> Callable[[WeightingMethod], WeightingMethod]:

@@ -37,9 +37,9 @@ from causalpa.weighting.trim import Trim
 
 __all__ = ["WeightResult", "SE", "SE_CHOICES"]
 
-#: How standard errors of weighted effects are computed (``se=``; see the module notes of
-#: :mod:`causalpa.weighting`).
 SE = Literal["sandwich", "robust", "bootstrap", "HC0", "HC1", "HC2", "HC3"]
+"""How standard errors of weighted effects are computed (``se=``; see the module notes of
+:mod:`causalpa.weighting`)."""
 SE_CHOICES: tuple[str, ...] = typing.get_args(SE)
 ARMS = (("treated", 1), ("control", 0))
 
